@@ -1,0 +1,5 @@
+//! (in progress)
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,285 @@
+//! Commands: the table (name, arity, flags, key positions) and one file per command family.
+//!
+//! A command handler gets a `Ctx` (the shards it may touch, its client's state, the reply buffer)
+//! and its arguments, and writes exactly one reply. Handlers never touch sockets, threads or
+//! locks: by the time one runs, the server has acquired every shard its keys live on.
+
+pub mod admin;
+pub mod bits;
+pub mod command;
+pub mod connection;
+pub mod debug;
+pub mod info;
+pub mod keys;
+pub mod strings;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::resp::{Args, Reply};
+use crate::server::client::ClientState;
+use crate::server::view::ShardView;
+use crate::server::Shared;
+
+pub type Handler = fn(&mut Ctx, Args);
+
+// Command flags (the names COMMAND INFO prints are in `FLAG_NAMES`).
+pub const WRITE: u32 = 1 << 0;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const PUBSUB: u32 = 1 << 4;
+pub const NOSCRIPT: u32 = 1 << 5;
+pub const BLOCKING: u32 = 1 << 6;
+pub const LOADING: u32 = 1 << 7;
+pub const STALE: u32 = 1 << 8;
+pub const SKIP_MONITOR: u32 = 1 << 9;
+pub const SKIP_SLOWLOG: u32 = 1 << 10;
+pub const FAST: u32 = 1 << 11;
+pub const NO_AUTH: u32 = 1 << 12;
+pub const MAY_REPLICATE: u32 = 1 << 13;
+pub const NO_MULTI: u32 = 1 << 14;
+pub const ALLOW_BUSY: u32 = 1 << 15;
+/// ringkv routing: the command reads or writes the whole keyspace (every shard is locked).
+pub const ALL_SHARDS: u32 = 1 << 16;
+
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (PUBSUB, "pubsub"),
+    (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (SKIP_MONITOR, "skip_monitor"),
+    (SKIP_SLOWLOG, "skip_slowlog"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (MAY_REPLICATE, "may_replicate"),
+    (NO_MULTI, "no_multi"),
+    (ALLOW_BUSY, "allow_busy"),
+];
+
+// Reply texts clients match on.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+
+/// One command's static description.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments (name included), -N means at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions like Redis's legacy (first, last, step); last < 0 counts from the end.
+    /// first = 0 means no keys.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub key_step: i32,
+    pub handler: Handler,
+    /// COMMAND DOCS group: "string", "generic", "connection", "server", "bitmap".
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    /// Subcommand names (lower case) for container commands, e.g. CLIENT's "list".
+    pub subcommands: &'static [&'static str],
+}
+
+impl Spec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `argc` arguments satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Calls `f` with the position of every key argument.
+    pub fn for_each_key_pos(&self, argc: usize, mut f: impl FnMut(usize)) {
+        if self.first_key <= 0 {
+            return;
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key.min(argc as i32 - 1)
+        };
+        let step = self.key_step.max(1);
+        let mut i = self.first_key;
+        while i <= last {
+            f(i as usize);
+            i += step;
+        }
+    }
+}
+
+pub struct Table {
+    pub specs: Vec<Spec>,
+    by_name: HashMap<&'static str, u32>,
+}
+
+impl Table {
+    /// Looks a command up by name, case-insensitively, without allocating.
+    pub fn lookup(&self, name: &[u8]) -> Option<(u32, &Spec)> {
+        let mut lower = [0u8; 32];
+        if name.len() > lower.len() {
+            return None;
+        }
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = std::str::from_utf8(&lower[..name.len()]).ok()?;
+        let i = *self.by_name.get(key)?;
+        Some((i, &self.specs[i as usize]))
+    }
+}
+
+/// The command table, built once.
+pub fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut specs = Vec::new();
+        for family in [
+            connection::COMMANDS,
+            strings::COMMANDS,
+            bits::COMMANDS,
+            keys::COMMANDS,
+            admin::COMMANDS,
+            info::COMMANDS,
+            debug::COMMANDS,
+            command::COMMANDS,
+        ] {
+            specs.extend_from_slice(family);
+        }
+        let by_name = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name, i as u32))
+            .collect();
+        Table { specs, by_name }
+    })
+}
+
+/// What a handler sees.
+pub struct Ctx<'a> {
+    /// The shards this command may touch (locked for it). `ctx.shards.db(key)` is the client's
+    /// selected database on the shard that owns `key`; it borrows only this field, so a handler
+    /// can hold it while writing to `ctx.out`.
+    pub shards: ShardView<'a>,
+    pub client: &'a mut ClientState,
+    pub out: Reply<'a>,
+    pub srv: &'a Shared,
+    /// The worker (thread) running the command.
+    pub worker: usize,
+    /// Unix time in ms when the command started.
+    pub now_ms: u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// `-ERR wrong number of arguments for '<name>' command`.
+    pub fn wrong_args(&mut self, name: &str) {
+        self.out.err(&format!(
+            "wrong number of arguments for '{}' command",
+            name.to_ascii_lowercase()
+        ));
+    }
+}
+
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `, as Redis words it.
+pub fn unknown_command_text(args: &Args) -> String {
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        printable(args.get(0), 128)
+    );
+    for a in args.iter().skip(1) {
+        if s.len() >= 256 {
+            break;
+        }
+        s.push_str(&format!("'{}' ", printable(a, 128)));
+    }
+    s
+}
+
+/// Bytes as text for error messages, cut to `max` bytes, with non-printables replaced.
+pub fn printable(b: &[u8], max: usize) -> String {
+    b.iter()
+        .take(max)
+        .map(|&c| {
+            if (32..127).contains(&c) {
+                c as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Strict integer argument (like Redis's getLongLongFromObject).
+pub fn arg_i64(b: &[u8]) -> Option<i64> {
+    crate::resp::parse::parse_i64(b)
+}
+
+/// Float argument as Redis reads it (strtold: accepts "inf", "-inf", exponents; rejects spaces,
+/// empty strings and NaN).
+pub fn arg_f64(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().ok()?,
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+#[inline]
+pub fn eq_ic(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
+}
+
+/// Shorthand for building `Spec`s in the family files.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: Handler,
+    group: &'static str,
+    summary: &'static str,
+    since: &'static str,
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        key_step: keys.2,
+        handler,
+        group,
+        summary,
+        since,
+        subcommands: &[],
+    }
+}
+
+/// No key arguments.
+pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);

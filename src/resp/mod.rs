@@ -1,0 +1,9 @@
+//! RESP: the request parser (zero-copy) and the reply encoder (RESP2 and RESP3).
+//!
+//! Owns the wire format only. It never touches sockets or the keyspace.
+
+pub mod parse;
+pub mod reply;
+
+pub use parse::{parse_command, Args, Limits, ParseOutcome};
+pub use reply::Reply;

@@ -1,0 +1,116 @@
+//! Per-connection client state: what commands may read and change (`ClientState`), and the part
+//! other threads can see for CLIENT LIST / CLIENT KILL (`ClientShared`, atomics only on the
+//! request path).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What a command asks the connection to do after its reply is queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAction {
+    /// Close once the reply is written (QUIT, CLIENT KILL of oneself).
+    CloseAfterReply,
+    /// Become a MONITOR client.
+    Monitor,
+    /// SHUTDOWN: stop the server; `save` as asked (None = default).
+    Shutdown { save: Option<bool> },
+}
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by SKIP: skip this command's reply.
+    SkipThis,
+}
+
+/// The visible side of a client, shared with other threads through the registry.
+pub struct ClientShared {
+    pub id: u64,
+    pub worker: usize,
+    pub fd: i32,
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicU32,
+    /// Index into the command table of the last command (u32::MAX = none yet).
+    pub last_cmd: AtomicU32,
+    pub resp: AtomicU8,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL from any thread; the owner closes the connection.
+    pub kill: AtomicBool,
+    pub qbuf: AtomicU64,
+    pub omem: AtomicU64,
+}
+
+impl ClientShared {
+    pub fn new(id: u64, worker: usize, fd: i32, addr: String, laddr: String, now_ms: u64) -> Self {
+        ClientShared {
+            id,
+            worker,
+            fd,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicU64::new(now_ms),
+            db: AtomicU32::new(0),
+            last_cmd: AtomicU32::new(u32::MAX),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            kill: AtomicBool::new(false),
+            qbuf: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
+        }
+    }
+
+    pub fn name(&self) -> Option<Vec<u8>> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Connection-level state commands can read and change.
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub action: Option<ClientAction>,
+    pub shared: Arc<ClientShared>,
+}
+
+impl ClientState {
+    pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> ClientState {
+        ClientState {
+            id: shared.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            action: None,
+            shared,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.shared.db.store(db as u32, Ordering::Relaxed);
+    }
+
+    pub fn set_resp(&mut self, version: u8) {
+        self.resp3 = version == 3;
+        self.shared.resp.store(version, Ordering::Relaxed);
+    }
+}

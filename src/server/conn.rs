@@ -1,0 +1,89 @@
+//! One client connection's buffers and bookkeeping, owned by the worker that accepted it.
+
+use std::os::fd::RawFd;
+
+use super::client::ClientState;
+
+/// Spare room a receive asks the kernel to fill.
+pub const RECV_BYTES_MIN: usize = 16 * 1024;
+
+pub struct Conn {
+    pub fd: RawFd,
+    pub gen: u32,
+    /// Received bytes; `rbuf[rpos..]` is not yet parsed.
+    pub rbuf: Vec<u8>,
+    pub rpos: usize,
+    /// Argument ranges of the command being parsed, and the scratch for inline arguments.
+    pub ranges: Vec<(u32, u32)>,
+    pub scratch: Vec<u8>,
+    /// Replies not yet handed to the kernel, and the buffer a send is in flight from.
+    pub out: Vec<u8>,
+    pub sending: Vec<u8>,
+    pub sent: usize,
+    pub send_inflight: bool,
+    pub recv_inflight: bool,
+    pub client: ClientState,
+    /// Shards the parked command needs (0 when none is parked) and the ones already held.
+    pub need: u64,
+    pub held: u64,
+    /// Remote lock requests already sent for the parked command.
+    pub requested: u64,
+    pub closing: bool,
+    pub close_after_flush: bool,
+    pub monitor: bool,
+    pub last_interaction_ms: u64,
+}
+
+impl Conn {
+    pub fn new(fd: RawFd, gen: u32, client: ClientState, now_ms: u64) -> Conn {
+        Conn {
+            fd,
+            gen,
+            rbuf: Vec::with_capacity(RECV_BYTES_MIN),
+            rpos: 0,
+            ranges: Vec::with_capacity(8),
+            scratch: Vec::new(),
+            out: Vec::with_capacity(RECV_BYTES_MIN),
+            sending: Vec::with_capacity(RECV_BYTES_MIN),
+            sent: 0,
+            send_inflight: false,
+            recv_inflight: false,
+            client,
+            need: 0,
+            held: 0,
+            requested: 0,
+            closing: false,
+            close_after_flush: false,
+            monitor: false,
+            last_interaction_ms: now_ms,
+        }
+    }
+
+    /// Makes room for a receive: drops parsed bytes, then grows (doubling, never to a size the
+    /// client declared) when less than `RECV_BYTES_MIN` is free. Returns the free room.
+    pub fn prepare_recv(&mut self) -> usize {
+        if self.rpos > 0 {
+            let live = self.rbuf.len() - self.rpos;
+            self.rbuf.copy_within(self.rpos.., 0);
+            self.rbuf.truncate(live);
+            self.rpos = 0;
+        }
+        if self.rbuf.capacity() - self.rbuf.len() < RECV_BYTES_MIN {
+            let grow = self.rbuf.capacity().max(RECV_BYTES_MIN);
+            self.rbuf.reserve(grow);
+        } else if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * 1024 * 1024 {
+            // A big request came and went: give the memory back.
+            self.rbuf = Vec::with_capacity(RECV_BYTES_MIN);
+        }
+        self.rbuf.capacity() - self.rbuf.len()
+    }
+
+    /// Bytes received but not yet executed.
+    pub fn pending_input(&self) -> usize {
+        self.rbuf.len() - self.rpos
+    }
+
+    pub fn token(slot: usize, gen: u32) -> u64 {
+        ((gen as u64) << 32) | slot as u64
+    }
+}

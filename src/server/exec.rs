@@ -1,0 +1,456 @@
+//! From received bytes to replies: parse, check, route, lock, run.
+//!
+//! `process` runs a connection's buffered commands in order. A command whose shards are all
+//! local and free runs at once; otherwise the connection parks it (leaving its bytes in the
+//! buffer) and acquires the locks (`advance`); when the last one arrives the command is parsed
+//! again from the same bytes and run, and processing continues with the next one.
+
+use std::sync::atomic::Ordering;
+
+use super::client::{ClientAction, ReplyMode};
+use super::conn::Conn;
+use super::slowlog::{SlowEntry, SLOWLOG_ARGS_MAX, SLOWLOG_ARG_BYTES_MAX};
+use super::view::ShardView;
+use super::worker::Worker;
+use super::{log, Msg};
+use crate::commands::{self, Ctx, Spec};
+use crate::resp::{parse_command, Args, Limits, ParseOutcome, Reply};
+use crate::runtime::clock::{mono_us, unix_us};
+use crate::store::shard_of;
+
+/// Commands run per connection before yielding to others (fairness under deep pipelines).
+const COMMANDS_PER_TURN_MAX: usize = 4096;
+
+enum Step {
+    /// Ran (or answered with an error); continue.
+    Done(usize),
+    /// Parked waiting for locks.
+    Parked,
+    /// Stop processing this connection (incomplete input, closing, or turn budget used).
+    Stop,
+}
+
+impl Worker {
+    /// Runs as many buffered commands of `slot` as possible, then flushes and re-arms receive.
+    pub fn process(&mut self, slot: usize) {
+        let mut budget_used = true;
+        for _ in 0..COMMANDS_PER_TURN_MAX {
+            match self.step(slot) {
+                Step::Done(consumed) => self.conns[slot].rpos += consumed,
+                Step::Parked | Step::Stop => {
+                    budget_used = false;
+                    break;
+                }
+            }
+            if self.conns[slot].closing || self.conns[slot].close_after_flush {
+                budget_used = false;
+                break;
+            }
+        }
+        if self.conns.get(slot).is_none_or(|c| c.closing) {
+            return;
+        }
+        if self.output_over_limit(slot) {
+            log::warning(&format!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.conns[slot].client.id, self.conns[slot].client.shared.addr
+            ));
+            self.close(slot);
+            return;
+        }
+        self.flush(slot);
+        if budget_used {
+            // Input left after a full turn: continue next turn, after the other connections.
+            let conn = &self.conns[slot];
+            self.runnable.push_back(Conn::token(slot, conn.gen));
+            return;
+        }
+        if self.conns.get(slot).is_some_and(|c| !c.closing) {
+            self.post_recv(slot);
+        }
+    }
+
+    fn output_over_limit(&self, slot: usize) -> bool {
+        let conn = &self.conns[slot];
+        let l = self.limits.obuf_normal;
+        if conn.monitor || l.hard_bytes == 0 {
+            return false;
+        }
+        (conn.out.len() + conn.sending.len() - conn.sent) as u64 > l.hard_bytes
+    }
+
+    fn parse_limits(&self, slot: usize) -> Limits {
+        Limits {
+            bulk_bytes_max: self.limits.proto_max_bulk_len,
+            authenticated: self.conns[slot].client.authenticated,
+        }
+    }
+
+    /// Parses and runs (or parks) the next command of `slot`.
+    fn step(&mut self, slot: usize) -> Step {
+        let limits = self.parse_limits(slot);
+        let me = self.id;
+        let shards = self.shared.workers();
+        let conn = &mut self.conns[slot];
+        if conn.need != 0 || conn.rpos >= conn.rbuf.len() {
+            return Step::Stop;
+        }
+        let outcome = parse_command(
+            &conn.rbuf[conn.rpos..],
+            &mut conn.ranges,
+            &mut conn.scratch,
+            &limits,
+        );
+        let (consumed, inline) = match outcome {
+            ParseOutcome::Incomplete => {
+                if conn.pending_input() as u64 > self.limits.query_buffer_bytes_max {
+                    log::warning(&format!(
+                        "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                        conn.client.id,
+                        conn.client.shared.addr,
+                        String::from_utf8_lossy(&conn.rbuf[conn.rpos..conn.rpos + 64.min(conn.pending_input())])
+                    ));
+                    self.close(slot);
+                }
+                return Step::Stop;
+            }
+            ParseOutcome::Empty { consumed } => return Step::Done(consumed),
+            ParseOutcome::Error(text) => {
+                log::verbose(&format!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    text.trim_start_matches("Protocol error: "),
+                    conn.client.id,
+                    conn.client.shared.addr
+                ));
+                Reply::new(&mut conn.out, conn.client.resp3).err(text);
+                conn.close_after_flush = true;
+                return Step::Stop;
+            }
+            ParseOutcome::Complete { consumed, inline } => (consumed, inline),
+        };
+        let Conn {
+            rbuf,
+            rpos,
+            scratch,
+            ranges,
+            out,
+            client,
+            monitor,
+            ..
+        } = conn;
+        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
+        let args = Args::new(base, ranges);
+        let spec = match check(out, client, *monitor, &args) {
+            Ok(s) => s,
+            Err(()) => return Step::Done(consumed),
+        };
+        // Route: the shards this command needs.
+        let need = if spec.has(commands::ALL_SHARDS) {
+            if shards >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << shards) - 1
+            }
+        } else {
+            let mut m = 0u64;
+            spec.for_each_key_pos(args.len(), |i| m |= 1u64 << shard_of(args.get(i), shards));
+            m
+        };
+        let mine = 1u64 << me;
+        if need == 0 || (need == mine && self.lock.is_free()) {
+            self.run_command(slot, need, inline);
+            return Step::Done(consumed);
+        }
+        let conn = &mut self.conns[slot];
+        conn.need = need;
+        conn.held = 0;
+        conn.requested = 0;
+        self.advance(slot);
+        if self.conns.get(slot).is_some_and(|c| c.need == 0) {
+            // Everything was local and free after all: it already ran and advanced rpos.
+            return Step::Done(0);
+        }
+        Step::Parked
+    }
+
+    /// Moves a parked command forward: acquires the next lock in shard order, or, when all are
+    /// held, runs it, releases the locks and continues with the connection's next commands.
+    pub fn advance(&mut self, slot: usize) {
+        let me = self.id;
+        loop {
+            let conn = &mut self.conns[slot];
+            let token = Conn::token(slot, conn.gen);
+            let missing = conn.need & !conn.held;
+            if missing == 0 {
+                break;
+            }
+            let next = missing.trailing_zeros() as usize;
+            let bit = 1u64 << next;
+            if next == me {
+                if self.lock.acquire(super::locks::Holder::Local(token)) {
+                    self.conns[slot].held |= bit;
+                    continue;
+                }
+                return;
+            }
+            if conn.requested & bit == 0 {
+                conn.requested |= bit;
+                self.shared.send(next, Msg::LockRequest { from: me, token });
+            }
+            return;
+        }
+        // All locks held: parse the parked command again (same bytes, same result) and run it.
+        let limits = self.parse_limits(slot);
+        let conn = &mut self.conns[slot];
+        let (consumed, inline) = match parse_command(
+            &conn.rbuf[conn.rpos..],
+            &mut conn.ranges,
+            &mut conn.scratch,
+            &limits,
+        ) {
+            ParseOutcome::Complete { consumed, inline } => (consumed, inline),
+            _ => unreachable!("a parked command parses again"),
+        };
+        let held = conn.held;
+        self.run_command(slot, held, inline);
+        let conn = &mut self.conns[slot];
+        conn.rpos += consumed;
+        conn.need = 0;
+        conn.held = 0;
+        conn.requested = 0;
+        self.release(held);
+        if self.conns.get(slot).is_some_and(|c| !c.closing) {
+            self.process(slot);
+        }
+    }
+
+    /// Runs the command at `rpos` of `slot` with the shards in `held` locked.
+    fn run_command(&mut self, slot: usize, held: u64, inline: bool) {
+        let me = self.id;
+        let now_ms = self.now_ms;
+        let shared = self.shared.clone();
+        let conn = &mut self.conns[slot];
+        let Conn {
+            rbuf,
+            rpos,
+            scratch,
+            ranges,
+            out,
+            client,
+            ..
+        } = conn;
+        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
+        let args = Args::new(base, ranges);
+        let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
+            unreachable!("checked before routing");
+        };
+        let reply_start = out.len();
+        let started_us = mono_us();
+        {
+            // SAFETY: `held` holds exactly the locks this connection acquired (or, on the fast
+            // path, the free local lock, which no one can take while this call runs).
+            let mut view = unsafe { ShardView::new(&shared.shards, held) };
+            view.dbi = client.db;
+            view.now_ms = now_ms;
+            let mut ctx = Ctx {
+                shards: view,
+                out: Reply::new(out, client.resp3),
+                client,
+                srv: &shared,
+                worker: me,
+                now_ms,
+            };
+            (spec.handler)(&mut ctx, args);
+        }
+        let duration_us = mono_us().saturating_sub(started_us);
+        let stats = &shared.stats[me];
+        stats.commands_processed.store(
+            stats.commands_processed.load(Ordering::Relaxed) + 1,
+            Ordering::Relaxed,
+        );
+        if out.get(reply_start) == Some(&b'-') {
+            stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        }
+        client.shared.last_cmd.store(index, Ordering::Relaxed);
+        match client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.truncate(reply_start),
+            ReplyMode::SkipThis => {
+                out.truncate(reply_start);
+                client.reply_mode = ReplyMode::On;
+            }
+            ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
+        }
+        if shared.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(commands::SKIP_MONITOR) {
+            feed_monitors(&shared, client.db, &client.shared.addr, &args);
+        }
+        if self.limits.slowlog_slower_than_us >= 0
+            && duration_us as i64 >= self.limits.slowlog_slower_than_us
+            && !spec.has(commands::SKIP_SLOWLOG)
+        {
+            record_slow(
+                &shared,
+                &args,
+                duration_us,
+                client,
+                self.limits.slowlog_len_max,
+            );
+        }
+        if self.limits.latency_threshold_ms > 0
+            && duration_us / 1000 >= self.limits.latency_threshold_ms
+        {
+            let event = if spec.has(commands::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            shared
+                .latency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(event, now_ms / 1000, duration_us / 1000);
+        }
+        if let Some(action) = client.action.take() {
+            self.act(slot, action);
+        }
+    }
+
+    fn act(&mut self, slot: usize, action: ClientAction) {
+        match action {
+            ClientAction::CloseAfterReply => self.conns[slot].close_after_flush = true,
+            ClientAction::Monitor => {
+                let conn = &mut self.conns[slot];
+                if !conn.monitor {
+                    conn.monitor = true;
+                    conn.client.shared.monitor.store(true, Ordering::Relaxed);
+                    let token = Conn::token(slot, conn.gen);
+                    self.shared
+                        .monitors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((self.id, token));
+                    self.shared.monitor_count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            ClientAction::Shutdown { save } => {
+                let code = if save == Some(true) { 2 } else { 1 };
+                self.shared.shutdown.store(code, Ordering::Release);
+                self.shared.wake_all();
+            }
+        }
+    }
+}
+
+/// Pre-routing checks, in Redis's order: known command, arity, authentication. On failure the
+/// error is already queued.
+fn check(
+    out: &mut Vec<u8>,
+    client: &super::client::ClientState,
+    monitor: bool,
+    args: &Args,
+) -> Result<&'static Spec, ()> {
+    let mut reply = Reply::new(out, client.resp3);
+    let Some((_, spec)) = commands::table().lookup(args.get(0)) else {
+        reply.error(&commands::unknown_command_text(args));
+        return Err(());
+    };
+    if !spec.arity_ok(args.len()) {
+        reply.err(&format!(
+            "wrong number of arguments for '{}' command",
+            spec.name
+        ));
+        return Err(());
+    }
+    if !client.authenticated && !spec.has(commands::NO_AUTH) {
+        reply.error("NOAUTH Authentication required.");
+        return Err(());
+    }
+    if monitor && !matches!(spec.name, "quit" | "reset" | "monitor") {
+        // A MONITOR client only listens (Redis ignores its commands except QUIT/RESET).
+        return Err(());
+    }
+    Ok(spec)
+}
+
+fn feed_monitors(shared: &super::Shared, db: usize, addr: &str, args: &Args) {
+    let us = unix_us();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        db,
+        addr
+    )
+    .into_bytes();
+    for a in args.iter() {
+        line.extend_from_slice(b" \"");
+        for &c in a {
+            match c {
+                b'\\' => line.extend_from_slice(b"\\\\"),
+                b'"' => line.extend_from_slice(b"\\\""),
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                b'\t' => line.extend_from_slice(b"\\t"),
+                7 => line.extend_from_slice(b"\\a"),
+                8 => line.extend_from_slice(b"\\b"),
+                32..=126 => line.push(c),
+                _ => line.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+            }
+        }
+        line.push(b'"');
+    }
+    line.extend_from_slice(b"\r\n");
+    let targets = shared
+        .monitors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for (w, token) in targets {
+        shared.send(
+            w,
+            Msg::Monitor {
+                token,
+                line: line.clone(),
+            },
+        );
+    }
+}
+
+fn record_slow(
+    shared: &super::Shared,
+    args: &Args,
+    duration_us: u64,
+    client: &super::client::ClientState,
+    len_max: u64,
+) {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    let argc = args.len();
+    for (i, a) in args.iter().enumerate() {
+        if i == SLOWLOG_ARGS_MAX - 1 && argc > SLOWLOG_ARGS_MAX {
+            kept.push(format!("... ({} more arguments)", argc - i).into_bytes());
+            break;
+        }
+        if a.len() > SLOWLOG_ARG_BYTES_MAX {
+            let mut v = a[..SLOWLOG_ARG_BYTES_MAX].to_vec();
+            v.extend_from_slice(
+                format!("... ({} more bytes)", a.len() - SLOWLOG_ARG_BYTES_MAX).as_bytes(),
+            );
+            kept.push(v);
+        } else {
+            kept.push(a.to_vec());
+        }
+    }
+    let entry = SlowEntry {
+        id: 0,
+        time_s: unix_us() / 1_000_000,
+        duration_us,
+        args: kept,
+        addr: client.shared.addr.clone(),
+        name: client.shared.name().unwrap_or_default(),
+    };
+    shared
+        .slowlog
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(entry, len_max as usize);
+}

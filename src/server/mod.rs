@@ -1,0 +1,140 @@
+//! The server: connections, routing, cross-shard locking and the event loop of each thread.
+//!
+//! Owns connection state and the order in which commands run. It does not know what a command
+//! does (that is `commands/`) nor how bytes reach the kernel (that is `runtime/`).
+//!
+//! Threads: `threads` event-loop workers, each with its own io_uring, its own shard of the
+//! keyspace and the connections it accepted from the shared listening sockets. See `locks.rs`
+//! for how a command whose keys live on other shards runs atomically.
+
+pub mod client;
+pub mod conn;
+pub mod exec;
+pub mod locks;
+pub mod log;
+pub mod slowlog;
+pub mod start;
+pub mod view;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::runtime::Mailbox;
+use client::ClientShared;
+use view::ShardCell;
+
+/// Messages between event-loop threads.
+pub enum Msg {
+    /// Asks the receiver for the lock of its shard on behalf of connection `token` of `from`.
+    LockRequest { from: usize, token: u64 },
+    /// The lock of `shard` is granted to connection `token` of the receiver.
+    LockGrant { shard: usize, token: u64 },
+    /// The sender is done with the receiver's shard.
+    Unlock,
+    /// A line for the MONITOR client `token` of the receiver.
+    Monitor { token: u64, line: Vec<u8> },
+    /// Look at shared state again: kill flags, config, shutdown.
+    Wake,
+}
+
+/// Counters of one worker; written only by that worker (relaxed), summed by INFO.
+#[derive(Default)]
+#[repr(align(64))]
+pub struct WorkerStats {
+    pub commands_processed: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub connected_clients: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub unexpected_error_replies: AtomicU64,
+    pub total_error_replies: AtomicU64,
+}
+
+/// State shared by every thread. Everything on the request path is an atomic or is only touched
+/// under a shard lock; the mutexes guard control-plane state (config, registry, slowlog).
+pub struct Shared {
+    pub config: Mutex<Config>,
+    /// Bumped on every CONFIG SET so workers refresh their cached limits.
+    pub config_epoch: AtomicU64,
+    pub shards: Vec<ShardCell>,
+    pub mailboxes: Vec<Mailbox<Msg>>,
+    pub stats: Vec<WorkerStats>,
+    /// Clients of each worker, by id.
+    pub clients: Vec<Mutex<HashMap<u64, Arc<ClientShared>>>>,
+    pub next_client_id: AtomicU64,
+    pub run_id: String,
+    pub start_ms: u64,
+    pub port: u16,
+    /// 0 running; 1 shutdown requested without save; 2 with save.
+    pub shutdown: AtomicU8,
+    pub slowlog: Mutex<slowlog::SlowLog>,
+    pub latency: Mutex<slowlog::Latency>,
+    pub monitors: Mutex<Vec<(usize, u64)>>,
+    pub monitor_count: AtomicUsize,
+    pub lastsave_s: AtomicU64,
+    pub stat_numcommands_reset_ms: AtomicU64,
+    pub active_expire: AtomicBool,
+    pub executable: String,
+}
+
+impl Shared {
+    pub fn workers(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Sends a message, retrying while the target mailbox is full (it drains every loop turn).
+    pub fn send(&self, to: usize, msg: Msg) {
+        let mut msg = msg;
+        let mut spins = 0u32;
+        loop {
+            match self.mailboxes[to].push(msg) {
+                Ok(()) => return,
+                Err(m) => {
+                    msg = m;
+                    spins += 1;
+                    if spins > 64 {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn wake_all(&self) {
+        for w in 0..self.workers() {
+            self.send(w, Msg::Wake);
+        }
+    }
+
+    pub fn total(&self, f: impl Fn(&WorkerStats) -> &AtomicU64) -> u64 {
+        self.stats
+            .iter()
+            .map(|s| f(s).load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// A snapshot of every client, across workers.
+    pub fn all_clients(&self) -> Vec<Arc<ClientShared>> {
+        let mut v: Vec<_> = self
+            .clients
+            .iter()
+            .flat_map(|m| {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    pub fn config(&self) -> std::sync::MutexGuard<'_, Config> {
+        self.config.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,676 @@
+//! The event loop of one thread: accept, receive, parse, run, send; then one submit.
+//!
+//! Each turn: reap completions (new connections, received bytes, finished sends, mailbox
+//! wake-ups), run what they made runnable, queue the sends, and submit everything in one
+//! `io_uring_enter` that also waits for the next completion or the next cron tick. Nothing spins:
+//! an idle server sleeps in that wait and wakes `hz` times a second for cron.
+
+use std::collections::VecDeque;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slab::Slab;
+
+use super::client::{ClientShared, ClientState};
+use super::conn::{Conn, RECV_BYTES_MIN};
+use super::locks::{Holder, ShardLock};
+use super::{log, Msg, Shared};
+use crate::config::{Config, OutputLimit};
+use crate::runtime::clock::{mono_us, unix_ms};
+use crate::runtime::{Completion, Ring};
+
+const KIND_SHIFT: u32 = 60;
+const KIND_ACCEPT: u64 = 1;
+const KIND_RECV: u64 = 2;
+const KIND_SEND: u64 = 3;
+const KIND_WAKE: u64 = 4;
+/// Submission-queue entries per ring.
+const RING_ENTRIES: u32 = 4096;
+/// Largest single send handed to the kernel.
+const SEND_BYTES_MAX: usize = 1 << 30;
+
+fn op_token(kind: u64, slot: usize, gen: u32) -> u64 {
+    (kind << KIND_SHIFT) | (((gen as u64) & 0x0fff_ffff) << 32) | slot as u64
+}
+
+/// Config values read on the request path, refreshed when `config_epoch` moves.
+pub struct Limits {
+    pub epoch: u64,
+    pub proto_max_bulk_len: u64,
+    pub query_buffer_bytes_max: u64,
+    pub obuf_normal: OutputLimit,
+    pub maxclients: u64,
+    pub timeout_s: u64,
+    pub auth_required: bool,
+    pub protected_mode: bool,
+    pub hz: u32,
+    pub slowlog_slower_than_us: i64,
+    pub slowlog_len_max: u64,
+    pub latency_threshold_ms: u64,
+    pub databases: usize,
+    pub tcp_keepalive_s: u64,
+}
+
+impl Limits {
+    pub fn from_config(c: &Config, epoch: u64) -> Limits {
+        Limits {
+            epoch,
+            proto_max_bulk_len: c.proto_max_bulk_len,
+            query_buffer_bytes_max: c.client_query_buffer_limit,
+            obuf_normal: c.client_output_buffer_limit_normal,
+            maxclients: c.maxclients,
+            timeout_s: c.timeout_s,
+            auth_required: c.requirepass.is_some(),
+            protected_mode: c.protected_mode,
+            hz: c.hz.clamp(1, 500),
+            slowlog_slower_than_us: c.slowlog_log_slower_than_us,
+            slowlog_len_max: c.slowlog_max_len,
+            latency_threshold_ms: c.latency_monitor_threshold_ms,
+            databases: c.databases,
+            tcp_keepalive_s: c.tcp_keepalive_s,
+        }
+    }
+}
+
+pub struct Worker {
+    pub id: usize,
+    pub shared: Arc<Shared>,
+    pub ring: Ring,
+    pub conns: Slab<Conn>,
+    pub lock: ShardLock,
+    /// Connections whose parked command may now advance (a lock was granted).
+    pub ready: VecDeque<u64>,
+    /// Connections with input left over after a full turn of commands.
+    pub runnable: VecDeque<u64>,
+    pub limits: Limits,
+    pub now_ms: u64,
+    listeners: Vec<RawFd>,
+    next_gen: u32,
+    completions: Vec<Completion>,
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+    next_cron_us: u64,
+}
+
+impl Worker {
+    pub fn new(id: usize, shared: Arc<Shared>, listeners: Vec<RawFd>) -> Result<Worker, String> {
+        let ring = Ring::new(RING_ENTRIES)?;
+        let limits = {
+            let c = shared.config();
+            Limits::from_config(&c, shared.config_epoch.load(Ordering::Acquire))
+        };
+        Ok(Worker {
+            id,
+            shared,
+            ring,
+            conns: Slab::new(),
+            lock: ShardLock::default(),
+            ready: VecDeque::new(),
+            runnable: VecDeque::new(),
+            limits,
+            now_ms: unix_ms(),
+            listeners,
+            next_gen: 1,
+            completions: Vec::with_capacity(1024),
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            next_cron_us: 0,
+        })
+    }
+
+    /// Runs until shutdown is requested.
+    pub fn run(&mut self) {
+        for (i, &fd) in self.listeners.iter().enumerate() {
+            self.ring.accept_multi(fd, op_token(KIND_ACCEPT, i, 0));
+        }
+        self.arm_wake();
+        loop {
+            if self.shared.shutdown.load(Ordering::Acquire) != 0 {
+                self.close_all();
+                return;
+            }
+            let now_us = mono_us();
+            let wait = if self.runnable.is_empty() && self.next_cron_us > now_us {
+                Duration::from_micros(self.next_cron_us - now_us)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.ring.submit_and_wait(Some(wait)) {
+                log::warning(&format!("io_uring wait failed: {e}"));
+            }
+            self.now_ms = unix_ms();
+            self.refresh_limits();
+            let mut batch = std::mem::take(&mut self.completions);
+            self.ring.drain(&mut batch);
+            for c in batch.drain(..) {
+                self.on_completion(c);
+            }
+            self.completions = batch;
+            self.drain_mailbox();
+            self.run_ready();
+            if mono_us() >= self.next_cron_us {
+                self.cron();
+                self.next_cron_us = mono_us() + 1_000_000 / self.limits.hz as u64;
+            }
+        }
+    }
+
+    fn refresh_limits(&mut self) {
+        let epoch = self.shared.config_epoch.load(Ordering::Acquire);
+        if epoch != self.limits.epoch {
+            let c = self.shared.config();
+            self.limits = Limits::from_config(&c, epoch);
+        }
+    }
+
+    fn arm_wake(&mut self) {
+        if self.wake_armed {
+            return;
+        }
+        let fd = self.shared.mailboxes[self.id].eventfd();
+        let buf: *mut u64 = &mut *self.wake_buf;
+        // SAFETY: `wake_buf` is boxed (stable address) and lives as long as the worker, which
+        // outlives every operation on its ring.
+        unsafe { self.ring.read8(fd, buf, op_token(KIND_WAKE, 0, 0)) };
+        self.wake_armed = true;
+    }
+
+    fn on_completion(&mut self, c: Completion) {
+        let kind = c.token >> KIND_SHIFT;
+        let slot = (c.token & 0xffff_ffff) as usize;
+        let gen = ((c.token >> 32) & 0x0fff_ffff) as u32;
+        match kind {
+            KIND_ACCEPT => {
+                if c.result >= 0 {
+                    self.on_accept(c.result);
+                } else if c.result != -libc::EAGAIN && c.result != -libc::EINTR {
+                    log::warning(&format!(
+                        "Accepting client connection: {}",
+                        std::io::Error::from_raw_os_error(-c.result)
+                    ));
+                }
+                if !c.more {
+                    if let Some(&fd) = self.listeners.get(slot) {
+                        self.ring.accept_multi(fd, c.token);
+                    }
+                }
+            }
+            KIND_WAKE => {
+                self.wake_armed = false;
+                self.arm_wake();
+            }
+            KIND_RECV => {
+                if !self.conn_is(slot, gen) {
+                    return;
+                }
+                self.conns[slot].recv_inflight = false;
+                if c.result <= 0 || self.conns[slot].closing {
+                    if c.result < 0 && c.result != -libc::ECONNRESET && !self.conns[slot].closing {
+                        log::verbose(&format!(
+                            "Reading from client: {}",
+                            std::io::Error::from_raw_os_error(-c.result)
+                        ));
+                    }
+                    self.close(slot);
+                    return;
+                }
+                let conn = &mut self.conns[slot];
+                let n = c.result as usize;
+                // SAFETY: the kernel wrote `n` bytes into the spare capacity we handed it
+                // (see `post_recv`), directly after the initialized part.
+                unsafe { conn.rbuf.set_len(conn.rbuf.len() + n) };
+                conn.last_interaction_ms = self.now_ms;
+                let st = &self.shared.stats[self.id].net_input_bytes;
+                st.store(st.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+                self.process(slot);
+            }
+            KIND_SEND => {
+                if !self.conn_is(slot, gen) {
+                    return;
+                }
+                self.on_sent(slot, c.result);
+            }
+            _ => {}
+        }
+    }
+
+    fn conn_is(&self, slot: usize, gen: u32) -> bool {
+        self.conns
+            .get(slot)
+            .is_some_and(|c| (c.gen & 0x0fff_ffff) == gen)
+    }
+
+    /// The slot of a live connection with this lock token.
+    pub fn conn_by_token(&self, token: u64) -> Option<usize> {
+        let slot = (token & 0xffff_ffff) as usize;
+        let gen = (token >> 32) as u32;
+        self.conns
+            .get(slot)
+            .filter(|c| c.gen == gen && !c.closing)
+            .map(|_| slot)
+    }
+
+    fn on_accept(&mut self, fd: RawFd) {
+        let stats = &self.shared.stats[self.id];
+        stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        let connected = self.shared.total(|s| &s.connected_clients);
+        if connected >= self.limits.maxclients {
+            reject(fd, b"-ERR max number of clients reached\r\n");
+            stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let (addr, laddr, loopback) = peer_names(fd);
+        if self.limits.protected_mode && !self.limits.auth_required && !loopback {
+            reject(fd, PROTECTED_MODE_TEXT.as_bytes());
+            stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        set_socket_options(fd, self.limits.tcp_keepalive_s);
+        let id = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(ClientShared::new(id, self.id, fd, addr, laddr, self.now_ms));
+        self.shared.clients[self.id]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, shared.clone());
+        stats.connected_clients.fetch_add(1, Ordering::Relaxed);
+        let gen = self.next_gen;
+        self.next_gen = self.next_gen.wrapping_add(1).max(1) & 0x0fff_ffff;
+        let client = ClientState::new(shared, !self.limits.auth_required);
+        let slot = self.conns.insert(Conn::new(fd, gen, client, self.now_ms));
+        self.post_recv(slot);
+    }
+
+    /// Arms a receive unless one is in flight or the connection is parked or closing.
+    pub fn post_recv(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        if conn.recv_inflight || conn.closing || conn.need != 0 || conn.close_after_flush {
+            return;
+        }
+        let room = conn.prepare_recv().min(u32::MAX as usize);
+        debug_assert!(room >= RECV_BYTES_MIN.min(room));
+        // SAFETY: the spare capacity of `rbuf` is not read or moved until this receive
+        // completes: `process` runs only after completion, and `post_recv` is the only place that
+        // reallocates, guarded by `recv_inflight`.
+        unsafe {
+            let ptr = conn.rbuf.as_mut_ptr().add(conn.rbuf.len());
+            self.ring.recv(
+                conn.fd,
+                ptr,
+                room as u32,
+                op_token(KIND_RECV, slot, conn.gen),
+            );
+        }
+        conn.recv_inflight = true;
+    }
+
+    /// Hands queued replies to the kernel if no send is in flight.
+    pub fn flush(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        if conn.send_inflight || conn.closing {
+            return;
+        }
+        if conn.out.is_empty() {
+            if conn.close_after_flush {
+                self.close(slot);
+            }
+            return;
+        }
+        std::mem::swap(&mut conn.out, &mut conn.sending);
+        conn.sent = 0;
+        self.post_send(slot);
+    }
+
+    fn post_send(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        let len = (conn.sending.len() - conn.sent).min(SEND_BYTES_MAX);
+        // SAFETY: `sending` is neither modified nor reallocated while `send_inflight` is set;
+        // replies produced meanwhile go to `out`.
+        unsafe {
+            let ptr = conn.sending.as_ptr().add(conn.sent);
+            self.ring.send(
+                conn.fd,
+                ptr,
+                len as u32,
+                op_token(KIND_SEND, slot, conn.gen),
+            );
+        }
+        conn.send_inflight = true;
+    }
+
+    fn on_sent(&mut self, slot: usize, result: i32) {
+        let conn = &mut self.conns[slot];
+        conn.send_inflight = false;
+        if result < 0 || conn.closing {
+            if result < 0 && result != -libc::EPIPE && result != -libc::ECONNRESET {
+                log::verbose(&format!(
+                    "Error writing to client: {}",
+                    std::io::Error::from_raw_os_error(-result)
+                ));
+            }
+            self.close(slot);
+            return;
+        }
+        let st = &self.shared.stats[self.id].net_output_bytes;
+        st.store(
+            st.load(Ordering::Relaxed) + result as u64,
+            Ordering::Relaxed,
+        );
+        conn.sent += result as usize;
+        if conn.sent < conn.sending.len() {
+            self.post_send(slot);
+            return;
+        }
+        conn.sending.clear();
+        if conn.sending.capacity() > 4 * 1024 * 1024 {
+            conn.sending = Vec::with_capacity(RECV_BYTES_MIN);
+        }
+        self.flush(slot);
+        // A connection parked on a full output buffer may continue.
+        if self.conns.get(slot).is_some_and(|c| !c.closing) {
+            self.post_recv(slot);
+        }
+    }
+
+    /// Starts closing: wakes in-flight operations, releases locks; the slot is freed once no
+    /// operation still points into its buffers.
+    pub fn close(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if !conn.closing {
+            conn.closing = true;
+            // SAFETY: plain syscall on a socket we own; makes in-flight recv/send complete.
+            unsafe { libc::shutdown(conn.fd, libc::SHUT_RDWR) };
+            let held = conn.held;
+            conn.held = 0;
+            conn.need = 0;
+            self.release(held);
+            let conn = &self.conns[slot];
+            let id = conn.client.id;
+            if conn.monitor {
+                self.shared.monitor_count.fetch_sub(1, Ordering::Relaxed);
+                let token = Conn::token(slot, conn.gen);
+                let me = self.id;
+                self.shared
+                    .monitors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|&(w, t)| !(w == me && t == token));
+            }
+            self.shared.clients[self.id]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            self.shared.stats[self.id]
+                .connected_clients
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+        let conn = &self.conns[slot];
+        if !conn.recv_inflight && !conn.send_inflight {
+            // SAFETY: no operation references this socket or its buffers any more.
+            unsafe { libc::close(conn.fd) };
+            self.conns.remove(slot);
+        }
+    }
+
+    fn close_all(&mut self) {
+        let slots: Vec<usize> = self.conns.iter().map(|(s, _)| s).collect();
+        for s in slots {
+            let fd = self.conns[s].fd;
+            // SAFETY: the process is about to exit; the ring is dropped with the worker.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    /// Releases the locks in `held` (local directly, remote by message).
+    pub fn release(&mut self, held: u64) {
+        let me = self.id;
+        for shard in 0..self.shared.workers() {
+            if held & (1u64 << shard) == 0 {
+                continue;
+            }
+            if shard == me {
+                self.release_local();
+            } else {
+                self.shared.send(shard, Msg::Unlock);
+            }
+        }
+    }
+
+    fn release_local(&mut self) {
+        let conns = &self.conns;
+        let next = self.lock.release(|t| {
+            let slot = (t & 0xffff_ffff) as usize;
+            conns
+                .get(slot)
+                .is_some_and(|c| c.gen == (t >> 32) as u32 && !c.closing)
+        });
+        match next {
+            None => {}
+            Some(Holder::Local(token)) => {
+                let slot = (token & 0xffff_ffff) as usize;
+                self.conns[slot].held |= 1u64 << self.id;
+                self.ready.push_back(token);
+            }
+            Some(Holder::Remote { worker, token }) => {
+                self.shared.send(
+                    worker,
+                    Msg::LockGrant {
+                        shard: self.id,
+                        token,
+                    },
+                );
+            }
+        }
+    }
+
+    fn drain_mailbox(&mut self) {
+        let shared = self.shared.clone();
+        let mb = &shared.mailboxes[self.id];
+        mb.take_notification();
+        // Bounded per turn so a flood of messages cannot starve the sockets.
+        for _ in 0..65_536 {
+            let Some(msg) = mb.pop() else { break };
+            match msg {
+                Msg::LockRequest { from, token } => {
+                    let h = Holder::Remote {
+                        worker: from,
+                        token,
+                    };
+                    if self.lock.acquire(h) {
+                        self.shared.send(
+                            from,
+                            Msg::LockGrant {
+                                shard: self.id,
+                                token,
+                            },
+                        );
+                    }
+                }
+                Msg::LockGrant { shard, token } => match self.conn_by_token(token) {
+                    Some(slot) if self.conns[slot].need & (1u64 << shard) != 0 => {
+                        self.conns[slot].held |= 1u64 << shard;
+                        self.ready.push_back(token);
+                    }
+                    _ => self.shared.send(shard, Msg::Unlock),
+                },
+                Msg::Unlock => self.release_local(),
+                Msg::Monitor { token, line } => {
+                    if let Some(slot) = self.conn_by_token(token) {
+                        self.conns[slot].out.extend_from_slice(&line);
+                        self.flush(slot);
+                    }
+                }
+                Msg::Wake => self.check_kills(),
+            }
+        }
+    }
+
+    fn run_ready(&mut self) {
+        while let Some(token) = self.ready.pop_front() {
+            if let Some(slot) = self.conn_by_token(token) {
+                self.advance(slot);
+            }
+        }
+        for _ in 0..self.runnable.len() {
+            let Some(token) = self.runnable.pop_front() else {
+                break;
+            };
+            if let Some(slot) = self.conn_by_token(token) {
+                if self.conns[slot].need == 0 {
+                    self.process(slot);
+                }
+            }
+        }
+    }
+
+    fn check_kills(&mut self) {
+        let killed: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.closing && c.client.shared.kill.load(Ordering::Relaxed))
+            .map(|(s, _)| s)
+            .collect();
+        for slot in killed {
+            if self.conns[slot].need != 0 || self.conns[slot].held != 0 {
+                // Finish the parked command first; it is closed right after.
+                self.conns[slot].close_after_flush = true;
+                continue;
+            }
+            self.close(slot);
+        }
+    }
+
+    /// Periodic work, `hz` times a second: active expiry and idle-client timeouts.
+    fn cron(&mut self) {
+        self.check_kills();
+        if self.lock.is_free() && self.shared.active_expire.load(Ordering::Relaxed) {
+            // 25% of a tick at most, like Redis's slow expire cycle.
+            let deadline = mono_us() + 250_000 / self.limits.hz as u64;
+            let shared = self.shared.clone();
+            // SAFETY: the lock of our own shard is free and this thread is its owner, so no other
+            // thread may touch the shard until we grant the lock, which cannot happen during this
+            // call.
+            let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
+            view.shard(self.id).active_expire(self.now_ms, deadline);
+        }
+        if self.limits.timeout_s > 0 {
+            let limit_ms = self.limits.timeout_s * 1000;
+            let idle: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| {
+                    !c.closing
+                        && !c.monitor
+                        && c.need == 0
+                        && self.now_ms.saturating_sub(c.last_interaction_ms) > limit_ms
+                })
+                .map(|(s, _)| s)
+                .collect();
+            for slot in idle {
+                log::verbose("Closing idle client");
+                self.close(slot);
+            }
+        }
+    }
+}
+
+const PROTECTED_MODE_TEXT: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Writes a short error and closes (maxclients, protected mode): a blocking best-effort write.
+fn reject(fd: RawFd, text: &[u8]) {
+    // SAFETY: `text` is a live slice; fd is a freshly accepted socket we own and close here.
+    unsafe {
+        libc::send(
+            fd,
+            text.as_ptr() as *const libc::c_void,
+            text.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        );
+        libc::close(fd);
+    }
+}
+
+fn set_socket_options(fd: RawFd, keepalive_s: u64) {
+    let one: libc::c_int = 1;
+    let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: setsockopt reads `sz` bytes from live integers.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &one as *const _ as *const libc::c_void,
+            sz,
+        );
+        if keepalive_s > 0 {
+            let idle = keepalive_s.min(i32::MAX as u64) as libc::c_int;
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_KEEPALIVE,
+                &one as *const _ as *const libc::c_void,
+                sz,
+            );
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_KEEPIDLE,
+                &idle as *const _ as *const libc::c_void,
+                sz,
+            );
+        }
+    }
+}
+
+/// ("ip:port" of the peer, "ip:port" of our side, whether the peer is loopback).
+fn peer_names(fd: RawFd) -> (String, String, bool) {
+    fn name(fd: RawFd, peer: bool) -> Option<std::net::SocketAddr> {
+        // SAFETY: sockaddr_storage is large enough for any address; len is in/out.
+        unsafe {
+            let mut ss: libc::sockaddr_storage = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            let p = &mut ss as *mut _ as *mut libc::sockaddr;
+            let rc = if peer {
+                libc::getpeername(fd, p, &mut len)
+            } else {
+                libc::getsockname(fd, p, &mut len)
+            };
+            if rc != 0 {
+                return None;
+            }
+            match ss.ss_family as i32 {
+                libc::AF_INET => {
+                    let a = &*(p as *const libc::sockaddr_in);
+                    let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+                    Some(std::net::SocketAddr::new(
+                        ip.into(),
+                        u16::from_be(a.sin_port),
+                    ))
+                }
+                libc::AF_INET6 => {
+                    let a = &*(p as *const libc::sockaddr_in6);
+                    let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                    Some(std::net::SocketAddr::new(
+                        ip.into(),
+                        u16::from_be(a.sin6_port),
+                    ))
+                }
+                _ => None,
+            }
+        }
+    }
+    let peer = name(fd, true);
+    let local = name(fd, false);
+    let loopback = peer.map(|p| match p.ip() {
+        std::net::IpAddr::V4(v) => v.is_loopback(),
+        std::net::IpAddr::V6(v) => {
+            v.is_loopback() || v.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+        }
+    });
+    let fmt =
+        |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "?:0".into());
+    (fmt(peer), fmt(local), loopback.unwrap_or(true))
+}

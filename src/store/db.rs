@@ -1,0 +1,208 @@
+//! A shard's databases (SELECT 0..N) and the expiry rules over them.
+//!
+//! Every read or write of a key goes through `Db::lookup*`, which applies lazy expiry in one
+//! place: a key past its expiry is deleted on access (or, on a replica, merely hidden).
+
+use super::keyspace::{Entry, Table};
+use super::value::Value;
+
+/// Expired keys deleted per active-expire step before the clock is checked again.
+const EXPIRE_KEYS_PER_STEP: usize = 256;
+
+#[derive(Default)]
+pub struct Db {
+    pub table: Table,
+}
+
+/// Counters a shard keeps for INFO (summed over shards by the reader).
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+/// The keyspace one event-loop thread owns.
+pub struct Shard {
+    pub id: usize,
+    pub dbs: Vec<Db>,
+    pub stats: ShardStats,
+    /// Unix time (ms) of the command being executed; set by the server before each command.
+    pub now_ms: u64,
+    /// Writes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    /// When false (a replica), expired keys are hidden but not deleted.
+    pub expire_enabled: bool,
+    /// Where the active expire cycle resumes: (db, segment).
+    expire_cursor: (usize, usize),
+}
+
+impl Shard {
+    pub fn new(id: usize, databases: usize) -> Shard {
+        assert!(databases > 0);
+        Shard {
+            id,
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            stats: ShardStats::default(),
+            now_ms: 0,
+            dirty: 0,
+            expire_enabled: true,
+            expire_cursor: (0, 0),
+        }
+    }
+
+    /// Database `index` with the shard's clock, for command execution.
+    pub fn db(&mut self, index: usize) -> DbRef<'_> {
+        DbRef {
+            db: &mut self.dbs[index],
+            stats: &mut self.stats,
+            now_ms: self.now_ms,
+            expire_enabled: self.expire_enabled,
+            dirty: &mut self.dirty,
+        }
+    }
+
+    /// One bounded step of active expiry: deletes expired keys from segments that hold volatile
+    /// keys, resuming where the last step stopped, until `deadline_us` (monotonic) passes.
+    /// Returns the number of keys deleted.
+    pub fn active_expire(&mut self, now_ms: u64, deadline_us: u64) -> usize {
+        if !self.expire_enabled {
+            return 0;
+        }
+        let mut deleted = 0;
+        let dbs = self.dbs.len();
+        let mut visited_dbs = 0;
+        while visited_dbs <= dbs {
+            let (d, seg) = self.expire_cursor;
+            let table = &mut self.dbs[d].table;
+            match table.volatile_segment_at(seg) {
+                None => {
+                    self.expire_cursor = ((d + 1) % dbs, 0);
+                    visited_dbs += 1;
+                }
+                Some(s) => {
+                    let keys = table.expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
+                    for k in &keys {
+                        table.remove(k);
+                    }
+                    deleted += keys.len();
+                    if keys.len() < EXPIRE_KEYS_PER_STEP {
+                        self.expire_cursor = (d, s + 1);
+                    }
+                    if crate::runtime::clock::mono_us() >= deadline_us {
+                        break;
+                    }
+                }
+            }
+        }
+        self.stats.expired_keys += deleted as u64;
+        deleted
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.dbs.iter().map(|d| d.table.len()).sum()
+    }
+}
+
+/// A database plus the shard state a command needs alongside it.
+pub struct DbRef<'a> {
+    pub db: &'a mut Db,
+    pub stats: &'a mut ShardStats,
+    pub now_ms: u64,
+    pub expire_enabled: bool,
+    pub dirty: &'a mut u64,
+}
+
+impl<'a> DbRef<'a> {
+    /// Applies lazy expiry to `key`; returns true when the key is (now) absent.
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let Some(e) = self.db.table.get(key) else {
+            return true;
+        };
+        if e.expire_at_ms == 0 || e.expire_at_ms > self.now_ms {
+            return false;
+        }
+        if self.expire_enabled {
+            self.db.table.remove(key);
+            self.stats.expired_keys += 1;
+        }
+        true
+    }
+
+    /// The live entry for `key`, for writing (no hit/miss accounting).
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.db.table.get_mut(key)
+    }
+
+    /// The live entry for `key`, for reading: counts a keyspace hit or miss.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            self.stats.keyspace_misses += 1;
+            return None;
+        }
+        self.stats.keyspace_hits += 1;
+        let e = self.db.table.get_mut(key)?;
+        e.access_s = lru_clock(self.now_ms);
+        Some(e)
+    }
+
+    /// Whether `key` exists (live), without touching statistics.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        !self.expire_if_needed(key)
+    }
+
+    /// Stores `value` under `key` with the given expiry (0 = none), replacing any old value.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at_ms: u64) {
+        self.db.table.insert(Entry {
+            key: key.into(),
+            value,
+            expire_at_ms,
+            access_s: lru_clock(self.now_ms),
+        });
+        *self.dirty += 1;
+    }
+
+    /// Puts a whole entry back (RENAME, MOVE).
+    pub fn insert_entry(&mut self, entry: Entry) {
+        self.db.table.insert(entry);
+        *self.dirty += 1;
+    }
+
+    /// Removes a live key; returns the entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let e = self.db.table.remove(key);
+        if e.is_some() {
+            *self.dirty += 1;
+        }
+        e
+    }
+
+    /// Sets (or with 0 clears) the expiry of a live key; false when the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64) -> bool {
+        if self.expire_if_needed(key) {
+            return false;
+        }
+        *self.dirty += 1;
+        self.db.table.set_expire(key, expire_at_ms)
+    }
+
+    /// Marks a write that happened in place on an entry (INCR, APPEND...).
+    pub fn touch_dirty(&mut self) {
+        *self.dirty += 1;
+    }
+
+    pub fn is_expired(&self, e: &Entry) -> bool {
+        e.expire_at_ms != 0 && e.expire_at_ms <= self.now_ms
+    }
+}
+
+/// The clock OBJECT IDLETIME measures with: seconds, wrapping in u32.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}

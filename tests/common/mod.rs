@@ -1,0 +1,185 @@
+//! Test harness: starts the built `ringkv` binary on a free loopback port and gives clients.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A fresh empty directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ringkv-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Polls `f` until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+impl Server {
+    /// Starts ringkv with `--port <free> --save ''` plus `extra` arguments, and waits until it
+    /// answers PING.
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_with(None, extra)
+    }
+
+    pub fn start_with(config_file: Option<&str>, extra: &[&str]) -> Server {
+        for _attempt in 0..3 {
+            let port = free_port();
+            let dir = temp_dir("srv");
+            let log = dir.join("stdout.log");
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+            if let Some(f) = config_file {
+                cmd.arg(f);
+            }
+            cmd.args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()]);
+            cmd.args(extra);
+            cmd.stdout(Stdio::from(std::fs::File::create(&log).unwrap()));
+            cmd.stderr(Stdio::inherit());
+            let child = cmd.spawn().expect("start ringkv");
+            let mut s = Server { child, port, dir, log };
+            if wait_until(Duration::from_secs(10), || s.ping()) {
+                return s;
+            }
+            let _ = s.child.kill();
+        }
+        panic!("ringkv did not start");
+    }
+
+    fn ping(&mut self) -> bool {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return false;
+        }
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(n) if n > 0)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url()).unwrap();
+        let con = c.get_connection().expect("connect");
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        con
+    }
+
+    /// A raw socket for protocol-level tests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    /// Runs redis-cli against the server; None when redis-cli is not installed (outside CI).
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        if !have_tool("redis-cli") {
+            return None;
+        }
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        Some(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether an external tool is on PATH. Outside CI a missing tool skips the test with a message
+/// naming the package; under CI=true it fails the test.
+pub fn have_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        let pkg = match name {
+            "redis-server" => "redis-server",
+            "redis-sentinel" => "redis-sentinel",
+            _ => "redis-tools",
+        };
+        if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+            panic!("{name} is missing under CI: apt-get install -y {pkg}");
+        }
+        eprintln!("SKIP: {name} not found; install it with: apt-get install -y {pkg}");
+    }
+    found
+}
+
+/// Sends raw bytes and reads until the peer closes or `timeout` passes.
+pub fn raw_exchange(stream: &mut TcpStream, data: &[u8], timeout: Duration) -> Vec<u8> {
+    stream.write_all(data).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Reads one line (through CRLF) from a raw stream.
+pub fn read_line(stream: &TcpStream) -> String {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line
+}
