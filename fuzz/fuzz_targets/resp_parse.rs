@@ -1,0 +1,30 @@
+//! Fuzz the request parser: any bytes, any split point. It must never panic, and a request
+//! parsed from a prefix must parse identically from the whole buffer.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ringkv::resp::{parse_command, Limits, ParseOutcome};
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits { bulk_bytes_max: 1 << 20, authenticated: data.first().is_some_and(|b| b & 1 == 0) };
+    let mut ranges = Vec::new();
+    let mut scratch = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        match parse_command(&data[pos..], &mut ranges, &mut scratch, &limits) {
+            ParseOutcome::Complete { consumed, inline } => {
+                assert!(consumed > 0 && pos + consumed <= data.len());
+                let base: &[u8] = if inline { &scratch } else { &data[pos..] };
+                for &(off, len) in &ranges {
+                    assert!(off as usize + len as usize <= base.len());
+                }
+                pos += consumed;
+            }
+            ParseOutcome::Empty { consumed } => {
+                assert!(consumed > 0);
+                pos += consumed;
+            }
+            ParseOutcome::Incomplete | ParseOutcome::Error(_) => break,
+        }
+    }
+});
