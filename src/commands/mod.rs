@@ -13,7 +13,6 @@ pub mod info;
 pub mod keys;
 pub mod strings;
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::resp::{Args, Reply};
@@ -125,7 +124,7 @@ impl Spec {
 
 pub struct Table {
     pub specs: Vec<Spec>,
-    by_name: HashMap<&'static str, u32>,
+    by_name: hashbrown::HashMap<&'static str, u32, foldhash::fast::RandomState>,
 }
 
 impl Table {

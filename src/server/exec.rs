@@ -140,7 +140,7 @@ impl Worker {
         } = conn;
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
-        let spec = match check(out, client, *monitor, &args) {
+        let (index, spec) = match check(out, client, *monitor, &args) {
             Ok(s) => s,
             Err(()) => return Step::Done(consumed),
         };
@@ -158,7 +158,7 @@ impl Worker {
         };
         let mine = 1u64 << me;
         if need == 0 || (need == mine && self.lock.is_free()) {
-            self.run_command(slot, need, inline);
+            self.run_command(slot, index, need, inline);
             return Step::Done(consumed);
         }
         let conn = &mut self.conns[slot];
@@ -212,7 +212,12 @@ impl Worker {
             _ => unreachable!("a parked command parses again"),
         };
         let held = conn.held;
-        self.run_command(slot, held, inline);
+        let base: &[u8] = if inline { &conn.scratch } else { &conn.rbuf[conn.rpos..] };
+        let index = match commands::table().lookup(Args::new(base, &conn.ranges).get(0)) {
+            Some((i, _)) => i,
+            None => unreachable!("checked before parking"),
+        };
+        self.run_command(slot, index, held, inline);
         let conn = &mut self.conns[slot];
         conn.rpos += consumed;
         conn.need = 0;
@@ -225,10 +230,10 @@ impl Worker {
     }
 
     /// Runs the command at `rpos` of `slot` with the shards in `held` locked.
-    fn run_command(&mut self, slot: usize, held: u64, inline: bool) {
+    fn run_command(&mut self, slot: usize, index: u32, held: u64, inline: bool) {
         let me = self.id;
         let now_ms = self.now_ms;
-        let shared = self.shared.clone();
+        let shared: &super::Shared = &self.shared;
         let conn = &mut self.conns[slot];
         let Conn {
             rbuf,
@@ -241,9 +246,7 @@ impl Worker {
         } = conn;
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
-        let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
-            unreachable!("checked before routing");
-        };
+        let spec = &commands::table().specs[index as usize];
         let reply_start = out.len();
         let started_us = mono_us();
         {
@@ -256,7 +259,7 @@ impl Worker {
                 shards: view,
                 out: Reply::new(out, client.resp3),
                 client,
-                srv: &shared,
+                srv: shared,
                 worker: me,
                 now_ms,
             };
@@ -282,7 +285,7 @@ impl Worker {
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
         if shared.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(commands::SKIP_MONITOR) {
-            feed_monitors(&shared, client.db, &client.shared.addr, &args);
+            feed_monitors(shared, client.db, &client.shared.addr, &args);
         }
         if self.limits.slowlog_slower_than_us >= 0
             && duration_us as i64 >= self.limits.slowlog_slower_than_us
@@ -348,9 +351,9 @@ fn check(
     client: &super::client::ClientState,
     monitor: bool,
     args: &Args,
-) -> Result<&'static Spec, ()> {
+) -> Result<(u32, &'static Spec), ()> {
     let mut reply = Reply::new(out, client.resp3);
-    let Some((_, spec)) = commands::table().lookup(args.get(0)) else {
+    let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
         reply.error(&commands::unknown_command_text(args));
         return Err(());
     };
@@ -369,7 +372,7 @@ fn check(
         // A MONITOR client only listens (Redis ignores its commands except QUIT/RESET).
         return Err(());
     }
-    Ok(spec)
+    Ok((index, spec))
 }
 
 fn feed_monitors(shared: &super::Shared, db: usize, addr: &str, args: &Args) {

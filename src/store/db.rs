@@ -131,22 +131,35 @@ impl<'a> DbRef<'a> {
 
     /// The live entry for `key`, for writing (no hit/miss accounting).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
-            return None;
+        match self.db.table.get_live_mut(key, self.now_ms, self.expire_enabled) {
+            Ok(e) => Some(e),
+            Err(expired) => {
+                if expired && self.expire_enabled {
+                    self.stats.expired_keys += 1;
+                }
+                None
+            }
         }
-        self.db.table.get_mut(key)
     }
 
-    /// The live entry for `key`, for reading: counts a keyspace hit or miss.
+    /// The live entry for `key`, for reading: counts a keyspace hit or miss. One probe of the
+    /// table.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
-            self.stats.keyspace_misses += 1;
-            return None;
+        let now_ms = self.now_ms;
+        match self.db.table.get_live_mut(key, now_ms, self.expire_enabled) {
+            Ok(e) => {
+                self.stats.keyspace_hits += 1;
+                e.access_s = lru_clock(now_ms);
+                Some(e)
+            }
+            Err(expired) => {
+                if expired && self.expire_enabled {
+                    self.stats.expired_keys += 1;
+                }
+                self.stats.keyspace_misses += 1;
+                None
+            }
         }
-        self.stats.keyspace_hits += 1;
-        let e = self.db.table.get_mut(key)?;
-        e.access_s = lru_clock(self.now_ms);
-        Some(e)
     }
 
     /// Whether `key` exists (live), without touching statistics.

@@ -125,6 +125,31 @@ impl Table {
         self.segments[s].map.find_mut(h, |e| &*e.key == key)
     }
 
+    /// One probe: the entry if present and not expired at `now_ms`; otherwise `Err(expired)`.
+    /// An expired entry is deleted when `delete_expired` (masters) and kept (replicas) otherwise.
+    pub fn get_live_mut(&mut self, key: &[u8], now_ms: u64, delete_expired: bool) -> Result<&mut Entry, bool> {
+        let h = key_hash(key);
+        let s = self.seg_index(h);
+        let seg = &mut self.segments[s];
+        match seg.map.find_entry(h, |e| &*e.key == key) {
+            Err(_) => Err(false),
+            Ok(occ) => {
+                let e = occ.get();
+                if e.expire_at_ms != 0 && e.expire_at_ms <= now_ms {
+                    if delete_expired {
+                        occ.remove();
+                        seg.volatile -= 1;
+                        self.volatile -= 1;
+                        self.len -= 1;
+                    }
+                    Err(true)
+                } else {
+                    Ok(occ.into_mut())
+                }
+            }
+        }
+    }
+
     /// Inserts or replaces; returns the previous entry.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = key_hash(&entry.key);
