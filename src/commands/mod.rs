@@ -11,6 +11,7 @@ pub mod connection;
 pub mod debug;
 pub mod info;
 pub mod keys;
+pub mod longdouble;
 pub mod strings;
 
 use std::sync::OnceLock;

@@ -50,15 +50,30 @@ pub type StrCheck = fn(&[u8]) -> Result<(), &'static str>;
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     Bool(bool),
-    Int { min: i128, max: i128, default: i128, fmt: NumFmt },
+    Int {
+        min: i128,
+        max: i128,
+        default: i128,
+        fmt: NumFmt,
+    },
     /// `default: None` is the NULL string; `empty_null` stores "" as NULL.
-    Str { default: Option<&'static str>, empty_null: bool, check: Option<StrCheck> },
+    Str {
+        default: Option<&'static str>,
+        empty_null: bool,
+        check: Option<StrCheck>,
+    },
     /// Binary-safe secret (requirepass, masterauth): default NULL, "" is NULL.
     Secret,
     /// `names` maps names to values; the first name of a value is canonical.
-    Enum { names: &'static [(&'static str, u32)], default: u32 },
+    Enum {
+        names: &'static [(&'static str, u32)],
+        default: u32,
+    },
     /// Several enum flags OR-ed together (shutdown-on-sigint/sigterm).
-    EnumFlags { names: &'static [(&'static str, u32)], default: u32 },
+    EnumFlags {
+        names: &'static [(&'static str, u32)],
+        default: u32,
+    },
     Special(Special),
 }
 
@@ -84,28 +99,121 @@ const ULLONG_MAX: i128 = u64::MAX as i128;
 const MB: i128 = 1024 * 1024;
 
 const fn b(name: &'static str, alias: Option<&'static str>, flags: u8, default: bool) -> Directive {
-    Directive { name, alias, flags, kind: Kind::Bool(default) }
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Bool(default),
+    }
 }
-const fn n(name: &'static str, alias: Option<&'static str>, flags: u8, min: i128, max: i128, default: i128) -> Directive {
-    Directive { name, alias, flags, kind: Kind::Int { min, max, default, fmt: NumFmt::Plain } }
+const fn n(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u8,
+    min: i128,
+    max: i128,
+    default: i128,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Int {
+            min,
+            max,
+            default,
+            fmt: NumFmt::Plain,
+        },
+    }
 }
-const fn mem(name: &'static str, alias: Option<&'static str>, flags: u8, min: i128, max: i128, default: i128) -> Directive {
-    Directive { name, alias, flags, kind: Kind::Int { min, max, default, fmt: NumFmt::Memory } }
+const fn mem(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u8,
+    min: i128,
+    max: i128,
+    default: i128,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Int {
+            min,
+            max,
+            default,
+            fmt: NumFmt::Memory,
+        },
+    }
 }
-const fn s(name: &'static str, alias: Option<&'static str>, flags: u8, default: Option<&'static str>) -> Directive {
-    Directive { name, alias, flags, kind: Kind::Str { default, empty_null: default.is_none(), check: None } }
+const fn s(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u8,
+    default: Option<&'static str>,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Str {
+            default,
+            empty_null: default.is_none(),
+            check: None,
+        },
+    }
 }
-const fn sc(name: &'static str, flags: u8, default: Option<&'static str>, check: StrCheck) -> Directive {
-    Directive { name, alias: None, flags, kind: Kind::Str { default, empty_null: default.is_none(), check: Some(check) } }
+const fn sc(
+    name: &'static str,
+    flags: u8,
+    default: Option<&'static str>,
+    check: StrCheck,
+) -> Directive {
+    Directive {
+        name,
+        alias: None,
+        flags,
+        kind: Kind::Str {
+            default,
+            empty_null: default.is_none(),
+            check: Some(check),
+        },
+    }
 }
-const fn e(name: &'static str, flags: u8, names: &'static [(&'static str, u32)], default: u32) -> Directive {
-    Directive { name, alias: None, flags, kind: Kind::Enum { names, default } }
+const fn e(
+    name: &'static str,
+    flags: u8,
+    names: &'static [(&'static str, u32)],
+    default: u32,
+) -> Directive {
+    Directive {
+        name,
+        alias: None,
+        flags,
+        kind: Kind::Enum { names, default },
+    }
 }
-const fn sp(name: &'static str, alias: Option<&'static str>, flags: u8, which: Special) -> Directive {
-    Directive { name, alias, flags, kind: Kind::Special(which) }
+const fn sp(
+    name: &'static str,
+    alias: Option<&'static str>,
+    flags: u8,
+    which: Special,
+) -> Directive {
+    Directive {
+        name,
+        alias,
+        flags,
+        kind: Kind::Special(which),
+    }
 }
 
-pub const LOGLEVELS: &[(&str, u32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3), ("nothing", 4)];
+pub const LOGLEVELS: &[(&str, u32)] = &[
+    ("debug", 0),
+    ("verbose", 1),
+    ("notice", 2),
+    ("warning", 3),
+    ("nothing", 4),
+];
 pub const PROTECTED_ACTION: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
 const SUPERVISED: &[(&str, u32)] = &[("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)];
 const FACILITY: &[(&str, u32)] = &[
@@ -138,7 +246,13 @@ const ENDPOINT: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoin
 const PROPAGATION_ERR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
 const TLS_AUTH: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// Flags of shutdown-on-sigint/sigterm; SAVE and NOSAVE exclude each other.
-pub const SHUTDOWN_FLAGS: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
+pub const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
+    ("default", 0),
+    ("save", 1),
+    ("nosave", 2),
+    ("now", 4),
+    ("force", 8),
+];
 
 fn is_basename(v: &[u8]) -> bool {
     !v.contains(&b'/') && !v.contains(&b'\\')
@@ -168,7 +282,9 @@ fn check_hostname(v: &[u8]) -> Result<(), &'static str> {
     if v.len() >= 256 {
         return Err("Hostnames must be less than 256 characters");
     }
-    if v.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.') {
+    if v.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+    {
         Ok(())
     } else {
         Err("Hostnames may only contain alphanumeric characters, hyphens or dots")
@@ -190,7 +306,17 @@ pub static DIRECTIVES: &[Directive] = &[
     n("port", None, M, 0, 65535, 6379),
     n("tcp-backlog", None, I, 0, INT_MAX, 511),
     s("unixsocket", None, I, None),
-    Directive { name: "unixsocketperm", alias: None, flags: I, kind: Kind::Int { min: 0, max: 0o777, default: 0, fmt: NumFmt::Octal } },
+    Directive {
+        name: "unixsocketperm",
+        alias: None,
+        flags: I,
+        kind: Kind::Int {
+            min: 0,
+            max: 0o777,
+            default: 0,
+            fmt: NumFmt::Octal,
+        },
+    },
     n("timeout", None, M, 0, INT_MAX, 0),
     n("tcp-keepalive", None, M, 0, INT_MAX, 300),
     n("socket-mark-id", None, I, 0, UINT_MAX, 0),
@@ -208,46 +334,116 @@ pub static DIRECTIVES: &[Directive] = &[
     n("databases", None, I, 1, INT_MAX, 16),
     b("always-show-logo", None, I, false),
     b("set-proc-title", None, I, true),
-    sc("proc-title-template", M, Some("{title} {listen-addr} {server-mode}"), check_proc_title),
+    sc(
+        "proc-title-template",
+        M,
+        Some("{title} {listen-addr} {server-mode}"),
+        check_proc_title,
+    ),
     // Snapshotting.
     sp("save", None, M | MULTI_ARG, Special::Save),
     b("stop-writes-on-bgsave-error", None, M, true),
     b("rdbcompression", None, M, true),
     b("rdbchecksum", None, I, true),
     e("sanitize-dump-payload", M, SANITIZE, 0),
-    sc("dbfilename", M | PROTECTED, Some("dump.rdb"), check_dbfilename),
+    sc(
+        "dbfilename",
+        M | PROTECTED,
+        Some("dump.rdb"),
+        check_dbfilename,
+    ),
     b("rdb-del-sync-files", None, M, false),
     sp("dir", None, M | PROTECTED | DENY_LOADING, Special::Dir),
     // Replication.
-    sp("replicaof", Some("slaveof"), I | MULTI_ARG, Special::ReplicaOf),
-    Directive { name: "masterauth", alias: None, flags: M | SENSITIVE, kind: Kind::Secret },
+    sp(
+        "replicaof",
+        Some("slaveof"),
+        I | MULTI_ARG,
+        Special::ReplicaOf,
+    ),
+    Directive {
+        name: "masterauth",
+        alias: None,
+        flags: M | SENSITIVE,
+        kind: Kind::Secret,
+    },
     s("masteruser", None, M | SENSITIVE, None),
-    b("replica-serve-stale-data", Some("slave-serve-stale-data"), M, true),
+    b(
+        "replica-serve-stale-data",
+        Some("slave-serve-stale-data"),
+        M,
+        true,
+    ),
     b("replica-read-only", Some("slave-read-only"), M, true),
     b("repl-diskless-sync", None, M, true),
     n("repl-diskless-sync-delay", None, M, 0, INT_MAX, 5),
     n("repl-diskless-sync-max-replicas", None, M, 0, INT_MAX, 0),
     e("repl-diskless-load", M | DENY_LOADING, DISKLESS_LOAD, 0),
-    n("repl-ping-replica-period", Some("repl-ping-slave-period"), M, 1, INT_MAX, 10),
+    n(
+        "repl-ping-replica-period",
+        Some("repl-ping-slave-period"),
+        M,
+        1,
+        INT_MAX,
+        10,
+    ),
     n("repl-timeout", None, M, 1, INT_MAX, 60),
     b("repl-disable-tcp-nodelay", None, M, false),
     mem("repl-backlog-size", None, M, 1, LONG_MAX, MB),
     n("repl-backlog-ttl", None, M, 0, LONG_MAX, 3600),
-    n("replica-priority", Some("slave-priority"), M, 0, INT_MAX, 100),
+    n(
+        "replica-priority",
+        Some("slave-priority"),
+        M,
+        0,
+        INT_MAX,
+        100,
+    ),
     e("propagation-error-behavior", M, PROPAGATION_ERR, 0),
     b("replica-ignore-disk-write-errors", None, M, false),
     b("replica-announced", None, M, true),
-    n("min-replicas-to-write", Some("min-slaves-to-write"), M, 0, INT_MAX, 0),
-    n("min-replicas-max-lag", Some("min-slaves-max-lag"), M, 0, INT_MAX, 10),
+    n(
+        "min-replicas-to-write",
+        Some("min-slaves-to-write"),
+        M,
+        0,
+        INT_MAX,
+        0,
+    ),
+    n(
+        "min-replicas-max-lag",
+        Some("min-slaves-max-lag"),
+        M,
+        0,
+        INT_MAX,
+        10,
+    ),
     s("replica-announce-ip", Some("slave-announce-ip"), M, None),
-    n("replica-announce-port", Some("slave-announce-port"), M, 0, 65535, 0),
+    n(
+        "replica-announce-port",
+        Some("slave-announce-port"),
+        M,
+        0,
+        65535,
+        0,
+    ),
     b("replica-lazy-flush", Some("slave-lazy-flush"), M, false),
-    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), M, true),
+    b(
+        "replica-ignore-maxmemory",
+        Some("slave-ignore-maxmemory"),
+        M,
+        true,
+    ),
     // Keys tracking, security, clients.
     n("tracking-table-max-keys", None, M, 0, LONG_MAX, 1_000_000),
     n("acllog-max-len", None, M, 0, LONG_MAX, 128),
     s("aclfile", None, I, Some("")),
-    Directive { name: "requirepass", alias: None, flags: M | SENSITIVE, kind: Kind::Secret },
+    Directive {
+        name: "requirepass",
+        alias: None,
+        flags: M | SENSITIVE,
+        kind: Kind::Secret,
+    },
     e("acl-pubsub-default", M, ACL_PUBSUB, 0),
     n("maxclients", None, M, 1, UINT_MAX, 10000),
     // Memory management.
@@ -259,7 +455,12 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "maxmemory-clients",
         alias: None,
         flags: M,
-        kind: Kind::Int { min: -100, max: LONG_MAX, default: 0, fmt: NumFmt::MemoryPercent },
+        kind: Kind::Int {
+            min: -100,
+            max: LONG_MAX,
+            default: 0,
+            fmt: NumFmt::MemoryPercent,
+        },
     },
     b("lazyfree-lazy-eviction", None, M, false),
     b("lazyfree-lazy-expire", None, M, false),
@@ -272,12 +473,27 @@ pub static DIRECTIVES: &[Directive] = &[
     n("threads", None, I, 0, 1024, 0),
     // Kernel tuning.
     e("oom-score-adj", M, OOM_SCORE_ADJ, 0),
-    sp("oom-score-adj-values", None, M | MULTI_ARG, Special::OomScoreAdjValues),
+    sp(
+        "oom-score-adj-values",
+        None,
+        M | MULTI_ARG,
+        Special::OomScoreAdjValues,
+    ),
     b("disable-thp", None, I, true),
     // Append only file.
     b("appendonly", None, M | DENY_LOADING, false),
-    sc("appendfilename", I, Some("appendonly.aof"), check_appendfilename),
-    sc("appenddirname", I, Some("appendonlydir"), check_appenddirname),
+    sc(
+        "appendfilename",
+        I,
+        Some("appendonly.aof"),
+        check_appendfilename,
+    ),
+    sc(
+        "appenddirname",
+        I,
+        Some("appendonlydir"),
+        check_appenddirname,
+    ),
     e("appendfsync", M, APPENDFSYNC, 0),
     b("no-appendfsync-on-rewrite", None, M, false),
     n("auto-aof-rewrite-percentage", None, M, 0, INT_MAX, 100),
@@ -287,19 +503,54 @@ pub static DIRECTIVES: &[Directive] = &[
     b("aof-timestamp-enabled", None, M, false),
     b("aof-disable-auto-gc", None, M, false),
     // Shutdown, scripting, cluster.
-    Directive { name: "shutdown-on-sigint", alias: None, flags: M | MULTI_ARG, kind: Kind::EnumFlags { names: SHUTDOWN_FLAGS, default: 0 } },
-    Directive { name: "shutdown-on-sigterm", alias: None, flags: M | MULTI_ARG, kind: Kind::EnumFlags { names: SHUTDOWN_FLAGS, default: 0 } },
+    Directive {
+        name: "shutdown-on-sigint",
+        alias: None,
+        flags: M | MULTI_ARG,
+        kind: Kind::EnumFlags {
+            names: SHUTDOWN_FLAGS,
+            default: 0,
+        },
+    },
+    Directive {
+        name: "shutdown-on-sigterm",
+        alias: None,
+        flags: M | MULTI_ARG,
+        kind: Kind::EnumFlags {
+            names: SHUTDOWN_FLAGS,
+            default: 0,
+        },
+    },
     n("shutdown-timeout", None, M, 0, INT_MAX, 10),
-    n("busy-reply-threshold", Some("lua-time-limit"), M, 0, LONG_MAX, 5000),
+    n(
+        "busy-reply-threshold",
+        Some("lua-time-limit"),
+        M,
+        0,
+        LONG_MAX,
+        5000,
+    ),
     b("cluster-enabled", None, I, false),
     s("cluster-config-file", None, I, Some("nodes.conf")),
     n("cluster-node-timeout", None, M, 0, LONG_MAX, 15000),
     n("cluster-port", None, I, 0, 65535, 0),
-    n("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), M, 0, INT_MAX, 10),
+    n(
+        "cluster-replica-validity-factor",
+        Some("cluster-slave-validity-factor"),
+        M,
+        0,
+        INT_MAX,
+        10,
+    ),
     n("cluster-migration-barrier", None, M, 0, INT_MAX, 1),
     b("cluster-allow-replica-migration", None, M, true),
     b("cluster-require-full-coverage", None, M, true),
-    b("cluster-replica-no-failover", Some("cluster-slave-no-failover"), M, false),
+    b(
+        "cluster-replica-no-failover",
+        Some("cluster-slave-no-failover"),
+        M,
+        false,
+    ),
     b("cluster-allow-reads-when-down", None, M, false),
     b("cluster-allow-pubsubshard-when-down", None, M, true),
     mem("cluster-link-sendbuf-limit", None, M, 0, ULLONG_MAX, 0),
@@ -314,23 +565,80 @@ pub static DIRECTIVES: &[Directive] = &[
     n("slowlog-max-len", None, M, 0, LONG_MAX, 128),
     n("latency-monitor-threshold", None, M, 0, LONG_MAX, 0),
     b("latency-tracking", None, M, true),
-    sp("latency-tracking-info-percentiles", None, M | MULTI_ARG, Special::LatencyPercentiles),
-    sp("notify-keyspace-events", None, M, Special::NotifyKeyspaceEvents),
+    sp(
+        "latency-tracking-info-percentiles",
+        None,
+        M | MULTI_ARG,
+        Special::LatencyPercentiles,
+    ),
+    sp(
+        "notify-keyspace-events",
+        None,
+        M,
+        Special::NotifyKeyspaceEvents,
+    ),
     // Encodings.
-    n("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), M, 0, LONG_MAX, 512),
-    mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), M, 0, LONG_MAX, 64),
-    n("list-max-listpack-size", Some("list-max-ziplist-size"), M, INT_MIN, INT_MAX, -2),
+    n(
+        "hash-max-listpack-entries",
+        Some("hash-max-ziplist-entries"),
+        M,
+        0,
+        LONG_MAX,
+        512,
+    ),
+    mem(
+        "hash-max-listpack-value",
+        Some("hash-max-ziplist-value"),
+        M,
+        0,
+        LONG_MAX,
+        64,
+    ),
+    n(
+        "list-max-listpack-size",
+        Some("list-max-ziplist-size"),
+        M,
+        INT_MIN,
+        INT_MAX,
+        -2,
+    ),
     n("list-compress-depth", None, M, 0, INT_MAX, 0),
     n("set-max-intset-entries", None, M, 0, LONG_MAX, 512),
-    n("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), M, 0, LONG_MAX, 128),
-    mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), M, 0, LONG_MAX, 64),
+    n(
+        "zset-max-listpack-entries",
+        Some("zset-max-ziplist-entries"),
+        M,
+        0,
+        LONG_MAX,
+        128,
+    ),
+    mem(
+        "zset-max-listpack-value",
+        Some("zset-max-ziplist-value"),
+        M,
+        0,
+        LONG_MAX,
+        64,
+    ),
     mem("hll-sparse-max-bytes", None, M, 0, LONG_MAX, 3000),
     mem("stream-node-max-bytes", None, M, 0, LONG_MAX, 4096),
     n("stream-node-max-entries", None, M, 0, LONG_MAX, 100),
     b("activerehashing", None, M, true),
     // Clients and limits.
-    sp("client-output-buffer-limit", None, M | MULTI_ARG, Special::ClientOutputBufferLimit),
-    mem("client-query-buffer-limit", None, M, MB, LONG_MAX, 1024 * MB),
+    sp(
+        "client-output-buffer-limit",
+        None,
+        M | MULTI_ARG,
+        Special::ClientOutputBufferLimit,
+    ),
+    mem(
+        "client-query-buffer-limit",
+        None,
+        M,
+        MB,
+        LONG_MAX,
+        1024 * MB,
+    ),
     mem("proto-max-bulk-len", None, M, MB, LONG_MAX, 512 * MB),
     n("hz", None, M, 0, INT_MAX, 10),
     b("dynamic-hz", None, M, true),
@@ -367,7 +675,15 @@ pub static DIRECTIVES: &[Directive] = &[
     s("tls-dh-params-file", None, M, None),
     s("tls-ca-cert-file", None, M, None),
     s("tls-ca-cert-dir", None, M, None),
-    Directive { name: "tls-auth-clients", alias: None, flags: M, kind: Kind::Enum { names: TLS_AUTH, default: 1 } },
+    Directive {
+        name: "tls-auth-clients",
+        alias: None,
+        flags: M,
+        kind: Kind::Enum {
+            names: TLS_AUTH,
+            default: 1,
+        },
+    },
     b("tls-replication", None, M, false),
     b("tls-cluster", None, M, false),
     s("tls-protocols", None, M, None),
@@ -382,11 +698,22 @@ pub static DIRECTIVES: &[Directive] = &[
     n("key-load-delay", None, M | HIDDEN, INT_MIN, INT_MAX, 0),
     b("use-exit-on-panic", None, M | HIDDEN, false),
     n("watchdog-period", None, M | HIDDEN, 0, INT_MAX, 0),
-    n("loading-process-events-interval-bytes", None, M | HIDDEN, 1024, INT_MAX, 2 * MB),
+    n(
+        "loading-process-events-interval-bytes",
+        None,
+        M | HIDDEN,
+        1024,
+        INT_MAX,
+        2 * MB,
+    ),
 ];
 
 /// Directives Redis 7.0 still accepts (with exactly one argument) and ignores.
-pub const DEPRECATED: &[&str] = &["list-max-ziplist-entries", "list-max-ziplist-value", "lua-replicate-commands"];
+pub const DEPRECATED: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
 
 /// Finds a directive by name or alias, ignoring ASCII case. The `bool` says
 /// whether `name` was the alias.
@@ -394,7 +721,10 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
     DIRECTIVES.iter().enumerate().find_map(|(i, d)| {
         if d.name.as_bytes().eq_ignore_ascii_case(name) {
             Some((i, false))
-        } else if d.alias.is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name)) {
+        } else if d
+            .alias
+            .is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(name))
+        {
             Some((i, true))
         } else {
             None
@@ -404,7 +734,10 @@ pub fn lookup(name: &[u8]) -> Option<(usize, bool)> {
 
 /// Index of a directive by its primary name (exact).
 pub fn index_of(name: &str) -> usize {
-    DIRECTIVES.iter().position(|d| d.name == name).unwrap_or_else(|| panic!("no directive {name}"))
+    DIRECTIVES
+        .iter()
+        .position(|d| d.name == name)
+        .unwrap_or_else(|| panic!("no directive {name}"))
 }
 
 #[cfg(test)]
@@ -413,7 +746,10 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_lowercase() {
-        let mut all: Vec<&str> = DIRECTIVES.iter().flat_map(|d| std::iter::once(d.name).chain(d.alias)).collect();
+        let mut all: Vec<&str> = DIRECTIVES
+            .iter()
+            .flat_map(|d| std::iter::once(d.name).chain(d.alias))
+            .collect();
         for n in &all {
             assert_eq!(*n, n.to_ascii_lowercase());
         }
@@ -426,7 +762,10 @@ mod tests {
     #[test]
     fn defaults_are_within_bounds() {
         for d in DIRECTIVES {
-            if let Kind::Int { min, max, default, .. } = d.kind {
+            if let Kind::Int {
+                min, max, default, ..
+            } = d.kind
+            {
                 assert!(min <= default && default <= max, "{}", d.name);
             }
         }

@@ -168,7 +168,20 @@ mod tests {
     #[test]
     fn odd_patterns_never_panic() {
         for p in [
-            &b"["[..], b"[^", b"[a-", b"[a-]", b"\\", b"a\\", b"[\\", b"[\\]", b"[]", b"[^]", b"*[", b"*\\", b"[a", b"]",
+            &b"["[..],
+            b"[^",
+            b"[a-",
+            b"[a-]",
+            b"\\",
+            b"a\\",
+            b"[\\",
+            b"[\\]",
+            b"[]",
+            b"[^]",
+            b"*[",
+            b"*\\",
+            b"[a",
+            b"]",
         ] {
             for s in [&b""[..], b"a", b"[", b"\\", b"]", b"-", b"ab"] {
                 let _ = m(p, s, false);

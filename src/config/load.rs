@@ -50,8 +50,15 @@ impl Config {
     }
 
     /// [`Config::load`] with an explicit program name (argv[0]).
-    pub fn load_with_program(program: &str, args: &[String], stdin: &mut dyn Read) -> Result<Config, ConfigError> {
-        let base = Path::new(program).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    pub fn load_with_program(
+        program: &str,
+        args: &[String],
+        stdin: &mut dyn Read,
+    ) -> Result<Config, ConfigError> {
+        let base = Path::new(program)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let sentinel = base.contains("sentinel") || args.iter().any(|a| a == "--sentinel");
         let mut cfg = Config::new();
         if sentinel {
@@ -74,9 +81,15 @@ impl Config {
             read_config_source(path.as_os_str().as_bytes(), cfg.mode, &mut text)?;
         }
         if from_stdin {
-            stdin
-                .read_to_end(&mut text)
-                .map_err(|e| fatal_log(cfg.mode, &format!("Fatal error, can't read config from stdin: {}", io_error_text(&e))))?;
+            stdin.read_to_end(&mut text).map_err(|e| {
+                fatal_log(
+                    cfg.mode,
+                    &format!(
+                        "Fatal error, can't read config from stdin: {}",
+                        io_error_text(&e)
+                    ),
+                )
+            })?;
         }
         text.push(b'\n');
         text.extend_from_slice(options.as_bytes());
@@ -108,23 +121,47 @@ impl Config {
         }
         if !self.logfile.is_empty() {
             // Redis makes sure the log file can be opened before going on.
-            if let Err(e) = std::fs::OpenOptions::new().append(true).create(true).open(&self.logfile) {
-                return Err(ConfigError::framed(None, &format!("Can't open the log file: {}", io_error_text(&e))));
+            if let Err(e) = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&self.logfile)
+            {
+                return Err(ConfigError::framed(
+                    None,
+                    &format!("Can't open the log file: {}", io_error_text(&e)),
+                ));
             }
         }
         if self.get_bool("cluster-enabled") == Some(true) && self.replicaof.is_some() {
-            return Err(ConfigError::framed(None, "replicaof directive not allowed in cluster mode"));
+            return Err(ConfigError::framed(
+                None,
+                "replicaof directive not allowed in cluster mode",
+            ));
         }
         Ok(())
     }
 
-    fn load_directive(&mut self, argv: &[Vec<u8>], linenum: usize, line: &str, st: &mut LoadState) -> Result<(), LineErr> {
+    fn load_directive(
+        &mut self,
+        argv: &[Vec<u8>],
+        linenum: usize,
+        line: &str,
+        st: &mut LoadState,
+    ) -> Result<(), LineErr> {
         let name = argv[0].to_ascii_lowercase();
         let argc = argv.len();
         let text = |a: &[u8]| String::from_utf8_lossy(a).into_owned();
         if let Some((i, _)) = lookup(&name) {
-            if !DIRECTIVES[i].has(MULTI_ARG) && argc != 2 {
+            let multi = DIRECTIVES[i].has(MULTI_ARG);
+            if !multi && argc != 2 {
                 return Err("wrong number of arguments".to_string().into());
+            }
+            if multi && argc == 2 && !argv[1].is_empty() {
+                // One non-empty value of a multi-argument directive is split
+                // again, so that `--save "60 1"` works (an unbalanced value
+                // gives no arguments, as in Redis).
+                let split = split_args(&argv[1]).unwrap_or_default();
+                return Ok(self.apply(i, &split, Some(st))?);
             }
             return Ok(self.apply(i, &argv[1..], Some(st))?);
         }
@@ -138,33 +175,61 @@ impl Config {
                 Ok(())
             }
             b"user" if argc >= 2 => {
-                self.user_lines.push(argv[1..].iter().map(|a| text(a)).collect());
+                self.user_lines
+                    .push(argv[1..].iter().map(|a| text(a)).collect());
                 Ok(())
             }
-            b"loadmodule" if argc >= 2 => Err(format!("Module {} failed to load: modules are not supported", text(&argv[1])).into()),
+            b"loadmodule" if argc >= 2 => {
+                // Redis fails at startup when a module can't load; ringkv has
+                // no module support, so every module fails the same way.
+                let path = text(&argv[1]);
+                let first = fatal_log(
+                    self.mode,
+                    &format!("Module {path} failed to load: modules are not supported by ringkv"),
+                );
+                let second = fatal_log(
+                    self.mode,
+                    &format!("Can't load module from {path}: server aborting"),
+                );
+                Err(LineErr::Done(ConfigError {
+                    message: first.message + &second.message,
+                }))
+            }
             b"sentinel" => {
                 // A bare `sentinel` (from `--sentinel`) only selects the mode.
                 if argc != 1 {
                     if self.mode != Mode::Sentinel {
-                        return Err("sentinel directive while not in sentinel mode".to_string().into());
+                        return Err("sentinel directive while not in sentinel mode"
+                            .to_string()
+                            .into());
                     }
-                    self.sentinel_lines.push(argv[1..].iter().map(|a| text(a)).collect());
-                    self.sentinel_sources.push(SourceLine { line: linenum, text: line.to_string() });
+                    self.sentinel_lines
+                        .push(argv[1..].iter().map(|a| text(a)).collect());
+                    self.sentinel_sources.push(SourceLine {
+                        line: linenum,
+                        text: line.to_string(),
+                    });
                 }
                 Ok(())
             }
-            n if n.contains(&b'.') => Err(if argc != 2 {
+            n if n.contains(&b'.') => Err(if argc < 2 {
                 "Module config specified without value".to_string().into()
             } else {
-                "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting".to_string().into()
+                // Redis queues module configs and aborts after loading modules.
+                let msg = "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting";
+                LineErr::Done(fatal_log(self.mode, msg))
             }),
-            _ => Err("Bad directive or wrong number of arguments".to_string().into()),
+            _ => Err("Bad directive or wrong number of arguments"
+                .to_string()
+                .into()),
         }
     }
 
     fn include(&mut self, path: &[u8], st: &mut LoadState) -> Result<(), LineErr> {
         if st.depth >= MAX_INCLUDE_DEPTH {
-            return Err(format!("include nesting is deeper than {MAX_INCLUDE_DEPTH} levels").into());
+            return Err(
+                format!("include nesting is deeper than {MAX_INCLUDE_DEPTH} levels").into(),
+            );
         }
         let mut text = Vec::new();
         read_config_source(path, self.mode, &mut text).map_err(LineErr::Done)?;
@@ -222,13 +287,20 @@ pub(crate) fn synthesize_options(args: &[String], start: usize) -> (String, bool
 /// order; no match is not an error), appending to `out`.
 fn read_config_source(path: &[u8], mode: Mode, out: &mut Vec<u8>) -> Result<(), ConfigError> {
     let os = std::ffi::OsStr::from_bytes(path);
-    let files: Vec<PathBuf> =
-        if path.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) { expand_wildcards(Path::new(os)) } else { vec![PathBuf::from(os)] };
+    let files: Vec<PathBuf> = if path.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+        expand_wildcards(Path::new(os))
+    } else {
+        vec![PathBuf::from(os)]
+    };
     for f in files {
         match std::fs::read(&f) {
             Ok(bytes) => out.extend_from_slice(&bytes),
             Err(e) => {
-                let msg = format!("Fatal error, can't open config file '{}': {}", f.display(), io_error_text(&e));
+                let msg = format!(
+                    "Fatal error, can't open config file '{}': {}",
+                    f.display(),
+                    io_error_text(&e)
+                );
                 return Err(fatal_log(mode, &msg));
             }
         }
@@ -239,25 +311,40 @@ fn read_config_source(path: &[u8], mode: Mode, out: &mut Vec<u8>) -> Result<(), 
 /// Expands `*`, `?` and `[...]` in each path component, like glob(3):
 /// sorted, hidden names only matched by a pattern starting with '.'.
 fn expand_wildcards(pattern: &Path) -> Vec<PathBuf> {
-    let mut found = vec![if pattern.is_absolute() { PathBuf::from("/") } else { PathBuf::new() }];
+    let mut found = vec![if pattern.is_absolute() {
+        PathBuf::from("/")
+    } else {
+        PathBuf::new()
+    }];
     for comp in pattern.iter() {
         let c = comp.as_bytes();
         if c == b"/" {
             continue;
         }
         if !c.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
-            found = found.into_iter().map(|p| p.join(comp)).filter(|p| p.exists()).collect();
+            found = found
+                .into_iter()
+                .map(|p| p.join(comp))
+                .filter(|p| p.exists())
+                .collect();
             continue;
         }
         let mut next = Vec::new();
         for dir in &found {
-            let list = if dir.as_os_str().is_empty() { Path::new(".") } else { dir.as_path() };
-            let Ok(rd) = std::fs::read_dir(list) else { continue };
+            let list = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir.as_path()
+            };
+            let Ok(rd) = std::fs::read_dir(list) else {
+                continue;
+            };
             let mut names: Vec<_> = rd
                 .filter_map(|e| e.ok().map(|e| e.file_name()))
                 .filter(|n| {
                     let n = n.as_bytes();
-                    (c.first() == Some(&b'.') || n.first() != Some(&b'.')) && glob_match(c, n, false)
+                    (c.first() == Some(&b'.') || n.first() != Some(&b'.'))
+                        && glob_match(c, n, false)
                 })
                 .collect();
             names.sort();
@@ -276,7 +363,9 @@ pub(crate) fn absolute_path(name: &str) -> PathBuf {
     if name.starts_with('/') {
         return PathBuf::from(name);
     }
-    let mut abs = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut abs = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !abs.ends_with('/') {
         abs.push('/');
     }
@@ -300,13 +389,25 @@ pub(crate) fn absolute_path(name: &str) -> PathBuf {
 /// A fatal error Redis reports as a log line (`pid:C date # message`).
 fn fatal_log(mode: Mode, msg: &str) -> ConfigError {
     let role = if mode == Mode::Sentinel { 'X' } else { 'C' };
-    ConfigError { message: format!("{}:{} {} # {}\n", std::process::id(), role, log_timestamp(), msg) }
+    ConfigError {
+        message: format!(
+            "{}:{} {} # {}\n",
+            std::process::id(),
+            role,
+            log_timestamp(),
+            msg
+        ),
+    }
 }
 
 /// "22 Nov 2026 03:52:28.722" in local time, as Redis log lines show it.
 fn log_timestamp() -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     // SAFETY: localtime_r only writes the tm we pass; an all-zero tm is valid.
     let tm = unsafe {

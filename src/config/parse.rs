@@ -133,7 +133,10 @@ pub fn repr(s: &[u8]) -> String {
 pub fn trim_line(line: &[u8]) -> &[u8] {
     let is_trim = |b: &u8| matches!(*b, b' ' | b'\t' | b'\r' | b'\n');
     let start = line.iter().position(|b| !is_trim(b)).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !is_trim(b)).map_or(start, |e| e + 1);
+    let end = line
+        .iter()
+        .rposition(|b| !is_trim(b))
+        .map_or(start, |e| e + 1);
     &line[start..end]
 }
 
@@ -156,8 +159,11 @@ mod tests {
     use super::*;
 
     fn split(s: &str) -> Result<Vec<String>, UnbalancedQuotes> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
@@ -172,7 +178,10 @@ mod tests {
     fn double_quote_escapes() {
         assert_eq!(split(r#"x "a b""#).unwrap(), vec!["x", "a b"]);
         assert_eq!(split(r#""\n\r\t\\\"""#).unwrap(), vec!["\n\r\t\\\""]);
-        assert_eq!(split_args(br#""\b\a\x41\x7a\xzz""#).unwrap(), vec![b"\x08\x07Azxzz".to_vec()]);
+        assert_eq!(
+            split_args(br#""\b\a\x41\x7a\xzz""#).unwrap(),
+            vec![b"\x08\x07Azxzz".to_vec()]
+        );
         assert_eq!(split(r#""\q""#).unwrap(), vec!["q"]);
         assert_eq!(split(r#""""#).unwrap(), vec![""]);
         // A quote may open in the middle of a word.
@@ -181,7 +190,10 @@ mod tests {
 
     #[test]
     fn single_quotes() {
-        assert_eq!(split(r"'a b' 'it\'s' '\n'").unwrap(), vec!["a b", "it's", "\\n"]);
+        assert_eq!(
+            split(r"'a b' 'it\'s' '\n'").unwrap(),
+            vec!["a b", "it's", "\\n"]
+        );
         assert_eq!(split("''").unwrap(), vec![""]);
     }
 
@@ -198,12 +210,21 @@ mod tests {
 
     #[test]
     fn nul_ends_the_line() {
-        assert_eq!(split_args(b"a b\0c").unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            split_args(b"a b\0c").unwrap(),
+            vec![b"a".to_vec(), b"b".to_vec()]
+        );
     }
 
     #[test]
     fn repr_round_trips() {
-        for s in [&b""[..], b"a b", b"q\"x\\", b"\x00\x01\xff\n\t\x07\x08", b"it's"] {
+        for s in [
+            &b""[..],
+            b"a b",
+            b"q\"x\\",
+            b"\x00\x01\xff\n\t\x07\x08",
+            b"it's",
+        ] {
             let r = repr(s);
             assert_eq!(split_args(r.as_bytes()).unwrap(), vec![s.to_vec()], "{r}");
         }

@@ -142,11 +142,11 @@ pub fn format_memory_rewrite(bytes: u64) -> String {
     const KB: u64 = 1024;
     const MB: u64 = 1024 * 1024;
     const GB: u64 = 1024 * 1024 * 1024;
-    if bytes != 0 && bytes % GB == 0 {
+    if bytes != 0 && bytes.is_multiple_of(GB) {
         format!("{}gb", bytes / GB)
-    } else if bytes != 0 && bytes % MB == 0 {
+    } else if bytes != 0 && bytes.is_multiple_of(MB) {
         format!("{}mb", bytes / MB)
-    } else if bytes != 0 && bytes % KB == 0 {
+    } else if bytes != 0 && bytes.is_multiple_of(KB) {
         format!("{}kb", bytes / KB)
     } else {
         bytes.to_string()
@@ -171,7 +171,8 @@ pub mod notify {
     pub const MODULE: u32 = 1 << 13; // d
     pub const NEW: u32 = 1 << 14; // n (not part of A)
     /// What `A` stands for: g$lshzxetd.
-    pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
 /// Parses a `notify-keyspace-events` class string; `None` on a bad letter.
@@ -235,7 +236,15 @@ pub fn format_notify(flags: u32) -> String {
 }
 
 /// Variables a `proc-title-template` may use.
-const TITLE_VARS: &[&str] = &["title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket", "config-file"];
+const TITLE_VARS: &[&str] = &[
+    "title",
+    "listen-addr",
+    "server-mode",
+    "port",
+    "tls-port",
+    "unixsocket",
+    "config-file",
+];
 
 /// Checks a `proc-title-template`: `{{`/`}}` escape braces, `{name}` must be a
 /// known variable, and the title must not come out empty when `{title}` is
@@ -309,7 +318,18 @@ mod tests {
         assert_eq!(parse_ll(b"-1"), Some(-1));
         assert_eq!(parse_ll(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_ll(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"-0", b"01", b"+1", b" 1", b"1 ", b"1a", b"9223372036854775808", b"0x10"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1a",
+            b"9223372036854775808",
+            b"0x10",
+        ] {
             assert_eq!(parse_ll(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -330,8 +350,23 @@ mod tests {
         assert_eq!(parse_memory(b"k"), Some(0));
         assert_eq!(parse_memory(b"18446744073709551616"), Some(u64::MAX));
         assert_eq!(parse_memory(b"17179869184gb"), Some(0));
-        for bad in [&b"-1"[..], b"1.5gb", b" 1", b"+1", b"1 k", b"1t", b"0x10", b"1e3", b"1mb "] {
-            assert_eq!(parse_memory(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"-1"[..],
+            b"1.5gb",
+            b" 1",
+            b"+1",
+            b"1 k",
+            b"1t",
+            b"0x10",
+            b"1e3",
+            b"1mb ",
+        ] {
+            assert_eq!(
+                parse_memory(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -86,7 +86,9 @@ pub fn parse_command(
 /// Reads a `<prefix><integer>\r\n` line starting at `pos`. Returns (value, position after CRLF).
 fn read_len_line(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
     let rest = &buf[pos..];
-    let Some(cr) = memchr(b'\r', rest) else {
+    // Length lines are short ("$3", "*2"): a plain scan of the first bytes beats a memchr call.
+    let short = rest.iter().take(24).position(|&c| c == b'\r');
+    let Some(cr) = short.or_else(|| memchr(b'\r', rest)) else {
         return if rest.len() > INLINE_BYTES_MAX {
             Err(())
         } else {

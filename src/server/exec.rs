@@ -248,7 +248,7 @@ impl Worker {
         let args = Args::new(base, ranges);
         let spec = &commands::table().specs[index as usize];
         let reply_start = out.len();
-        let started_us = mono_us();
+        let started_us = self.clock_us;
         {
             // SAFETY: `held` holds exactly the locks this connection acquired (or, on the fast
             // path, the free local lock, which no one can take while this call runs).
@@ -265,7 +265,9 @@ impl Worker {
             };
             (spec.handler)(&mut ctx, args);
         }
-        let duration_us = mono_us().saturating_sub(started_us);
+        let finished_us = mono_us();
+        self.clock_us = finished_us;
+        let duration_us = finished_us.saturating_sub(started_us);
         let stats = &shared.stats[me];
         stats.commands_processed.store(
             stats.commands_processed.load(Ordering::Relaxed) + 1,
@@ -275,6 +277,10 @@ impl Worker {
             stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
         }
         client.shared.last_cmd.store(index, Ordering::Relaxed);
+        client
+            .shared
+            .last_interaction_ms
+            .store(now_ms, Ordering::Relaxed);
         match client.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => out.truncate(reply_start),
@@ -284,7 +290,9 @@ impl Worker {
             }
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
-        if shared.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(commands::SKIP_MONITOR) {
+        if shared.monitor_count.load(Ordering::Relaxed) > 0
+            && !spec.has(commands::SKIP_MONITOR | commands::ADMIN)
+        {
             feed_monitors(shared, client.db, &client.shared.addr, &args);
         }
         if self.limits.slowlog_slower_than_us >= 0

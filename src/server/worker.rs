@@ -86,6 +86,9 @@ pub struct Worker {
     pub runnable: VecDeque<u64>,
     pub limits: Limits,
     pub now_ms: u64,
+    /// Monotonic clock (µs) read after the last command ran: the next command's start time, so
+    /// each command costs one clock read.
+    pub clock_us: u64,
     listeners: Vec<RawFd>,
     next_gen: u32,
     completions: Vec<Completion>,
@@ -111,6 +114,7 @@ impl Worker {
             runnable: VecDeque::new(),
             limits,
             now_ms: unix_ms(),
+            clock_us: mono_us(),
             listeners,
             next_gen: 1,
             completions: Vec::with_capacity(1024),
@@ -141,6 +145,7 @@ impl Worker {
                 log::warning(&format!("io_uring wait failed: {e}"));
             }
             self.now_ms = unix_ms();
+            self.clock_us = mono_us();
             self.refresh_limits();
             let mut batch = std::mem::take(&mut self.completions);
             self.ring.drain(&mut batch);

@@ -19,7 +19,11 @@ pub struct Server {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh empty directory for one test.
@@ -59,12 +63,24 @@ impl Server {
             if let Some(f) = config_file {
                 cmd.arg(f);
             }
-            cmd.args(["--port", &port.to_string(), "--save", "", "--dir", dir.to_str().unwrap()]);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--dir",
+                dir.to_str().unwrap(),
+            ]);
             cmd.args(extra);
             cmd.stdout(Stdio::from(std::fs::File::create(&log).unwrap()));
             cmd.stderr(Stdio::inherit());
             let child = cmd.spawn().expect("start ringkv");
-            let mut s = Server { child, port, dir, log };
+            let mut s = Server {
+                child,
+                port,
+                dir,
+                log,
+            };
             if wait_until(Duration::from_secs(10), || s.ping()) {
                 return s;
             }
@@ -164,12 +180,16 @@ pub fn raw_exchange(stream: &mut TcpStream, data: &[u8], timeout: Duration) -> V
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
-    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     while Instant::now() < deadline {
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(_) => break,
         }
     }
