@@ -2,7 +2,6 @@
 //! runtime → resp → server → store / commands.
 
 pub mod commands;
-#[path = "config_stub.rs"]
 pub mod config;
 pub mod resp;
 pub mod runtime;

@@ -110,10 +110,12 @@ fn slowlog_records_commands() {
     redis::cmd("SET").arg("key").arg("value").query::<()>(&mut c).unwrap();
     let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).unwrap();
     assert_eq!(len, 3, "RESET, SETNAME and SET");
+    // Newest first: the LEN, then the SET.
     let entries: Vec<(i64, i64, i64, Vec<String>, String, String)> =
-        redis::cmd("SLOWLOG").arg("GET").arg(1).query(&mut c).unwrap();
-    assert_eq!(entries.len(), 1);
-    let (id, ts, us, args, addr, name) = &entries[0];
+        redis::cmd("SLOWLOG").arg("GET").arg(2).query(&mut c).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].3, ["SLOWLOG", "LEN"]);
+    let (id, ts, us, args, addr, name) = &entries[1];
     assert!(*id >= 2);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((ts - now).abs() < 60, "{ts}");

@@ -295,6 +295,8 @@ fn scan_options_and_errors() {
     let mut r = Raw::new(&srv);
     let mut c = srv.client();
     assert_eq!(r.c("SCAN abc"), "-ERR invalid cursor");
+    assert_eq!(r.call(&["SCAN", " 0"]), "-ERR invalid cursor");
+    assert_eq!(r.c("SCAN 1x"), "-ERR invalid cursor");
     assert_eq!(r.c("SCAN 18446744073709551616"), "-ERR invalid cursor");
     assert_eq!(r.c("SCAN 0 COUNT 0"), "-ERR syntax error");
     assert_eq!(r.c("SCAN 0 COUNT -1"), "-ERR syntax error");

@@ -112,7 +112,7 @@ fn config_get(ctx: &mut Ctx, args: &Args) {
 /// CONFIG SET name value [name value ...]: OK when every pair applies; otherwise nothing is
 /// changed and the first error is returned.
 fn config_set(ctx: &mut Ctx, args: &Args) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.out.error(SYNTAX);
     }
     let pairs: Vec<(String, String)> = (2..args.len())

@@ -268,18 +268,13 @@ fn keys(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A SCAN cursor as Redis reads it (strtoul: optional spaces and sign; "-1" wraps to the top).
+/// A SCAN cursor as Redis reads it (strtoul with an optional sign, "-1" wrapping to the top; no
+/// leading space; the empty string is 0).
 fn parse_cursor(b: &[u8]) -> Option<u64> {
     if b.is_empty() {
         return Some(0);
     }
     let mut s = b;
-    while let [c, rest @ ..] = s {
-        if !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            break;
-        }
-        s = rest;
-    }
     let neg = s.first() == Some(&b'-');
     if matches!(s.first(), Some(b'-' | b'+')) {
         s = &s[1..];

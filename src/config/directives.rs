@@ -1,7 +1,7 @@
 //! The table of configuration directives: every name Redis 7.0 accepts in
 //! `redis.conf` / CONFIG SET (plus ringkv's own `threads`), with its alias,
 //! type, bounds, default and flags. Values are validated and stored by
-//! `mod.rs`/`special.rs`; this file only describes them.
+//! `store.rs`/`special.rs`; this file only describes them.
 
 /// Refused by CONFIG SET ("can't set immutable config").
 pub const IMMUTABLE: u8 = 1 << 0;
@@ -15,6 +15,8 @@ pub const MULTI_ARG: u8 = 1 << 3;
 pub const SENSITIVE: u8 = 1 << 4;
 /// CONFIG SET answers -LOADING while a dataset is loading.
 pub const DENY_LOADING: u8 = 1 << 5;
+
+use super::choices::*;
 
 const M: u8 = 0;
 const I: u8 = IMMUTABLE;
@@ -207,98 +209,8 @@ const fn sp(
     }
 }
 
-pub const LOGLEVELS: &[(&str, u32)] = &[
-    ("debug", 0),
-    ("verbose", 1),
-    ("notice", 2),
-    ("warning", 3),
-    ("nothing", 4),
-];
-pub const PROTECTED_ACTION: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
-const SUPERVISED: &[(&str, u32)] = &[("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)];
-const FACILITY: &[(&str, u32)] = &[
-    ("user", 8),
-    ("local0", 128),
-    ("local1", 136),
-    ("local2", 144),
-    ("local3", 152),
-    ("local4", 160),
-    ("local5", 168),
-    ("local6", 176),
-    ("local7", 184),
-];
-const DISKLESS_LOAD: &[(&str, u32)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
-const MAXMEMORY_POLICY: &[(&str, u32)] = &[
-    ("volatile-lru", 0),
-    ("volatile-lfu", 1),
-    ("volatile-random", 2),
-    ("volatile-ttl", 3),
-    ("allkeys-lru", 4),
-    ("allkeys-lfu", 5),
-    ("allkeys-random", 6),
-    ("noeviction", 7),
-];
-const APPENDFSYNC: &[(&str, u32)] = &[("everysec", 0), ("always", 1), ("no", 2)];
-const OOM_SCORE_ADJ: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
-const ACL_PUBSUB: &[(&str, u32)] = &[("allchannels", 1), ("resetchannels", 0)];
-const SANITIZE: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
-const ENDPOINT: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
-const PROPAGATION_ERR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
-const TLS_AUTH: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
-/// Flags of shutdown-on-sigint/sigterm; SAVE and NOSAVE exclude each other.
-pub const SHUTDOWN_FLAGS: &[(&str, u32)] = &[
-    ("default", 0),
-    ("save", 1),
-    ("nosave", 2),
-    ("now", 4),
-    ("force", 8),
-];
-
-fn is_basename(v: &[u8]) -> bool {
-    !v.contains(&b'/') && !v.contains(&b'\\')
-}
-fn check_dbfilename(v: &[u8]) -> Result<(), &'static str> {
-    if is_basename(v) {
-        Ok(())
-    } else {
-        Err("dbfilename can't be a path, just a filename")
-    }
-}
-fn check_appendfilename(v: &[u8]) -> Result<(), &'static str> {
-    match () {
-        _ if v.is_empty() => Err("appendfilename can't be empty"),
-        _ if !is_basename(v) => Err("appendfilename can't be a path, just a filename"),
-        _ => Ok(()),
-    }
-}
-fn check_appenddirname(v: &[u8]) -> Result<(), &'static str> {
-    match () {
-        _ if v.is_empty() => Err("appenddirname can't be empty"),
-        _ if !is_basename(v) => Err("appenddirname can't be a path, just a dirname"),
-        _ => Ok(()),
-    }
-}
-fn check_hostname(v: &[u8]) -> Result<(), &'static str> {
-    if v.len() >= 256 {
-        return Err("Hostnames must be less than 256 characters");
-    }
-    if v.iter()
-        .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-    {
-        Ok(())
-    } else {
-        Err("Hostnames may only contain alphanumeric characters, hyphens or dots")
-    }
-}
-fn check_proc_title(v: &[u8]) -> Result<(), &'static str> {
-    if super::values::valid_proc_title(v) {
-        Ok(())
-    } else {
-        Err("template format is invalid or contains unknown variables")
-    }
-}
-
 /// Every directive, in the order CONFIG REWRITE considers them.
+#[rustfmt::skip]
 pub static DIRECTIVES: &[Directive] = &[
     // Network and process.
     sp("bind", None, M | MULTI_ARG, Special::Bind),
@@ -306,17 +218,7 @@ pub static DIRECTIVES: &[Directive] = &[
     n("port", None, M, 0, 65535, 6379),
     n("tcp-backlog", None, I, 0, INT_MAX, 511),
     s("unixsocket", None, I, None),
-    Directive {
-        name: "unixsocketperm",
-        alias: None,
-        flags: I,
-        kind: Kind::Int {
-            min: 0,
-            max: 0o777,
-            default: 0,
-            fmt: NumFmt::Octal,
-        },
-    },
+    Directive { name: "unixsocketperm", alias: None, flags: I, kind: Kind::Int { min: 0, max: 0o777, default: 0, fmt: NumFmt::Octal } },
     n("timeout", None, M, 0, INT_MAX, 0),
     n("tcp-keepalive", None, M, 0, INT_MAX, 300),
     n("socket-mark-id", None, I, 0, UINT_MAX, 0),
@@ -334,116 +236,46 @@ pub static DIRECTIVES: &[Directive] = &[
     n("databases", None, I, 1, INT_MAX, 16),
     b("always-show-logo", None, I, false),
     b("set-proc-title", None, I, true),
-    sc(
-        "proc-title-template",
-        M,
-        Some("{title} {listen-addr} {server-mode}"),
-        check_proc_title,
-    ),
+    sc("proc-title-template", M, Some("{title} {listen-addr} {server-mode}"), check_proc_title),
     // Snapshotting.
     sp("save", None, M | MULTI_ARG, Special::Save),
     b("stop-writes-on-bgsave-error", None, M, true),
     b("rdbcompression", None, M, true),
     b("rdbchecksum", None, I, true),
     e("sanitize-dump-payload", M, SANITIZE, 0),
-    sc(
-        "dbfilename",
-        M | PROTECTED,
-        Some("dump.rdb"),
-        check_dbfilename,
-    ),
+    sc("dbfilename", M | PROTECTED, Some("dump.rdb"), check_dbfilename),
     b("rdb-del-sync-files", None, M, false),
     sp("dir", None, M | PROTECTED | DENY_LOADING, Special::Dir),
     // Replication.
-    sp(
-        "replicaof",
-        Some("slaveof"),
-        I | MULTI_ARG,
-        Special::ReplicaOf,
-    ),
-    Directive {
-        name: "masterauth",
-        alias: None,
-        flags: M | SENSITIVE,
-        kind: Kind::Secret,
-    },
+    sp("replicaof", Some("slaveof"), I | MULTI_ARG, Special::ReplicaOf),
+    Directive { name: "masterauth", alias: None, flags: M | SENSITIVE, kind: Kind::Secret },
     s("masteruser", None, M | SENSITIVE, None),
-    b(
-        "replica-serve-stale-data",
-        Some("slave-serve-stale-data"),
-        M,
-        true,
-    ),
+    b("replica-serve-stale-data", Some("slave-serve-stale-data"), M, true),
     b("replica-read-only", Some("slave-read-only"), M, true),
     b("repl-diskless-sync", None, M, true),
     n("repl-diskless-sync-delay", None, M, 0, INT_MAX, 5),
     n("repl-diskless-sync-max-replicas", None, M, 0, INT_MAX, 0),
     e("repl-diskless-load", M | DENY_LOADING, DISKLESS_LOAD, 0),
-    n(
-        "repl-ping-replica-period",
-        Some("repl-ping-slave-period"),
-        M,
-        1,
-        INT_MAX,
-        10,
-    ),
+    n("repl-ping-replica-period", Some("repl-ping-slave-period"), M, 1, INT_MAX, 10),
     n("repl-timeout", None, M, 1, INT_MAX, 60),
     b("repl-disable-tcp-nodelay", None, M, false),
     mem("repl-backlog-size", None, M, 1, LONG_MAX, MB),
     n("repl-backlog-ttl", None, M, 0, LONG_MAX, 3600),
-    n(
-        "replica-priority",
-        Some("slave-priority"),
-        M,
-        0,
-        INT_MAX,
-        100,
-    ),
+    n("replica-priority", Some("slave-priority"), M, 0, INT_MAX, 100),
     e("propagation-error-behavior", M, PROPAGATION_ERR, 0),
     b("replica-ignore-disk-write-errors", None, M, false),
     b("replica-announced", None, M, true),
-    n(
-        "min-replicas-to-write",
-        Some("min-slaves-to-write"),
-        M,
-        0,
-        INT_MAX,
-        0,
-    ),
-    n(
-        "min-replicas-max-lag",
-        Some("min-slaves-max-lag"),
-        M,
-        0,
-        INT_MAX,
-        10,
-    ),
+    n("min-replicas-to-write", Some("min-slaves-to-write"), M, 0, INT_MAX, 0),
+    n("min-replicas-max-lag", Some("min-slaves-max-lag"), M, 0, INT_MAX, 10),
     s("replica-announce-ip", Some("slave-announce-ip"), M, None),
-    n(
-        "replica-announce-port",
-        Some("slave-announce-port"),
-        M,
-        0,
-        65535,
-        0,
-    ),
+    n("replica-announce-port", Some("slave-announce-port"), M, 0, 65535, 0),
     b("replica-lazy-flush", Some("slave-lazy-flush"), M, false),
-    b(
-        "replica-ignore-maxmemory",
-        Some("slave-ignore-maxmemory"),
-        M,
-        true,
-    ),
+    b("replica-ignore-maxmemory", Some("slave-ignore-maxmemory"), M, true),
     // Keys tracking, security, clients.
     n("tracking-table-max-keys", None, M, 0, LONG_MAX, 1_000_000),
     n("acllog-max-len", None, M, 0, LONG_MAX, 128),
     s("aclfile", None, I, Some("")),
-    Directive {
-        name: "requirepass",
-        alias: None,
-        flags: M | SENSITIVE,
-        kind: Kind::Secret,
-    },
+    Directive { name: "requirepass", alias: None, flags: M | SENSITIVE, kind: Kind::Secret },
     e("acl-pubsub-default", M, ACL_PUBSUB, 0),
     n("maxclients", None, M, 1, UINT_MAX, 10000),
     // Memory management.
@@ -451,17 +283,7 @@ pub static DIRECTIVES: &[Directive] = &[
     e("maxmemory-policy", M, MAXMEMORY_POLICY, 7),
     n("maxmemory-samples", None, M, 1, INT_MAX, 5),
     n("maxmemory-eviction-tenacity", None, M, 0, 100, 10),
-    Directive {
-        name: "maxmemory-clients",
-        alias: None,
-        flags: M,
-        kind: Kind::Int {
-            min: -100,
-            max: LONG_MAX,
-            default: 0,
-            fmt: NumFmt::MemoryPercent,
-        },
-    },
+    Directive { name: "maxmemory-clients", alias: None, flags: M, kind: Kind::Int { min: -100, max: LONG_MAX, default: 0, fmt: NumFmt::MemoryPercent } },
     b("lazyfree-lazy-eviction", None, M, false),
     b("lazyfree-lazy-expire", None, M, false),
     b("lazyfree-lazy-server-del", None, M, false),
@@ -473,27 +295,12 @@ pub static DIRECTIVES: &[Directive] = &[
     n("threads", None, I, 0, 1024, 0),
     // Kernel tuning.
     e("oom-score-adj", M, OOM_SCORE_ADJ, 0),
-    sp(
-        "oom-score-adj-values",
-        None,
-        M | MULTI_ARG,
-        Special::OomScoreAdjValues,
-    ),
+    sp("oom-score-adj-values", None, M | MULTI_ARG, Special::OomScoreAdjValues),
     b("disable-thp", None, I, true),
     // Append only file.
     b("appendonly", None, M | DENY_LOADING, false),
-    sc(
-        "appendfilename",
-        I,
-        Some("appendonly.aof"),
-        check_appendfilename,
-    ),
-    sc(
-        "appenddirname",
-        I,
-        Some("appendonlydir"),
-        check_appenddirname,
-    ),
+    sc("appendfilename", I, Some("appendonly.aof"), check_appendfilename),
+    sc("appenddirname", I, Some("appendonlydir"), check_appenddirname),
     e("appendfsync", M, APPENDFSYNC, 0),
     b("no-appendfsync-on-rewrite", None, M, false),
     n("auto-aof-rewrite-percentage", None, M, 0, INT_MAX, 100),
@@ -503,54 +310,19 @@ pub static DIRECTIVES: &[Directive] = &[
     b("aof-timestamp-enabled", None, M, false),
     b("aof-disable-auto-gc", None, M, false),
     // Shutdown, scripting, cluster.
-    Directive {
-        name: "shutdown-on-sigint",
-        alias: None,
-        flags: M | MULTI_ARG,
-        kind: Kind::EnumFlags {
-            names: SHUTDOWN_FLAGS,
-            default: 0,
-        },
-    },
-    Directive {
-        name: "shutdown-on-sigterm",
-        alias: None,
-        flags: M | MULTI_ARG,
-        kind: Kind::EnumFlags {
-            names: SHUTDOWN_FLAGS,
-            default: 0,
-        },
-    },
+    Directive { name: "shutdown-on-sigint", alias: None, flags: M | MULTI_ARG, kind: Kind::EnumFlags { names: SHUTDOWN_FLAGS, default: 0 } },
+    Directive { name: "shutdown-on-sigterm", alias: None, flags: M | MULTI_ARG, kind: Kind::EnumFlags { names: SHUTDOWN_FLAGS, default: 0 } },
     n("shutdown-timeout", None, M, 0, INT_MAX, 10),
-    n(
-        "busy-reply-threshold",
-        Some("lua-time-limit"),
-        M,
-        0,
-        LONG_MAX,
-        5000,
-    ),
+    n("busy-reply-threshold", Some("lua-time-limit"), M, 0, LONG_MAX, 5000),
     b("cluster-enabled", None, I, false),
     s("cluster-config-file", None, I, Some("nodes.conf")),
     n("cluster-node-timeout", None, M, 0, LONG_MAX, 15000),
     n("cluster-port", None, I, 0, 65535, 0),
-    n(
-        "cluster-replica-validity-factor",
-        Some("cluster-slave-validity-factor"),
-        M,
-        0,
-        INT_MAX,
-        10,
-    ),
+    n("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), M, 0, INT_MAX, 10),
     n("cluster-migration-barrier", None, M, 0, INT_MAX, 1),
     b("cluster-allow-replica-migration", None, M, true),
     b("cluster-require-full-coverage", None, M, true),
-    b(
-        "cluster-replica-no-failover",
-        Some("cluster-slave-no-failover"),
-        M,
-        false,
-    ),
+    b("cluster-replica-no-failover", Some("cluster-slave-no-failover"), M, false),
     b("cluster-allow-reads-when-down", None, M, false),
     b("cluster-allow-pubsubshard-when-down", None, M, true),
     mem("cluster-link-sendbuf-limit", None, M, 0, ULLONG_MAX, 0),
@@ -565,80 +337,23 @@ pub static DIRECTIVES: &[Directive] = &[
     n("slowlog-max-len", None, M, 0, LONG_MAX, 128),
     n("latency-monitor-threshold", None, M, 0, LONG_MAX, 0),
     b("latency-tracking", None, M, true),
-    sp(
-        "latency-tracking-info-percentiles",
-        None,
-        M | MULTI_ARG,
-        Special::LatencyPercentiles,
-    ),
-    sp(
-        "notify-keyspace-events",
-        None,
-        M,
-        Special::NotifyKeyspaceEvents,
-    ),
+    sp("latency-tracking-info-percentiles", None, M | MULTI_ARG, Special::LatencyPercentiles),
+    sp("notify-keyspace-events", None, M, Special::NotifyKeyspaceEvents),
     // Encodings.
-    n(
-        "hash-max-listpack-entries",
-        Some("hash-max-ziplist-entries"),
-        M,
-        0,
-        LONG_MAX,
-        512,
-    ),
-    mem(
-        "hash-max-listpack-value",
-        Some("hash-max-ziplist-value"),
-        M,
-        0,
-        LONG_MAX,
-        64,
-    ),
-    n(
-        "list-max-listpack-size",
-        Some("list-max-ziplist-size"),
-        M,
-        INT_MIN,
-        INT_MAX,
-        -2,
-    ),
+    n("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), M, 0, LONG_MAX, 512),
+    mem("hash-max-listpack-value", Some("hash-max-ziplist-value"), M, 0, LONG_MAX, 64),
+    n("list-max-listpack-size", Some("list-max-ziplist-size"), M, INT_MIN, INT_MAX, -2),
     n("list-compress-depth", None, M, 0, INT_MAX, 0),
     n("set-max-intset-entries", None, M, 0, LONG_MAX, 512),
-    n(
-        "zset-max-listpack-entries",
-        Some("zset-max-ziplist-entries"),
-        M,
-        0,
-        LONG_MAX,
-        128,
-    ),
-    mem(
-        "zset-max-listpack-value",
-        Some("zset-max-ziplist-value"),
-        M,
-        0,
-        LONG_MAX,
-        64,
-    ),
+    n("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), M, 0, LONG_MAX, 128),
+    mem("zset-max-listpack-value", Some("zset-max-ziplist-value"), M, 0, LONG_MAX, 64),
     mem("hll-sparse-max-bytes", None, M, 0, LONG_MAX, 3000),
     mem("stream-node-max-bytes", None, M, 0, LONG_MAX, 4096),
     n("stream-node-max-entries", None, M, 0, LONG_MAX, 100),
     b("activerehashing", None, M, true),
     // Clients and limits.
-    sp(
-        "client-output-buffer-limit",
-        None,
-        M | MULTI_ARG,
-        Special::ClientOutputBufferLimit,
-    ),
-    mem(
-        "client-query-buffer-limit",
-        None,
-        M,
-        MB,
-        LONG_MAX,
-        1024 * MB,
-    ),
+    sp("client-output-buffer-limit", None, M | MULTI_ARG, Special::ClientOutputBufferLimit),
+    mem("client-query-buffer-limit", None, M, MB, LONG_MAX, 1024 * MB),
     mem("proto-max-bulk-len", None, M, MB, LONG_MAX, 512 * MB),
     n("hz", None, M, 0, INT_MAX, 10),
     b("dynamic-hz", None, M, true),
@@ -675,15 +390,7 @@ pub static DIRECTIVES: &[Directive] = &[
     s("tls-dh-params-file", None, M, None),
     s("tls-ca-cert-file", None, M, None),
     s("tls-ca-cert-dir", None, M, None),
-    Directive {
-        name: "tls-auth-clients",
-        alias: None,
-        flags: M,
-        kind: Kind::Enum {
-            names: TLS_AUTH,
-            default: 1,
-        },
-    },
+    Directive { name: "tls-auth-clients", alias: None, flags: M, kind: Kind::Enum { names: TLS_AUTH, default: 1 } },
     b("tls-replication", None, M, false),
     b("tls-cluster", None, M, false),
     s("tls-protocols", None, M, None),
@@ -698,14 +405,7 @@ pub static DIRECTIVES: &[Directive] = &[
     n("key-load-delay", None, M | HIDDEN, INT_MIN, INT_MAX, 0),
     b("use-exit-on-panic", None, M | HIDDEN, false),
     n("watchdog-period", None, M | HIDDEN, 0, INT_MAX, 0),
-    n(
-        "loading-process-events-interval-bytes",
-        None,
-        M | HIDDEN,
-        1024,
-        INT_MAX,
-        2 * MB,
-    ),
+    n("loading-process-events-interval-bytes", None, M | HIDDEN, 1024, INT_MAX, 2 * MB),
 ];
 
 /// Directives Redis 7.0 still accepts (with exactly one argument) and ignores.

@@ -11,10 +11,12 @@
 //!
 //! Files: `parse.rs` (line tokenizer), `glob.rs` (glob matching),
 //! `values.rs` (number, memory, flag parsing and formatting),
-//! `directives.rs` (the table), `special.rs` (multi-argument directives),
+//! `directives.rs` (the table), `choices.rs` (enum names, string checks),
+//! `special.rs` (multi-argument directives),
 //! `store.rs` (current values, pub-field mirror, validation, GET format),
 //! `load.rs` (files, includes, arguments), `rewrite.rs` (CONFIG REWRITE).
 
+mod choices;
 mod directives;
 mod glob;
 mod load;

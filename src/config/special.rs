@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn enums_and_flags() {
-        const F: &[(&str, u32)] = super::super::directives::SHUTDOWN_FLAGS;
+        const F: &[(&str, u32)] = super::super::choices::SHUTDOWN_FLAGS;
         assert_eq!(
             format_enum_flags(F, parse_enum_flags(F, &a("now save")).unwrap()),
             "save now"
