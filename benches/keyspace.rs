@@ -15,7 +15,12 @@ fn key(i: usize) -> Vec<u8> {
 fn filled() -> Table {
     let mut t = Table::new();
     for i in 0..KEYS {
-        t.insert(Entry { key: key(i).into(), value: Value::Int(i as i64), expire_at_ms: 0, access_s: 0 });
+        t.insert(Entry {
+            key: key(i).into(),
+            value: Value::Int(i as i64),
+            expire_at_ms: 0,
+            access_s: 0,
+        });
     }
     t
 }
@@ -25,7 +30,9 @@ fn bench_keyspace(c: &mut Criterion) {
     let mut group = c.benchmark_group("keyspace");
     group.sample_size(10);
     group.throughput(Throughput::Elements(KEYS as u64));
-    group.bench_function("segmented_insert_1m", |b| b.iter(|| black_box(filled().len())));
+    group.bench_function("segmented_insert_1m", |b| {
+        b.iter(|| black_box(filled().len()))
+    });
     group.bench_function("hashbrown_insert_1m", |b| {
         b.iter(|| {
             let mut m = hashbrown::HashMap::with_hasher(foldhash::fast::RandomState::default());

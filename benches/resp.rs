@@ -12,17 +12,27 @@ fn frames(n: usize, value_len: usize) -> Vec<u8> {
         let key = format!("key:{:06}", i % 100_000);
         if i % 2 == 0 {
             buf.extend_from_slice(
-                format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).as_bytes(),
+                format!(
+                    "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                    key.len(),
+                    value.len()
+                )
+                .as_bytes(),
             );
         } else {
-            buf.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes());
+            buf.extend_from_slice(
+                format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+            );
         }
     }
     buf
 }
 
 fn parse_all(buf: &[u8], ranges: &mut Vec<(u32, u32)>, scratch: &mut Vec<u8>) -> usize {
-    let limits = Limits { bulk_bytes_max: 512 << 20, authenticated: true };
+    let limits = Limits {
+        bulk_bytes_max: 512 << 20,
+        authenticated: true,
+    };
     let mut pos = 0;
     let mut commands = 0;
     while pos < buf.len() {

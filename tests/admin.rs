@@ -27,8 +27,18 @@ fn err_text(r: redis::RedisResult<redis::Value>) -> String {
 fn config_get_set_round_trip() {
     let srv = Server::start(&["--threads", "2"]);
     let mut c = srv.client();
-    for (name, value) in [("maxclients", "500"), ("timeout", "30"), ("hz", "20"), ("loglevel", "warning")] {
-        redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query::<()>(&mut c).unwrap();
+    for (name, value) in [
+        ("maxclients", "500"),
+        ("timeout", "30"),
+        ("hz", "20"),
+        ("loglevel", "warning"),
+    ] {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query::<()>(&mut c)
+            .unwrap();
         assert_eq!(config_get(&mut c, name), value);
     }
     // Several pairs at once, several patterns at once.
@@ -40,15 +50,34 @@ fn config_get_set_round_trip() {
         .arg("0")
         .query::<()>(&mut c)
         .unwrap();
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("hz").arg("timeout").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hz")
+        .arg("timeout")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, ["hz", "15", "timeout", "0"]);
     // A pattern matching nothing, and the same parameter matched twice, listed once.
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("no-such-*").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("no-such-*")
+        .query(&mut c)
+        .unwrap();
     assert!(v.is_empty());
-    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxclients").arg("maxcl*").query(&mut c).unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxclients")
+        .arg("maxcl*")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, ["maxclients", "500"]);
     // The new limits reach the workers: maxclients 2 rejects the third connection.
-    redis::cmd("CONFIG").arg("SET").arg("maxclients").arg("2").query::<()>(&mut c).unwrap();
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("2")
+        .query::<()>(&mut c)
+        .unwrap();
     let _second = srv.client();
     let mut third = srv.raw();
     assert_eq!(read_line(&third), "-ERR max number of clients reached\r\n");
@@ -83,7 +112,10 @@ fn config_set_errors_and_atomicity() {
         err_text(set(&mut c, &["loglevel", "loud"])),
         "ERR CONFIG SET failed (possibly related to argument 'loglevel') - argument(s) must be one of the following: debug, verbose, notice, warning"
     );
-    assert_eq!(err_text(set(&mut c, &["hz", "10", "timeout"])), "ERR syntax error");
+    assert_eq!(
+        err_text(set(&mut c, &["hz", "10", "timeout"])),
+        "ERR syntax error"
+    );
     assert_eq!(
         err_text(set(&mut c, &["hz"])),
         "ERR wrong number of arguments for 'config|set' command"
@@ -92,38 +124,74 @@ fn config_set_errors_and_atomicity() {
     assert_eq!(config_get(&mut c, "hz"), "10");
     assert!(set(&mut c, &["hz", "33", "maxclients", "x"]).is_err());
     assert_eq!(config_get(&mut c, "hz"), "10");
-    let e = err_text(redis::cmd("CONFIG").arg("FOO").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("CONFIG")
+            .arg("FOO")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR unknown subcommand 'FOO'. Try CONFIG HELP.");
-    let e = err_text(redis::cmd("CONFIG").arg("GET").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR wrong number of arguments for 'config|get' command");
-    let e = err_text(redis::cmd("CONFIG").arg("REWRITE").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("CONFIG")
+            .arg("REWRITE")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR The server is running without a config file");
-    redis::cmd("CONFIG").arg("RESETSTAT").query::<()>(&mut c).unwrap();
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query::<()>(&mut c)
+        .unwrap();
 }
 
 #[test]
 fn slowlog_records_commands() {
     let srv = Server::start(&["--threads", "2", "--slowlog-log-slower-than", "0"]);
     let mut c = srv.client();
-    redis::cmd("SLOWLOG").arg("RESET").query::<()>(&mut c).unwrap();
-    redis::cmd("CLIENT").arg("SETNAME").arg("slowpoke").query::<()>(&mut c).unwrap();
-    redis::cmd("SET").arg("key").arg("value").query::<()>(&mut c).unwrap();
+    redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query::<()>(&mut c)
+        .unwrap();
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("slowpoke")
+        .query::<()>(&mut c)
+        .unwrap();
+    redis::cmd("SET")
+        .arg("key")
+        .arg("value")
+        .query::<()>(&mut c)
+        .unwrap();
     let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).unwrap();
     assert_eq!(len, 3, "RESET, SETNAME and SET");
     // Newest first: the LEN, then the SET.
-    let entries: Vec<(i64, i64, i64, Vec<String>, String, String)> =
-        redis::cmd("SLOWLOG").arg("GET").arg(2).query(&mut c).unwrap();
+    let entries: Vec<(i64, i64, i64, Vec<String>, String, String)> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0].3, ["SLOWLOG", "LEN"]);
     let (id, ts, us, args, addr, name) = &entries[1];
     assert!(*id >= 2);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((ts - now).abs() < 60, "{ts}");
     assert!(*us >= 0);
     assert_eq!(args, &["SET", "key", "value"]);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     assert_eq!(name, "slowpoke");
-    let all: Vec<redis::Value> = redis::cmd("SLOWLOG").arg("GET").arg(-1).query(&mut c).unwrap();
+    let all: Vec<redis::Value> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(all.len(), 5, "the GET and the LEN were logged too");
     let ids: Vec<i64> = all
         .iter()
@@ -135,18 +203,35 @@ fn slowlog_records_commands() {
             _ => panic!("{e:?}"),
         })
         .collect();
-    assert!(ids.windows(2).all(|w| w[0] == w[1] + 1), "newest first: {ids:?}");
-    let e = err_text(redis::cmd("SLOWLOG").arg("GET").arg(-2).query::<redis::Value>(&mut c));
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1] + 1),
+        "newest first: {ids:?}"
+    );
+    let e = err_text(
+        redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-2)
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR count should be greater than or equal to -1");
     // A long argument is cut, a long argument list summarized.
     let big = "x".repeat(200);
     let mut cmd = redis::cmd("ECHO");
     cmd.arg(&big);
     cmd.query::<String>(&mut c).unwrap();
-    let entries: Vec<(i64, i64, i64, Vec<String>, String, String)> =
-        redis::cmd("SLOWLOG").arg("GET").arg(1).query(&mut c).unwrap();
-    assert_eq!(entries[0].3[1], format!("{}... (72 more bytes)", "x".repeat(128)));
-    redis::cmd("SLOWLOG").arg("RESET").query::<()>(&mut c).unwrap();
+    let entries: Vec<(i64, i64, i64, Vec<String>, String, String)> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        entries[0].3[1],
+        format!("{}... (72 more bytes)", "x".repeat(128))
+    );
+    redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query::<()>(&mut c)
+        .unwrap();
     let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).unwrap();
     assert_eq!(len, 1, "only the RESET itself");
 }
@@ -162,10 +247,21 @@ fn monitor_streams_other_clients_commands() {
     assert_eq!(line, "+OK\r\n");
     let mut c = srv.client();
     redis::cmd("SELECT").arg(2).query::<()>(&mut c).unwrap();
-    redis::cmd("SET").arg("mk").arg("a \"quoted\" value").query::<()>(&mut c).unwrap();
+    redis::cmd("SET")
+        .arg("mk")
+        .arg("a \"quoted\" value")
+        .query::<()>(&mut c)
+        .unwrap();
     // Admin commands are not shown.
-    let _: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("hz").query(&mut c).unwrap();
-    redis::cmd("GET").arg("mk").query::<Option<String>>(&mut c).unwrap();
+    let _: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hz")
+        .query(&mut c)
+        .unwrap();
+    redis::cmd("GET")
+        .arg("mk")
+        .query::<Option<String>>(&mut c)
+        .unwrap();
     // Read until the GET shows up (the client library may send its own setup commands first).
     let mut lines: Vec<String> = Vec::new();
     while !lines.last().is_some_and(|l| l.contains("\"GET\"")) {
@@ -179,8 +275,14 @@ fn monitor_streams_other_clients_commands() {
     assert!(n >= 3, "{lines:?}");
     assert!(lines[n - 3].ends_with("\"SELECT\" \"2\"\r\n"), "{lines:?}");
     let set = &lines[n - 2];
-    assert!(set.starts_with('+') && set.contains(" [2 127.0.0.1:"), "{set}");
-    assert!(set.ends_with("] \"SET\" \"mk\" \"a \\\"quoted\\\" value\"\r\n"), "{set}");
+    assert!(
+        set.starts_with('+') && set.contains(" [2 127.0.0.1:"),
+        "{set}"
+    );
+    assert!(
+        set.ends_with("] \"SET\" \"mk\" \"a \\\"quoted\\\" value\"\r\n"),
+        "{set}"
+    );
     assert!(lines[n - 1].ends_with("\"GET\" \"mk\"\r\n"), "{lines:?}");
 }
 
@@ -189,7 +291,10 @@ fn time_lastsave_role_and_command() {
     let srv = Server::start(&["--threads", "2"]);
     let mut c = srv.client();
     let (secs, micros): (String, String) = redis::cmd("TIME").query(&mut c).unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((secs.parse::<i64>().unwrap() - now).abs() < 5);
     assert!(micros.parse::<u32>().unwrap() < 1_000_000);
     let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
@@ -200,17 +305,47 @@ fn time_lastsave_role_and_command() {
     let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
     let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut c).unwrap();
     assert_eq!(all.len() as i64, count);
-    let keys: Vec<String> = redis::cmd("COMMAND").arg("GETKEYS").arg("SET").arg("k1").arg("v").query(&mut c).unwrap();
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("SET")
+        .arg("k1")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(keys, ["k1"]);
-    let e = err_text(redis::cmd("COMMAND").arg("GETKEYS").arg("PING").arg("x").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("COMMAND")
+            .arg("GETKEYS")
+            .arg("PING")
+            .arg("x")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR The command has no key arguments");
-    let e = err_text(redis::cmd("COMMAND").arg("GETKEYS").arg("NOPE").arg("x").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("COMMAND")
+            .arg("GETKEYS")
+            .arg("NOPE")
+            .arg("x")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR Invalid command specified");
-    let e = err_text(redis::cmd("COMMAND").arg("GETKEYS").arg("GET").arg("a").arg("b").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("COMMAND")
+            .arg("GETKEYS")
+            .arg("GET")
+            .arg("a")
+            .arg("b")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR Invalid number of arguments specified for command");
     let names: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut c).unwrap();
     assert!(names.iter().any(|n| n == "client|list") && names.iter().any(|n| n == "get"));
-    let info: Vec<redis::Value> = redis::cmd("COMMAND").arg("INFO").arg("get").arg("nope").query(&mut c).unwrap();
+    let info: Vec<redis::Value> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg("get")
+        .arg("nope")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(info.len(), 2);
     assert_eq!(info[1], redis::Value::Nil);
     if let redis::Value::Array(fields) = &info[0] {
@@ -220,7 +355,10 @@ fn time_lastsave_role_and_command() {
         panic!("{:?}", info[0]);
     }
     if let Some(out) = srv.cli(&["COMMAND", "DOCS", "ping", "client"]) {
-        assert!(out.contains("summary") && out.contains("client|list"), "{out}");
+        assert!(
+            out.contains("summary") && out.contains("client|list"),
+            "{out}"
+        );
     }
 }
 
@@ -228,11 +366,22 @@ fn time_lastsave_role_and_command() {
 fn shutdown_exits_cleanly() {
     let mut srv = Server::start(&["--threads", "2"]);
     let mut c = srv.client();
-    let e = err_text(redis::cmd("SHUTDOWN").arg("ABORT").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("SHUTDOWN")
+            .arg("ABORT")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR No shutdown in progress.");
-    let e = err_text(redis::cmd("SHUTDOWN").arg("SAVE").arg("NOSAVE").query::<redis::Value>(&mut c));
+    let e = err_text(
+        redis::cmd("SHUTDOWN")
+            .arg("SAVE")
+            .arg("NOSAVE")
+            .query::<redis::Value>(&mut c),
+    );
     assert_eq!(e, "ERR syntax error");
-    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<redis::Value>(&mut c);
+    let _ = redis::cmd("SHUTDOWN")
+        .arg("NOSAVE")
+        .query::<redis::Value>(&mut c);
     let mut status = None;
     let exited = wait_until(Duration::from_secs(5), || {
         status = srv.child.try_wait().unwrap();

@@ -41,7 +41,10 @@ fn mset_storm_is_never_torn() {
     while Instant::now() < deadline {
         let vals: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
         if vals[0].is_some() {
-            assert!(vals.iter().all(|v| v == &vals[0]), "torn MSET observed: {vals:?}");
+            assert!(
+                vals.iter().all(|v| v == &vals[0]),
+                "torn MSET observed: {vals:?}"
+            );
         }
         checks += 1;
     }
@@ -57,7 +60,9 @@ fn rename_storm_never_loses_or_duplicates() {
     let srv = Server::start(&["--threads", "2"]);
     let url = srv.url();
     // Pairs of names; each pair holds exactly one key that movers keep renaming back and forth.
-    let pairs: Vec<(String, String)> = (0..8).map(|i| (format!("left:{i}"), format!("right:{i}"))).collect();
+    let pairs: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("left:{i}"), format!("right:{i}")))
+        .collect();
     let mut c = srv.client();
     for (a, _) in &pairs {
         let _: () = redis::cmd("SET").arg(a).arg("token").query(&mut c).unwrap();
@@ -103,14 +108,31 @@ fn keys_spread_over_shards_and_stay_reachable() {
     let srv = Server::start(&["--threads", "2"]);
     let mut c = srv.client();
     for i in 0..1000 {
-        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
     }
     for i in 0..1000 {
-        let v: i64 = redis::cmd("GET").arg(format!("k{i}")).query(&mut c).unwrap();
+        let v: i64 = redis::cmd("GET")
+            .arg(format!("k{i}"))
+            .query(&mut c)
+            .unwrap();
         assert_eq!(v, i);
     }
     // Hash tags pin keys to one shard; they still behave the same.
-    let _: () = redis::cmd("MSET").arg("{u1}.a").arg(1).arg("{u1}.b").arg(2).query(&mut c).unwrap();
-    let v: Vec<i64> = redis::cmd("MGET").arg("{u1}.a").arg("{u1}.b").query(&mut c).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("{u1}.a")
+        .arg(1)
+        .arg("{u1}.b")
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<i64> = redis::cmd("MGET")
+        .arg("{u1}.a")
+        .arg("{u1}.b")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(v, vec![1, 2]);
 }

@@ -22,16 +22,48 @@ fn expect_error_and_close(srv: &Server, input: &[u8], text: &str) {
 #[test]
 fn protocol_errors_reply_and_close() {
     let srv = Server::start(&["--threads", "2"]);
-    expect_error_and_close(&srv, b"*abc\r\n", "Protocol error: invalid multibulk length");
-    expect_error_and_close(&srv, b"*1\r\n$-3\r\n", "Protocol error: invalid bulk length");
-    expect_error_and_close(&srv, b"*1\r\n$abc\r\n", "Protocol error: invalid bulk length");
-    expect_error_and_close(&srv, b"*1\r\n:5\r\n", "Protocol error: expected '$', got ':'");
-    expect_error_and_close(&srv, b"*2000000\r\n", "Protocol error: invalid multibulk length");
-    expect_error_and_close(&srv, b"set \"unbalanced\r\n", "Protocol error: unbalanced quotes in request");
+    expect_error_and_close(
+        &srv,
+        b"*abc\r\n",
+        "Protocol error: invalid multibulk length",
+    );
+    expect_error_and_close(
+        &srv,
+        b"*1\r\n$-3\r\n",
+        "Protocol error: invalid bulk length",
+    );
+    expect_error_and_close(
+        &srv,
+        b"*1\r\n$abc\r\n",
+        "Protocol error: invalid bulk length",
+    );
+    expect_error_and_close(
+        &srv,
+        b"*1\r\n:5\r\n",
+        "Protocol error: expected '$', got ':'",
+    );
+    expect_error_and_close(
+        &srv,
+        b"*2000000\r\n",
+        "Protocol error: invalid multibulk length",
+    );
+    expect_error_and_close(
+        &srv,
+        b"set \"unbalanced\r\n",
+        "Protocol error: unbalanced quotes in request",
+    );
     // A bulk longer than proto-max-bulk-len (512 MB by default).
-    expect_error_and_close(&srv, b"*1\r\n$600000000\r\n", "Protocol error: invalid bulk length");
+    expect_error_and_close(
+        &srv,
+        b"*1\r\n$600000000\r\n",
+        "Protocol error: invalid bulk length",
+    );
     // An inline request longer than 64 KiB without a newline.
-    expect_error_and_close(&srv, &vec![b'a'; 70 * 1024], "Protocol error: too big inline request");
+    expect_error_and_close(
+        &srv,
+        &vec![b'a'; 70 * 1024],
+        "Protocol error: too big inline request",
+    );
     // The server is still fine.
     let mut c = srv.client();
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
@@ -42,7 +74,11 @@ fn protocol_errors_reply_and_close() {
 fn inline_commands_and_split_frames() {
     let srv = Server::start(&["--threads", "2"]);
     let mut s = srv.raw();
-    let out = raw_exchange(&mut s, b"ping\r\nset k \"a b\"\r\nget k\r\nQUIT\r\n", Duration::from_secs(3));
+    let out = raw_exchange(
+        &mut s,
+        b"ping\r\nset k \"a b\"\r\nget k\r\nQUIT\r\n",
+        Duration::from_secs(3),
+    );
     assert_eq!(out, b"+PONG\r\n+OK\r\n$3\r\na b\r\n+OK\r\n");
     // A frame delivered one byte at a time.
     let mut s = srv.raw();
@@ -64,7 +100,14 @@ fn deep_pipeline_keeps_order() {
     for i in 0..n {
         let k = format!("key:{i}");
         let v = format!("{i}");
-        req.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len()).as_bytes());
+        req.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
         req.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n${}\r\n{k}\r\n", k.len()).as_bytes());
     }
     let writer = {
@@ -101,13 +144,17 @@ fn declared_lengths_are_not_allocated_up_front() {
     let mut conns = Vec::new();
     for _ in 0..50 {
         let mut s = srv.raw();
-        s.write_all(b"*2\r\n$3\r\nSET\r\n$500000000\r\nabc").unwrap();
+        s.write_all(b"*2\r\n$3\r\nSET\r\n$500000000\r\nabc")
+            .unwrap();
         conns.push(s);
     }
     let mut c = srv.client();
     let _: String = redis::cmd("PING").query(&mut c).unwrap();
     let after = rss_kb(srv.pid());
-    assert!(after < before + 64 * 1024, "RSS grew from {before} kB to {after} kB");
+    assert!(
+        after < before + 64 * 1024,
+        "RSS grew from {before} kB to {after} kB"
+    );
 }
 
 #[test]
@@ -131,7 +178,11 @@ fn query_buffer_limit_closes_the_client() {
 fn unknown_command_and_arity_texts() {
     let srv = Server::start(&["--threads", "2"]);
     let mut s = srv.raw();
-    let out = raw_exchange(&mut s, b"FOO bar baz\r\nGET\r\nQUIT\r\n", Duration::from_secs(3));
+    let out = raw_exchange(
+        &mut s,
+        b"FOO bar baz\r\nGET\r\nQUIT\r\n",
+        Duration::from_secs(3),
+    );
     assert_eq!(
         String::from_utf8_lossy(&out),
         "-ERR unknown command 'FOO', with args beginning with: 'bar' 'baz' \r\n-ERR wrong number of arguments for 'get' command\r\n+OK\r\n"

@@ -246,7 +246,11 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
     let last = c.last_cmd.load(Ordering::Relaxed);
     let cmd =
         running.unwrap_or_else(|| table().specs.get(last as usize).map_or("NULL", |s| s.name));
-    let last_ms = c.last_interaction_ms.load(Ordering::Relaxed);
+    // The caller is interacting right now.
+    let last_ms = match running {
+        Some(_) => now_ms,
+        None => c.last_interaction_ms.load(Ordering::Relaxed),
+    };
     let omem = c.omem.load(Ordering::Relaxed);
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     format!(

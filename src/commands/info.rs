@@ -1,5 +1,640 @@
-//! (in progress)
+//! INFO: the server's state as `field:value` lines grouped in `# Section`s, with Redis 7.0's
+//! section names, field names and field order, so monitoring tools parse it unchanged.
+//!
+//! INFO reads every shard (it is flagged ALL_SHARDS) for key counts and keyspace statistics,
+//! and reads `Shared` (worker counters, configuration, clients) for the rest. It changes nothing
+//! except the sample it keeps for `instantaneous_*` rates.
 
-use super::Spec;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
-pub const COMMANDS: &[Spec] = &[];
+use super::{spec, Ctx, Spec, ALL_SHARDS, LOADING, NO_KEYS, STALE};
+use crate::resp::Args;
+use crate::runtime::clock::{mono_us, unix_us};
+use crate::server::start::{REDIS_VERSION, VERSION};
+
+pub const COMMANDS: &[Spec] = &[spec(
+    "info",
+    -1,
+    LOADING | STALE | ALL_SHARDS,
+    NO_KEYS,
+    info,
+    "server",
+    "Get information and statistics about the server",
+    "1.0.0",
+)];
+
+/// Sections in the order Redis prints them, and whether `INFO` / `INFO default` includes them.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// INFO [section ...]: the selected sections as a verbatim string (a bulk string in RESP2);
+/// an empty string when no known section was asked for.
+fn info(ctx: &mut Ctx, args: Args) {
+    let mut all = false;
+    let mut wanted = [false; SECTIONS.len()];
+    if args.len() == 1 {
+        for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *w = *default;
+        }
+    }
+    for a in args.iter().skip(1) {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"all" | b"everything" => all = true,
+            b"default" => {
+                for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+                    *w |= *default;
+                }
+            }
+            name => {
+                // Redis accepts the internal name of the modules list too.
+                let name: &[u8] = if name == b"module_list" {
+                    b"modules"
+                } else {
+                    name
+                };
+                if let Some(i) = SECTIONS.iter().position(|(s, _)| s.as_bytes() == name) {
+                    wanted[i] = true;
+                }
+            }
+        }
+    }
+    let mut text = String::new();
+    let mut count = 0;
+    for (i, (name, _)) in SECTIONS.iter().enumerate() {
+        if !(all || wanted[i]) {
+            continue;
+        }
+        if count > 0 {
+            text.push_str("\r\n");
+        }
+        count += 1;
+        match *name {
+            "server" => server(ctx, &mut text),
+            "clients" => clients(ctx, &mut text),
+            "memory" => memory(ctx, &mut text),
+            "persistence" => persistence(ctx, &mut text),
+            "stats" => stats(ctx, &mut text),
+            "replication" => replication(ctx, &mut text),
+            "cpu" => cpu(&mut text),
+            "modules" => text.push_str("# Modules\r\n"),
+            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            _ => keyspace(ctx, &mut text),
+        }
+    }
+    ctx.out.verbatim(text.as_bytes());
+}
+
+/// Appends `name:value\r\n`.
+fn field(out: &mut String, name: &str, value: impl std::fmt::Display) {
+    let _ = write!(out, "{name}:{value}\r\n");
+}
+
+/// Appends fields that ringkv does not have (yet) with the values Redis shows when idle.
+fn fixed(out: &mut String, fields: &[(&str, &str)]) {
+    for (name, value) in fields {
+        field(out, name, value);
+    }
+}
+
+fn server(ctx: &mut Ctx, out: &mut String) {
+    let (port, hz, config_file, threads) = {
+        let c = ctx.srv.config();
+        let file = c
+            .config_file
+            .as_ref()
+            .map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_default();
+        (c.port, c.hz.max(1), file, ctx.srv.workers())
+    };
+    let port = if port == 0 { ctx.srv.port } else { port };
+    let now_us = unix_us();
+    let uptime_s = (now_us / 1000).saturating_sub(ctx.srv.start_ms) / 1000;
+    out.push_str("# Server\r\n");
+    field(out, "redis_version", REDIS_VERSION);
+    field(out, "ringkv_version", VERSION);
+    field(out, "redis_git_sha1", "00000000");
+    field(out, "redis_git_dirty", 0);
+    field(out, "redis_build_id", build_id());
+    field(out, "redis_mode", "standalone");
+    field(out, "os", os_name());
+    field(out, "arch_bits", 64);
+    field(out, "monotonic_clock", "POSIX clock_gettime");
+    field(out, "multiplexing_api", "io_uring");
+    field(out, "atomicvar_api", "c11-builtin");
+    field(out, "gcc_version", "0.0.0");
+    field(out, "process_id", std::process::id());
+    field(out, "process_supervised", "no");
+    field(out, "run_id", &ctx.srv.run_id);
+    field(out, "tcp_port", port);
+    field(out, "server_time_usec", now_us);
+    field(out, "uptime_in_seconds", uptime_s);
+    field(out, "uptime_in_days", uptime_s / 86400);
+    field(out, "hz", hz);
+    field(out, "configured_hz", hz);
+    field(out, "lru_clock", (now_us / 1_000_000) & 0xFF_FFFF);
+    field(out, "executable", &ctx.srv.executable);
+    field(out, "config_file", config_file);
+    field(out, "io_threads_active", 0);
+    field(out, "threads", threads);
+}
+
+/// A stable id of this build (Redis prints a hash of its build parameters).
+fn build_id() -> String {
+    use sha1::{Digest, Sha1};
+    let h = Sha1::digest(format!("ringkv-{VERSION}-{REDIS_VERSION}").as_bytes());
+    h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `uname -s -r -m`, as Redis prints it.
+fn os_name() -> String {
+    // SAFETY: utsname is plain old data; uname fills it with NUL-terminated strings.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let s = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
+}
+
+fn clients(ctx: &mut Ctx, out: &mut String) {
+    let maxclients = ctx.srv.config().maxclients;
+    let (mut qbuf, mut omem) = (0, 0);
+    for c in ctx.srv.all_clients() {
+        qbuf = qbuf.max(c.qbuf.load(Ordering::Relaxed));
+        omem = omem.max(c.omem.load(Ordering::Relaxed));
+    }
+    out.push_str("# Clients\r\n");
+    field(
+        out,
+        "connected_clients",
+        ctx.srv.total(|s| &s.connected_clients),
+    );
+    field(out, "cluster_connections", 0);
+    field(out, "maxclients", maxclients);
+    field(out, "client_recent_max_input_buffer", qbuf);
+    field(out, "client_recent_max_output_buffer", omem);
+    fixed(
+        out,
+        &[
+            ("blocked_clients", "0"),
+            ("tracking_clients", "0"),
+            ("clients_in_timeout_table", "0"),
+        ],
+    );
+}
+
+/// Redis's bytesToHuman: B below 1K, then two decimals with K, M, G, T, P.
+fn human(n: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (1 << 10, "K"),
+        (1 << 20, "M"),
+        (1 << 30, "G"),
+        (1 << 40, "T"),
+        (1 << 50, "P"),
+    ];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    for (i, (div, unit)) in UNITS.iter().enumerate() {
+        if i + 1 == UNITS.len() || n < UNITS[i + 1].0 {
+            return format!("{:.2}{unit}", n as f64 / *div as f64);
+        }
+    }
+    format!("{n}B")
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+fn rss_bytes() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    pages * page
+}
+
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    pages.max(0) as u64 * page.max(0) as u64
+}
+
+/// The highest `used_memory` INFO has seen.
+static PEAK_MEMORY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn memory(ctx: &mut Ctx, out: &mut String) {
+    // used_memory is an approximation: the allocator's own byte count is not exposed to this
+    // crate, so the process's resident set size stands in for it (and the ratios read 1.00).
+    let used = rss_bytes();
+    let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let (maxmemory, policy) = {
+        let c = ctx.srv.config();
+        let policy = c
+            .get_matching(b"maxmemory-policy")
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| "noeviction".into());
+        (c.maxmemory_bytes, policy)
+    };
+    let system = total_system_memory();
+    out.push_str("# Memory\r\n");
+    field(out, "used_memory", used);
+    field(out, "used_memory_human", human(used));
+    field(out, "used_memory_rss", used);
+    field(out, "used_memory_rss_human", human(used));
+    field(out, "used_memory_peak", peak);
+    field(out, "used_memory_peak_human", human(peak));
+    let perc = if peak > 0 {
+        used as f64 * 100.0 / peak as f64
+    } else {
+        100.0
+    };
+    field(out, "used_memory_peak_perc", format!("{perc:.2}%"));
+    field(out, "used_memory_overhead", 0);
+    field(out, "used_memory_startup", 0);
+    field(out, "used_memory_dataset", used);
+    field(out, "used_memory_dataset_perc", "100.00%");
+    field(out, "allocator_allocated", used);
+    field(out, "allocator_active", used);
+    field(out, "allocator_resident", used);
+    field(out, "total_system_memory", system);
+    field(out, "total_system_memory_human", human(system));
+    fixed(
+        out,
+        &[
+            ("used_memory_lua", "0"),
+            ("used_memory_vm_eval", "0"),
+            ("used_memory_lua_human", "0B"),
+            ("used_memory_scripts_eval", "0"),
+            ("number_of_cached_scripts", "0"),
+            ("number_of_functions", "0"),
+            ("number_of_libraries", "0"),
+            ("used_memory_vm_functions", "0"),
+            ("used_memory_vm_total", "0"),
+            ("used_memory_vm_total_human", "0B"),
+            ("used_memory_functions", "0"),
+            ("used_memory_scripts", "0"),
+            ("used_memory_scripts_human", "0B"),
+        ],
+    );
+    field(out, "maxmemory", maxmemory);
+    field(out, "maxmemory_human", human(maxmemory));
+    field(out, "maxmemory_policy", policy);
+    fixed(
+        out,
+        &[
+            ("allocator_frag_ratio", "1.00"),
+            ("allocator_frag_bytes", "0"),
+            ("allocator_rss_ratio", "1.00"),
+            ("allocator_rss_bytes", "0"),
+            ("rss_overhead_ratio", "1.00"),
+            ("rss_overhead_bytes", "0"),
+            ("mem_fragmentation_ratio", "1.00"),
+            ("mem_fragmentation_bytes", "0"),
+            ("mem_not_counted_for_evict", "0"),
+            ("mem_replication_backlog", "0"),
+            ("mem_total_replication_buffers", "0"),
+            ("mem_clients_slaves", "0"),
+            ("mem_clients_normal", "0"),
+            ("mem_cluster_links", "0"),
+            ("mem_aof_buffer", "0"),
+            ("mem_allocator", "mimalloc"),
+            ("active_defrag_running", "0"),
+            ("lazyfree_pending_objects", "0"),
+            ("lazyfreed_objects", "0"),
+        ],
+    );
+}
+
+/// Per-shard keyspace counters summed over every shard, and writes since the last save.
+fn shard_totals(ctx: &mut Ctx) -> (crate::store::db::ShardStats, u64) {
+    let mut total = crate::store::db::ShardStats::default();
+    let mut dirty = 0;
+    let held: Vec<usize> = ctx.shards.held().collect();
+    for i in held {
+        let sh = ctx.shards.shard(i);
+        total.expired_keys += sh.stats.expired_keys;
+        total.keyspace_hits += sh.stats.keyspace_hits;
+        total.keyspace_misses += sh.stats.keyspace_misses;
+        dirty += sh.dirty;
+    }
+    (total, dirty)
+}
+
+fn persistence(ctx: &mut Ctx, out: &mut String) {
+    let (_, dirty) = shard_totals(ctx);
+    out.push_str("# Persistence\r\n");
+    fixed(
+        out,
+        &[
+            ("loading", "0"),
+            ("async_loading", "0"),
+            ("current_cow_peak", "0"),
+            ("current_cow_size", "0"),
+            ("current_cow_size_age", "0"),
+            ("current_fork_perc", "0.00"),
+            ("current_save_keys_processed", "0"),
+            ("current_save_keys_total", "0"),
+        ],
+    );
+    field(out, "rdb_changes_since_last_save", dirty);
+    field(out, "rdb_bgsave_in_progress", 0);
+    field(
+        out,
+        "rdb_last_save_time",
+        ctx.srv.lastsave_s.load(Ordering::Relaxed),
+    );
+    fixed(
+        out,
+        &[
+            ("rdb_last_bgsave_status", "ok"),
+            ("rdb_last_bgsave_time_sec", "-1"),
+            ("rdb_current_bgsave_time_sec", "-1"),
+            ("rdb_saves", "0"),
+            ("rdb_last_cow_size", "0"),
+            ("rdb_last_load_keys_expired", "0"),
+            ("rdb_last_load_keys_loaded", "0"),
+            ("aof_enabled", "0"),
+            ("aof_rewrite_in_progress", "0"),
+            ("aof_rewrite_scheduled", "0"),
+            ("aof_last_rewrite_time_sec", "-1"),
+            ("aof_current_rewrite_time_sec", "-1"),
+            ("aof_last_bgrewrite_status", "ok"),
+            ("aof_rewrites", "0"),
+            ("aof_rewrites_consecutive_failures", "0"),
+            ("aof_last_write_status", "ok"),
+            ("aof_last_cow_size", "0"),
+            ("module_fork_in_progress", "0"),
+            ("module_fork_last_cow_size", "0"),
+        ],
+    );
+}
+
+/// The last sample of (monotonic µs, commands, input bytes, output bytes) and the rates
+/// computed from the one before it: ops/s, input KB/s, output KB/s.
+struct RateSample {
+    at_us: u64,
+    counts: [u64; 3],
+    rates: [f64; 3],
+}
+
+static RATES: Mutex<Option<RateSample>> = Mutex::new(None);
+/// Samples closer together than this reuse the previous rates (Redis samples every 100 ms).
+const RATE_SAMPLE_MIN_US: u64 = 100_000;
+
+/// Instantaneous rates of the three counters, measured between successive INFO calls (the first
+/// call measures from start-up).
+fn rates(start_ms: u64, counts: [u64; 3]) -> [f64; 3] {
+    let now = mono_us();
+    let mut guard = RATES.lock().unwrap_or_else(|e| e.into_inner());
+    let prev = guard.get_or_insert_with(|| {
+        let since_start_us = (unix_us() / 1000).saturating_sub(start_ms) * 1000;
+        RateSample {
+            at_us: now.saturating_sub(since_start_us),
+            counts: [0; 3],
+            rates: [0.0; 3],
+        }
+    });
+    let elapsed = now.saturating_sub(prev.at_us);
+    if elapsed >= RATE_SAMPLE_MIN_US {
+        let secs = elapsed as f64 / 1e6;
+        for i in 0..3 {
+            prev.rates[i] = counts[i].saturating_sub(prev.counts[i]) as f64 / secs;
+        }
+        prev.at_us = now;
+        prev.counts = counts;
+    }
+    prev.rates
+}
+
+fn stats(ctx: &mut Ctx, out: &mut String) {
+    let srv = ctx.srv;
+    let commands = srv.total(|s| &s.commands_processed);
+    let input = srv.total(|s| &s.net_input_bytes);
+    let output = srv.total(|s| &s.net_output_bytes);
+    let [ops, in_bps, out_bps] = rates(srv.start_ms, [commands, input, output]);
+    let (shard, _) = shard_totals(ctx);
+    out.push_str("# Stats\r\n");
+    field(
+        out,
+        "total_connections_received",
+        srv.total(|s| &s.connections_received),
+    );
+    field(out, "total_commands_processed", commands);
+    field(out, "instantaneous_ops_per_sec", ops.round() as u64);
+    field(out, "total_net_input_bytes", input);
+    field(out, "total_net_output_bytes", output);
+    field(out, "total_net_repl_input_bytes", 0);
+    field(out, "total_net_repl_output_bytes", 0);
+    field(
+        out,
+        "instantaneous_input_kbps",
+        format!("{:.2}", in_bps / 1024.0),
+    );
+    field(
+        out,
+        "instantaneous_output_kbps",
+        format!("{:.2}", out_bps / 1024.0),
+    );
+    field(out, "instantaneous_input_repl_kbps", "0.00");
+    field(out, "instantaneous_output_repl_kbps", "0.00");
+    field(
+        out,
+        "rejected_connections",
+        srv.total(|s| &s.rejected_connections),
+    );
+    fixed(
+        out,
+        &[
+            ("sync_full", "0"),
+            ("sync_partial_ok", "0"),
+            ("sync_partial_err", "0"),
+        ],
+    );
+    field(out, "expired_keys", shard.expired_keys);
+    fixed(
+        out,
+        &[
+            ("expired_stale_perc", "0.00"),
+            ("expired_time_cap_reached_count", "0"),
+            ("expire_cycle_cpu_milliseconds", "0"),
+            ("evicted_keys", "0"),
+            ("evicted_clients", "0"),
+            ("total_eviction_exceeded_time", "0"),
+            ("current_eviction_exceeded_time", "0"),
+        ],
+    );
+    field(out, "keyspace_hits", shard.keyspace_hits);
+    field(out, "keyspace_misses", shard.keyspace_misses);
+    fixed(
+        out,
+        &[
+            ("pubsub_channels", "0"),
+            ("pubsub_patterns", "0"),
+            ("pubsubshard_channels", "0"),
+            ("latest_fork_usec", "0"),
+            ("total_forks", "0"),
+            ("migrate_cached_sockets", "0"),
+            ("slave_expires_tracked_keys", "0"),
+            ("active_defrag_hits", "0"),
+            ("active_defrag_misses", "0"),
+            ("active_defrag_key_hits", "0"),
+            ("active_defrag_key_misses", "0"),
+            ("total_active_defrag_time", "0"),
+            ("current_active_defrag_time", "0"),
+            ("tracking_total_keys", "0"),
+            ("tracking_total_items", "0"),
+            ("tracking_total_prefixes", "0"),
+        ],
+    );
+    field(
+        out,
+        "unexpected_error_replies",
+        srv.total(|s| &s.unexpected_error_replies),
+    );
+    field(
+        out,
+        "total_error_replies",
+        srv.total(|s| &s.total_error_replies),
+    );
+    fixed(
+        out,
+        &[
+            ("dump_payload_sanitizations", "0"),
+            ("total_reads_processed", "0"),
+            ("total_writes_processed", "0"),
+            ("io_threaded_reads_processed", "0"),
+            ("io_threaded_writes_processed", "0"),
+            ("reply_buffer_shrinks", "0"),
+            ("reply_buffer_expands", "0"),
+        ],
+    );
+}
+
+/// This process's replication id: 40 hex digits, fixed for the life of the process.
+pub fn master_replid(run_id: &str) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(format!("replid:{run_id}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn replication(ctx: &mut Ctx, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    fixed(
+        out,
+        &[
+            ("role", "master"),
+            ("connected_slaves", "0"),
+            ("master_failover_state", "no-failover"),
+        ],
+    );
+    field(out, "master_replid", master_replid(&ctx.srv.run_id));
+    fixed(
+        out,
+        &[
+            ("master_replid2", "0000000000000000000000000000000000000000"),
+            ("master_repl_offset", "0"),
+            ("second_repl_offset", "-1"),
+            ("repl_backlog_active", "0"),
+            ("repl_backlog_size", "1048576"),
+            ("repl_backlog_first_byte_offset", "0"),
+            ("repl_backlog_histlen", "0"),
+        ],
+    );
+}
+
+/// getrusage(who) as (system, user) seconds, formatted like Redis ("%ld.%06ld").
+fn rusage(who: libc::c_int) -> (String, String) {
+    // SAFETY: rusage is plain old data, and getrusage fills the valid, writable struct.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(who, &mut r) };
+    let f = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+    (f(r.ru_stime), f(r.ru_utime))
+}
+
+fn cpu(out: &mut String) {
+    let (sys, user) = rusage(libc::RUSAGE_SELF);
+    let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+    // ringkv has no single main thread: the thread running INFO stands in for it.
+    let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
+    out.push_str("# CPU\r\n");
+    field(out, "used_cpu_sys", sys);
+    field(out, "used_cpu_user", user);
+    field(out, "used_cpu_sys_children", csys);
+    field(out, "used_cpu_user_children", cuser);
+    field(out, "used_cpu_sys_main_thread", tsys);
+    field(out, "used_cpu_user_main_thread", tuser);
+}
+
+fn keyspace(ctx: &mut Ctx, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    let held: Vec<usize> = ctx.shards.held().collect();
+    let mut per_db: Vec<(usize, usize)> = Vec::new();
+    for i in held {
+        let sh = ctx.shards.shard(i);
+        if per_db.len() < sh.dbs.len() {
+            per_db.resize(sh.dbs.len(), (0, 0));
+        }
+        for (d, db) in sh.dbs.iter().enumerate() {
+            per_db[d].0 += db.table.len();
+            per_db[d].1 += db.table.volatile_len();
+        }
+    }
+    for (d, (keys, expires)) in per_db.into_iter().enumerate() {
+        if keys > 0 {
+            let _ = write!(out, "db{d}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn human_sizes_like_redis() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1_091_336), "1.04M");
+        assert_eq!(human(25_276_510_208), "23.54G");
+    }
+}

@@ -42,7 +42,7 @@ impl Ld {
     }
 
     /// The correctly rounded sum; None when it overflows (Redis: NaN or Infinity).
-    pub fn add(self, other: Ld) -> Option<Ld> {
+    pub fn checked_add(self, other: Ld) -> Option<Ld> {
         if self.e == INF_E || other.e == INF_E {
             return None;
         }
@@ -407,7 +407,9 @@ mod tests {
     const REDIS_2E308: &str = "199999999999999999993371759311691291321120199694831134415594095989843469737676123744200253843777078640893494450108026446304269499187921167194841628860392837535918200039206381557326219209014213335878306791577877829121087126122536729803237260434173178506889763247582601711514636284849020905456510092687857156096";
 
     fn sum(a: &str, b: &str) -> Option<String> {
-        Some(format(parse(a.as_bytes())?.add(parse(b.as_bytes())?)?))
+        Some(format(
+            parse(a.as_bytes())?.checked_add(parse(b.as_bytes())?)?,
+        ))
     }
 
     #[test]

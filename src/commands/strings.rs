@@ -462,7 +462,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     let (Some(current), Some(incr)) = (current, longdouble::parse(args.get(2))) else {
         return ctx.out.error(NOT_FLOAT);
     };
-    let Some(sum) = current.add(incr) else {
+    let Some(sum) = current.checked_add(incr) else {
         return ctx.out.err("increment would produce NaN or Infinity");
     };
     let text = longdouble::format(sum);

@@ -3,13 +3,8 @@
 //! directives, with Redis's error texts. Used by the table in
 //! `directives.rs`.
 
-pub const LOGLEVELS: &[(&str, u32)] = &[
-    ("debug", 0),
-    ("verbose", 1),
-    ("notice", 2),
-    ("warning", 3),
-    ("nothing", 4),
-];
+pub const LOGLEVELS: &[(&str, u32)] =
+    &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
 pub const PROTECTED_ACTION: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
 pub const SUPERVISED: &[(&str, u32)] = &[("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)];
 pub const FACILITY: &[(&str, u32)] = &[

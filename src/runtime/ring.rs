@@ -25,9 +25,23 @@ impl Ring {
     /// Creates a ring with `entries` submission slots. Fails with a message that says why when
     /// the kernel refuses io_uring (too old, disabled by sysctl, or filtered by seccomp).
     pub fn new(entries: u32) -> Result<Ring, String> {
-        let mut builder = IoUring::builder();
-        builder.setup_single_issuer().setup_coop_taskrun();
-        match builder.build(entries).or_else(|_| IoUring::new(entries)) {
+        // DEFER_TASKRUN (Linux 6.1+): completions are posted only when this thread waits, so the
+        // kernel never interrupts the loop to run task work. Fall back to COOP_TASKRUN, then to
+        // a plain ring, on older kernels.
+        let deferred = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(entries);
+        let coop = || {
+            IoUring::builder()
+                .setup_single_issuer()
+                .setup_coop_taskrun()
+                .build(entries)
+        };
+        match deferred
+            .or_else(|_| coop())
+            .or_else(|_| IoUring::new(entries))
+        {
             Ok(ring) => Ok(Ring { ring }),
             Err(e) => Err(io_uring_unavailable(&e)),
         }

@@ -212,7 +212,11 @@ impl Worker {
             _ => unreachable!("a parked command parses again"),
         };
         let held = conn.held;
-        let base: &[u8] = if inline { &conn.scratch } else { &conn.rbuf[conn.rpos..] };
+        let base: &[u8] = if inline {
+            &conn.scratch
+        } else {
+            &conn.rbuf[conn.rpos..]
+        };
         let index = match commands::table().lookup(Args::new(base, &conn.ranges).get(0)) {
             Some((i, _)) => i,
             None => unreachable!("checked before parking"),
@@ -300,7 +304,7 @@ impl Worker {
             && !spec.has(commands::SKIP_SLOWLOG)
         {
             record_slow(
-                &shared,
+                shared,
                 &args,
                 duration_us,
                 client,

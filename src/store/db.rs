@@ -131,7 +131,11 @@ impl<'a> DbRef<'a> {
 
     /// The live entry for `key`, for writing (no hit/miss accounting).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        match self.db.table.get_live_mut(key, self.now_ms, self.expire_enabled) {
+        match self
+            .db
+            .table
+            .get_live_mut(key, self.now_ms, self.expire_enabled)
+        {
             Ok(e) => Some(e),
             Err(expired) => {
                 if expired && self.expire_enabled {

@@ -127,7 +127,12 @@ impl Table {
 
     /// One probe: the entry if present and not expired at `now_ms`; otherwise `Err(expired)`.
     /// An expired entry is deleted when `delete_expired` (masters) and kept (replicas) otherwise.
-    pub fn get_live_mut(&mut self, key: &[u8], now_ms: u64, delete_expired: bool) -> Result<&mut Entry, bool> {
+    pub fn get_live_mut(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        delete_expired: bool,
+    ) -> Result<&mut Entry, bool> {
         let h = key_hash(key);
         let s = self.seg_index(h);
         let seg = &mut self.segments[s];
