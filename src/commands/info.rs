@@ -433,8 +433,8 @@ fn rates(start_ms: u64, counts: [u64; 3]) -> [f64; 3] {
     let elapsed = now.saturating_sub(prev.at_us);
     if elapsed >= RATE_SAMPLE_MIN_US {
         let secs = elapsed as f64 / 1e6;
-        for i in 0..3 {
-            prev.rates[i] = counts[i].saturating_sub(prev.counts[i]) as f64 / secs;
+        for ((rate, now), before) in prev.rates.iter_mut().zip(counts).zip(prev.counts) {
+            *rate = now.saturating_sub(before) as f64 / secs;
         }
         prev.at_us = now;
         prev.counts = counts;

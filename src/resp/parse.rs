@@ -84,11 +84,30 @@ pub fn parse_command(
 }
 
 /// Reads a `<prefix><integer>\r\n` line starting at `pos`. Returns (value, position after CRLF).
+#[inline]
 fn read_len_line(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
+    // Fast path: a short run of digits then CRLF ("$3\r\n", "*2\r\n"), parsed while scanning.
+    let mut i = pos + 1;
+    let mut v: i64 = 0;
+    while i < buf.len() && i < pos + 19 && buf[i].is_ascii_digit() {
+        v = v * 10 + (buf[i] - b'0') as i64;
+        i += 1;
+    }
+    if i > pos + 1
+        && i + 1 < buf.len()
+        && buf[i] == b'\r'
+        && buf[i + 1] == b'\n'
+        && !(buf[pos + 1] == b'0' && i > pos + 2)
+    {
+        return Ok(Some((v, i + 2)));
+    }
+    read_len_line_slow(buf, pos)
+}
+
+/// The general case: negative numbers, malformed lines, lines split across reads.
+fn read_len_line_slow(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
     let rest = &buf[pos..];
-    // Length lines are short ("$3", "*2"): a plain scan of the first bytes beats a memchr call.
-    let short = rest.iter().take(24).position(|&c| c == b'\r');
-    let Some(cr) = short.or_else(|| memchr(b'\r', rest)) else {
+    let Some(cr) = memchr(b'\r', rest) else {
         return if rest.len() > INLINE_BYTES_MAX {
             Err(())
         } else {

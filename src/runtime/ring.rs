@@ -105,17 +105,17 @@ impl Ring {
         self.push(e);
     }
 
-    /// Submit everything queued and wait for at least one completion or `timeout`.
-    pub fn submit_and_wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    /// Submit everything queued and wait for at least `want` completions or `timeout`.
+    pub fn submit_and_wait(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
         let res = match timeout {
             Some(t) => {
                 let ts = types::Timespec::new()
                     .sec(t.as_secs())
                     .nsec(t.subsec_nanos());
                 let args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring.submitter().submit_with_args(want.max(1), &args)
             }
-            None => self.ring.submit_and_wait(1),
+            None => self.ring.submit_and_wait(want.max(1)),
         };
         match res {
             Ok(_) => Ok(()),

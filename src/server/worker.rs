@@ -141,7 +141,7 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
-            if let Err(e) = self.ring.submit_and_wait(Some(wait)) {
+            if let Err(e) = self.ring.submit_and_wait(1, Some(wait)) {
                 log::warning(&format!("io_uring wait failed: {e}"));
             }
             self.now_ms = unix_ms();

@@ -30,7 +30,7 @@ fn bad_directive_error_text() {
         ("maxmemory 10zz", "argument must be a memory value"),
         (
             "loglevel foo",
-            "argument(s) must be one of the following: debug, verbose, notice, warning, nothing",
+            "argument(s) must be one of the following: debug, verbose, notice, warning",
         ),
         ("replicaof a b", "Invalid master port"),
         (
@@ -134,10 +134,10 @@ fn args_override_file_and_stdin() {
     let c = Config::load_with_program(
         "ringkv",
         &args(&[f.to_str().unwrap(), "-"]),
-        &mut &b"\nport 7002\nloglevel nothing\n"[..],
+        &mut &b"\nport 7002\nloglevel warning\n"[..],
     )
     .unwrap();
-    assert_eq!((c.port, c.loglevel), (7002, LogLevel::Nothing));
+    assert_eq!((c.port, c.loglevel), (7002, LogLevel::Warning));
     let c = load_text("port 7003\n", &["--port", "7004"]).unwrap();
     assert_eq!(c.port, 7004);
     assert_eq!(c.config_file, None);
