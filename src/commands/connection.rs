@@ -77,6 +77,7 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     if ctx.srv.config().requirepass.is_some() {
         ctx.client.authenticated = false;
     }
+    ctx.client.action = Some(ClientAction::Reset);
     ctx.out.simple(b"RESET");
 }
 

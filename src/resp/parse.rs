@@ -9,7 +9,7 @@
 //! `Incomplete` and the caller calls again once more bytes arrived, from the same start. It never
 //! reserves memory for a declared length; it only validates the length against the limits.
 
-use memchr::memchr;
+use memchr::memchr2;
 
 /// Longest inline request or length line without a newline (Redis's PROTO_INLINE_MAX_SIZE).
 pub const INLINE_BYTES_MAX: usize = 64 * 1024;
@@ -84,45 +84,28 @@ pub fn parse_command(
 }
 
 /// Reads a `<prefix><integer>\r\n` line starting at `pos`. Returns (value, position after CRLF).
-#[inline]
+///
+/// Like Redis, which finds the CR with `strchr`, a NUL byte before the CR hides it: the line is
+/// then incomplete until more than `INLINE_BYTES_MAX` bytes are buffered, and then an error.
 fn read_len_line(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
-    // Fast path: a short run of digits then CRLF ("$3\r\n", "*2\r\n"), parsed while scanning.
-    let mut i = pos + 1;
-    let mut v: i64 = 0;
-    while i < buf.len() && i < pos + 19 && buf[i].is_ascii_digit() {
-        v = v * 10 + (buf[i] - b'0') as i64;
-        i += 1;
-    }
-    if i > pos + 1
-        && i + 1 < buf.len()
-        && buf[i] == b'\r'
-        && buf[i + 1] == b'\n'
-        && !(buf[pos + 1] == b'0' && i > pos + 2)
-    {
-        return Ok(Some((v, i + 2)));
-    }
-    read_len_line_slow(buf, pos)
-}
-
-/// The general case: negative numbers, malformed lines, lines split across reads.
-fn read_len_line_slow(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
     let rest = &buf[pos..];
-    let Some(cr) = memchr(b'\r', rest) else {
+    // Length lines are short ("$3", "*2"): a plain scan of the first bytes beats a memchr call.
+    let short = rest.iter().take(24).position(|&c| c == b'\r' || c == 0);
+    let found = short.or_else(|| memchr2(b'\r', 0, rest));
+    let Some(cr) = found.filter(|&i| rest[i] == b'\r') else {
         return if rest.len() > INLINE_BYTES_MAX {
             Err(())
         } else {
             Ok(None)
         };
     };
-    if cr > INLINE_BYTES_MAX {
-        return Err(());
-    }
     if rest.len() < cr + 2 {
         return Ok(None);
     }
-    // The value between the type byte and CR; a missing or malformed number is reported by the
-    // caller as an invalid length, which is what Redis does.
-    let value = parse_i64(&rest[1..cr]).unwrap_or(i64::MIN);
+    // The value between the type byte and CR; a missing or malformed number (including one too
+    // long for an i64) is reported by the caller as an invalid length, which is what Redis does.
+    // The CR may be the type byte itself (`*1\r\n\r\n`): then there is no number at all.
+    let value = rest.get(1..cr).and_then(parse_i64).unwrap_or(i64::MIN);
     Ok(Some((value, pos + cr + 2)))
 }
 
@@ -146,14 +129,15 @@ fn parse_multibulk(buf: &[u8], ranges: &mut Vec<(u32, u32)>, limits: &Limits) ->
         if pos >= buf.len() {
             return ParseOutcome::Incomplete;
         }
-        if buf[pos] != b'$' {
-            return ParseOutcome::Error(expected_dollar(buf[pos]));
-        }
+        // Redis waits for the whole length line before it looks at the type byte.
         let (len, data) = match read_len_line(buf, pos) {
             Err(()) => return ParseOutcome::Error("Protocol error: too big bulk count string"),
             Ok(None) => return ParseOutcome::Incomplete,
             Ok(Some(v)) => v,
         };
+        if buf[pos] != b'$' {
+            return ParseOutcome::Error(expected_dollar(buf[pos]));
+        }
         if len < 0 || len as u64 > limits.bulk_bytes_max {
             return ParseOutcome::Error("Protocol error: invalid bulk length");
         }
@@ -180,28 +164,45 @@ fn parse_multibulk(buf: &[u8], ranges: &mut Vec<(u32, u32)>, limits: &Limits) ->
     }
 }
 
-/// Redis names the unexpected byte; the texts are static so the error path never allocates.
-fn expected_dollar(got: u8) -> &'static str {
-    const TEXTS: [&str; 128] = {
-        // Filled lazily below would need allocation; instead cover printable ASCII by table.
-        let mut t = ["Protocol error: expected '$', got '?'"; 128];
-        macro_rules! set {
-            ($($c:literal)*) => { $( t[$c as usize] = concat!("Protocol error: expected '$', got '", $c, "'"); )* };
+const DOLLAR_PREFIX: &[u8] = b"Protocol error: expected '$', got '";
+const DOLLAR_TEXT_LEN: usize = DOLLAR_PREFIX.len() + 2;
+
+/// "Protocol error: expected '$', got 'X'" for every ASCII byte X, built at compile time so the
+/// error path never allocates. Redis prints the byte as is, except CR and LF, which it turns into
+/// spaces so the reply stays one line.
+static DOLLAR_TEXTS: [[u8; DOLLAR_TEXT_LEN]; 128] = {
+    let mut t = [[0u8; DOLLAR_TEXT_LEN]; 128];
+    let mut c = 0;
+    while c < 128 {
+        let mut i = 0;
+        while i < DOLLAR_PREFIX.len() {
+            t[c][i] = DOLLAR_PREFIX[i];
+            i += 1;
         }
-        set!('a' 'b' 'c' 'd' 'e' 'f' 'g' 'h' 'i' 'j' 'k' 'l' 'm' 'n' 'o' 'p' 'q' 'r' 's' 't' 'u' 'v' 'w' 'x' 'y' 'z'
-             'A' 'B' 'C' 'D' 'E' 'F' 'G' 'H' 'I' 'J' 'K' 'L' 'M' 'N' 'O' 'P' 'Q' 'R' 'S' 'T' 'U' 'V' 'W' 'X' 'Y' 'Z'
-             '0' '1' '2' '3' '4' '5' '6' '7' '8' '9' '*' ':' '+' '-' ' ' '#' '!' '%' '&' '(' ')' ',' '.' '/'
-             ';' '<' '=' '>' '@' '[' ']' '^' '_' '`' '{' '|' '}' '~');
-        t
-    };
-    TEXTS
-        .get(got as usize)
-        .copied()
-        .unwrap_or(TEXTS[b'?' as usize])
+        t[c][i] = if c == b'\r' as usize || c == b'\n' as usize {
+            b' '
+        } else {
+            c as u8
+        };
+        t[c][i + 1] = b'\'';
+        c += 1;
+    }
+    t
+};
+
+/// Redis names the unexpected byte. A byte above 0x7f cannot be part of a `&str` and is shown as
+/// '?' (Redis sends the raw byte).
+fn expected_dollar(got: u8) -> &'static str {
+    let i = if got.is_ascii() { got } else { b'?' };
+    std::str::from_utf8(&DOLLAR_TEXTS[i as usize])
+        .unwrap_or("Protocol error: expected '$', got '?'")
 }
 
 fn parse_inline(buf: &[u8], ranges: &mut Vec<(u32, u32)>, scratch: &mut Vec<u8>) -> ParseOutcome {
-    let Some(nl) = memchr(b'\n', buf) else {
+    // Redis finds the newline with `strchr`, so a NUL byte before it hides it: the request stays
+    // incomplete until the line limit is passed. (This also means split_args never sees a NUL.)
+    let found = memchr2(b'\n', 0, buf).filter(|&i| buf[i] == b'\n');
+    let Some(nl) = found else {
         return if buf.len() > INLINE_BYTES_MAX {
             ParseOutcome::Error("Protocol error: too big inline request")
         } else {
@@ -228,13 +229,23 @@ fn parse_inline(buf: &[u8], ranges: &mut Vec<(u32, u32)>, scratch: &mut Vec<u8>)
     }
 }
 
-/// Splits a line into words like redis.conf does: spaces separate, "double quotes" take escapes
-/// (\n \r \t \b \a \\ \" \xHH), 'single quotes' take \'. A closing quote must end the word.
+/// C `isspace` in the "C" locale (Rust's `is_ascii_whitespace` lacks vertical tab).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Splits a line into words like Redis's `sdssplitargs`: whitespace separates, "double quotes"
+/// take escapes (\n \r \t \b \a \\ \" \xHH), 'single quotes' take \'. A closing quote must
+/// end the word. A NUL byte ends the line (callers never pass one; this keeps every loop moving).
 fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) -> Result<(), ()> {
+    let line = match line.iter().position(|&c| c == 0) {
+        Some(end) => &line[..end],
+        None => line,
+    };
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -271,7 +282,7 @@ fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) -> R
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return Err(());
                     }
                     i += 1;
@@ -284,7 +295,7 @@ fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) -> R
                     i += 1;
                     out.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return Err(());
                     }
                     i += 1;
@@ -294,7 +305,8 @@ fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) -> R
                 }
             } else {
                 match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    // Only these end an unquoted word (vertical tab and form feed do not).
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     _ => out.push(c),
@@ -455,6 +467,81 @@ mod tests {
             parse(&long).0,
             ParseOutcome::Error("Protocol error: too big inline request")
         );
+    }
+
+    #[test]
+    fn nul_hides_the_line_end_like_redis() {
+        // A NUL before the newline: incomplete (Redis's strchr stops there), not an argument flood.
+        assert_eq!(parse(b"\0\n").0, ParseOutcome::Incomplete);
+        assert_eq!(parse(b"PING\0xyz\r\n").0, ParseOutcome::Incomplete);
+        let mut long = b"PING\0".to_vec();
+        long.resize(INLINE_BYTES_MAX + 10, b'a');
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse(&long).0,
+            ParseOutcome::Error("Protocol error: too big inline request")
+        );
+        // A NUL after the newline belongs to the next request.
+        assert_eq!(parse(b"PING\r\n\0").1, vec![b"PING".to_vec()]);
+        assert_eq!(parse(b"*1\0\r\n$4\r\nPING\r\n").0, ParseOutcome::Incomplete);
+        assert_eq!(parse(b"*1\r\n$4\0\r\nPING\r\n").0, ParseOutcome::Incomplete);
+        assert_eq!(parse(b"*1\r\n\0xx\r\n").0, ParseOutcome::Incomplete);
+        let mut long = b"*1\r\n$4\0".to_vec();
+        long.resize(INLINE_BYTES_MAX + 10, b'a');
+        assert_eq!(
+            parse(&long).0,
+            ParseOutcome::Error("Protocol error: too big bulk count string")
+        );
+        let mut long = b"*1\0".to_vec();
+        long.resize(INLINE_BYTES_MAX + 10, b'a');
+        assert_eq!(
+            parse(&long).0,
+            ParseOutcome::Error("Protocol error: too big mbulk count string")
+        );
+    }
+
+    #[test]
+    fn inline_whitespace_is_c_isspace() {
+        assert_eq!(parse(b"\x0bPING\r\n").1, vec![b"PING".to_vec()]);
+        assert_eq!(
+            parse(b"ECHO a\x0bb\r\n").1,
+            vec![b"ECHO".to_vec(), b"a\x0bb".to_vec()]
+        );
+        assert_eq!(
+            parse(b"ECHO \"a\"\x0b\r\n").1,
+            vec![b"ECHO".to_vec(), b"a".to_vec()]
+        );
+        assert_eq!(
+            parse(b"ECHO \x0c a\r\n").1,
+            vec![b"ECHO".to_vec(), b"a".to_vec()]
+        );
+    }
+
+    #[test]
+    fn expected_dollar_names_the_byte() {
+        let e = |b: &[u8]| parse(b).0;
+        assert_eq!(
+            e(b"*1\r\n\"xx\r\n"),
+            ParseOutcome::Error("Protocol error: expected '$', got '\"'")
+        );
+        assert_eq!(
+            e(b"*1\r\n\\xx\r\n"),
+            ParseOutcome::Error("Protocol error: expected '$', got '\\'")
+        );
+        assert_eq!(
+            e(b"*1\r\n\x01xx\r\n"),
+            ParseOutcome::Error("Protocol error: expected '$', got '\x01'")
+        );
+        assert_eq!(
+            e(b"*1\r\n\nxx\r\n"),
+            ParseOutcome::Error("Protocol error: expected '$', got ' '")
+        );
+        assert_eq!(
+            e(b"*1\r\n\rxx\r\n"),
+            ParseOutcome::Error("Protocol error: expected '$', got ' '")
+        );
+        // The whole length line must be there before the type byte is judged.
+        assert_eq!(e(b"*1\r\n:1"), ParseOutcome::Incomplete);
     }
 
     #[test]

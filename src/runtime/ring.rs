@@ -15,6 +15,8 @@ pub struct Completion {
     pub token: u64,
     pub result: i32,
     pub more: bool,
+    /// The provided buffer a multishot receive filled.
+    pub buffer: Option<u16>,
 }
 
 pub struct Ring {
@@ -82,6 +84,24 @@ impl Ring {
         self.push(e);
     }
 
+    /// Multishot receive into buffers of provided-buffer group `group`.
+    pub fn recv_multi(&mut self, fd: RawFd, group: u16, token: u64) {
+        let e = opcode::RecvMulti::new(types::Fd(fd), group)
+            .build()
+            .user_data(token);
+        self.push(e);
+    }
+
+    /// Registers a provided-buffer ring.
+    ///
+    /// # Safety
+    /// The `entries` ring memory must stay valid until this ring is dropped.
+    pub unsafe fn register_buf_ring(&self, addr: u64, entries: u16, group: u16) -> io::Result<()> {
+        self.ring
+            .submitter()
+            .register_buf_ring_with_flags(addr, entries, group, 0)
+    }
+
     /// Send `buf[..len]`.
     ///
     /// # Safety
@@ -143,6 +163,7 @@ impl Ring {
                 token: cqe.user_data(),
                 result: cqe.result(),
                 more: cqueue::more(cqe.flags()),
+                buffer: cqueue::buffer_select(cqe.flags()),
             });
         }
     }

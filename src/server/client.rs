@@ -12,6 +12,8 @@ pub enum ClientAction {
     CloseAfterReply,
     /// Become a MONITOR client.
     Monitor,
+    /// RESET: leave MONITOR mode (the rest of RESET is client state the handler resets).
+    Reset,
     /// SHUTDOWN: stop the server; `save` as asked (None = default).
     Shutdown { save: Option<bool> },
 }

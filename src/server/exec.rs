@@ -142,7 +142,11 @@ impl Worker {
         let args = Args::new(base, ranges);
         let (index, spec) = match check(out, client, *monitor, &args) {
             Ok(s) => s,
-            Err(()) => return Step::Done(consumed),
+            Err(()) => {
+                let st = &self.shared.stats[me].total_error_replies;
+                st.fetch_add(1, Ordering::Relaxed);
+                return Step::Done(consumed);
+            }
         };
         // Route: the shards this command needs.
         let need = if spec.has(commands::ALL_SHARDS) {
@@ -347,6 +351,7 @@ impl Worker {
                     self.shared.monitor_count.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            ClientAction::Reset => self.stop_monitor(slot),
             ClientAction::Shutdown { save } => {
                 let code = if save == Some(true) { 2 } else { 1 };
                 self.shared.shutdown.store(code, Ordering::Release);
