@@ -3,11 +3,9 @@
 //! This layer knows nothing about Redis. It moves bytes between sockets and buffers, wakes threads,
 //! and tells the time. The server layer above decides what the bytes mean.
 
-pub mod bufring;
 pub mod clock;
 pub mod mailbox;
 pub mod ring;
 
-pub use bufring::BufRing;
 pub use mailbox::Mailbox;
 pub use ring::{Completion, Ring};

@@ -15,9 +15,10 @@ pub struct Completion {
     pub token: u64,
     pub result: i32,
     pub more: bool,
-    /// The provided buffer a multishot receive filled.
-    pub buffer: Option<u16>,
 }
+
+/// IORING_RECVSEND_POLL_FIRST (Linux 5.19): arm the poll before trying the receive.
+const RECVSEND_POLL_FIRST: u16 = 1;
 
 pub struct Ring {
     ring: IoUring,
@@ -78,28 +79,13 @@ impl Ring {
     /// # Safety
     /// `buf` must stay valid, unmoved and untouched until the completion with `token` is reaped.
     pub unsafe fn recv(&mut self, fd: RawFd, buf: *mut u8, len: u32, token: u64) {
+        // Poll first: a receive is posted right after the previous input was consumed, so data is
+        // rarely waiting; skipping the inline attempt saves a failed recvmsg per request.
         let e = opcode::Recv::new(types::Fd(fd), buf, len)
+            .ioprio(RECVSEND_POLL_FIRST)
             .build()
             .user_data(token);
         self.push(e);
-    }
-
-    /// Multishot receive into buffers of provided-buffer group `group`.
-    pub fn recv_multi(&mut self, fd: RawFd, group: u16, token: u64) {
-        let e = opcode::RecvMulti::new(types::Fd(fd), group)
-            .build()
-            .user_data(token);
-        self.push(e);
-    }
-
-    /// Registers a provided-buffer ring.
-    ///
-    /// # Safety
-    /// The `entries` ring memory must stay valid until this ring is dropped.
-    pub unsafe fn register_buf_ring(&self, addr: u64, entries: u16, group: u16) -> io::Result<()> {
-        self.ring
-            .submitter()
-            .register_buf_ring_with_flags(addr, entries, group, 0)
     }
 
     /// Send `buf[..len]`.
@@ -163,7 +149,6 @@ impl Ring {
                 token: cqe.user_data(),
                 result: cqe.result(),
                 more: cqueue::more(cqe.flags()),
-                buffer: cqueue::buffer_select(cqe.flags()),
             });
         }
     }

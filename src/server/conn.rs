@@ -59,22 +59,23 @@ impl Conn {
         }
     }
 
-    /// Drops input already executed before more is appended. Safe at any time outside a
-    /// command: a parked command is parsed again from `rpos`, wherever its bytes sit.
-    pub fn compact_input(&mut self) {
-        if self.rpos == 0 {
-            return;
+    /// Makes room for a receive: drops parsed bytes, then grows (doubling, never to a size the
+    /// client declared) when less than `RECV_BYTES_MIN` is free. Returns the free room.
+    pub fn prepare_recv(&mut self) -> usize {
+        if self.rpos > 0 {
+            let live = self.rbuf.len() - self.rpos;
+            self.rbuf.copy_within(self.rpos.., 0);
+            self.rbuf.truncate(live);
+            self.rpos = 0;
         }
-        if self.rpos == self.rbuf.len() {
-            self.rbuf.clear();
-            if self.rbuf.capacity() > 4 * 1024 * 1024 {
-                // A big request came and went: give the memory back.
-                self.rbuf = Vec::with_capacity(RECV_BYTES_MIN);
-            }
-        } else {
-            self.rbuf.drain(..self.rpos);
+        if self.rbuf.capacity() - self.rbuf.len() < RECV_BYTES_MIN {
+            let grow = self.rbuf.capacity().max(RECV_BYTES_MIN);
+            self.rbuf.reserve(grow);
+        } else if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * 1024 * 1024 {
+            // A big request came and went: give the memory back.
+            self.rbuf = Vec::with_capacity(RECV_BYTES_MIN);
         }
-        self.rpos = 0;
+        self.rbuf.capacity() - self.rbuf.len()
     }
 
     /// Bytes received but not yet executed.

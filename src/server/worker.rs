@@ -15,15 +15,11 @@ use slab::Slab;
 
 use super::client::{ClientShared, ClientState};
 use super::conn::{Conn, RECV_BYTES_MIN};
-
-/// Provided receive buffers per worker, and their size.
-const RECV_BUFFERS: u16 = 512;
-const RECV_BUFFER_BYTES: usize = 16 * 1024;
 use super::locks::{Holder, ShardLock};
 use super::{log, Msg, Shared};
 use crate::config::{Config, OutputLimit};
 use crate::runtime::clock::{mono_us, unix_ms};
-use crate::runtime::{BufRing, Completion, Ring};
+use crate::runtime::{Completion, Ring};
 
 const KIND_SHIFT: u32 = 60;
 const KIND_ACCEPT: u64 = 1;
@@ -32,10 +28,6 @@ const KIND_SEND: u64 = 3;
 const KIND_WAKE: u64 = 4;
 /// Submission-queue entries per ring.
 const RING_ENTRIES: u32 = 4096;
-/// Sends up to this size are expected to complete inline (they fit an idle socket buffer), and
-/// the longest a turn waits for the completions it expects before reaping anyway.
-const INLINE_SEND_BYTES_MAX: usize = 32 * 1024;
-const INLINE_SEND_WAIT_US: u64 = 1000;
 /// Largest single send handed to the kernel.
 const SEND_BYTES_MAX: usize = 1 << 30;
 
@@ -86,8 +78,6 @@ pub struct Worker {
     pub id: usize,
     pub shared: Arc<Shared>,
     pub ring: Ring,
-    /// Provided buffers for the multishot receives; dropped after `ring` (field order).
-    bufs: BufRing,
     pub conns: Slab<Conn>,
     pub lock: ShardLock,
     /// Connections whose parked command may now advance (a lock was granted).
@@ -99,8 +89,6 @@ pub struct Worker {
     /// Monotonic clock (µs) read after the last command ran: the next command's start time, so
     /// each command costs one clock read.
     pub clock_us: u64,
-    /// Small sends submitted since the last wait (see `run`).
-    inline_sends: usize,
     listeners: Vec<RawFd>,
     next_gen: u32,
     completions: Vec<Completion>,
@@ -112,9 +100,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(id: usize, shared: Arc<Shared>, listeners: Vec<RawFd>) -> Result<Worker, String> {
         let ring = Ring::new(RING_ENTRIES)?;
-        let bufs = BufRing::new(&ring, 0, RECV_BUFFERS, RECV_BUFFER_BYTES).map_err(|e| {
-            format!("Can't start: io_uring provided-buffer rings are unavailable ({e}); ringkv needs Linux 6.0 or newer.")
-        })?;
+
         let limits = {
             let c = shared.config();
             Limits::from_config(&c, shared.config_epoch.load(Ordering::Acquire))
@@ -123,7 +109,6 @@ impl Worker {
             id,
             shared,
             ring,
-            bufs,
             conns: Slab::new(),
             lock: ShardLock::default(),
             ready: VecDeque::new(),
@@ -131,7 +116,6 @@ impl Worker {
             limits,
             now_ms: unix_ms(),
             clock_us: mono_us(),
-            inline_sends: 0,
             listeners,
             next_gen: 1,
             completions: Vec::with_capacity(1024),
@@ -153,21 +137,12 @@ impl Worker {
                 return;
             }
             let now_us = mono_us();
-            let mut wait = if self.runnable.is_empty() && self.next_cron_us > now_us {
+            let wait = if self.runnable.is_empty() && self.next_cron_us > now_us {
                 Duration::from_micros(self.next_cron_us - now_us)
             } else {
                 Duration::ZERO
             };
-            // Small sends submitted this turn almost always complete inline, during the submit
-            // itself. Counting them in `want` means their completions do not end the wait on
-            // their own, which saves one io_uring_enter per turn. The wait is capped so a send
-            // that did not complete inline is still reaped promptly.
-            let want = 1 + self.inline_sends;
-            if self.inline_sends > 0 {
-                wait = wait.min(Duration::from_micros(INLINE_SEND_WAIT_US));
-            }
-            self.inline_sends = 0;
-            if let Err(e) = self.ring.submit_and_wait(want, Some(wait)) {
+            if let Err(e) = self.ring.submit_and_wait(1, Some(wait)) {
                 log::warning(&format!("io_uring wait failed: {e}"));
             }
             self.now_ms = unix_ms();
@@ -289,53 +264,41 @@ impl Worker {
         self.post_recv(slot);
     }
 
-    /// Arms the connection's multishot receive unless it is armed or the connection closes.
+    /// Arms a receive unless one is in flight or the connection is parked or closing.
+    ///
+    /// One single-shot receive at a time, straight into the connection's buffer: measured here
+    /// against a multishot receive from a provided-buffer ring (which needs a copy out of the
+    /// shared buffer), the single-shot form used less CPU per request at -P 1 and -P 16.
     pub fn post_recv(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
-        if conn.recv_inflight || conn.closing {
+        if conn.recv_inflight || conn.closing || conn.need != 0 || conn.close_after_flush {
             return;
         }
+        let room = conn.prepare_recv().min(u32::MAX as usize);
+        // SAFETY: the spare capacity of `rbuf` is not read or moved until this receive
+        // completes: `process` runs only after completion, and `post_recv` is the only place that
+        // reallocates, guarded by `recv_inflight`.
+        unsafe {
+            let ptr = conn.rbuf.as_mut_ptr().add(conn.rbuf.len());
+            self.ring.recv(
+                conn.fd,
+                ptr,
+                room as u32,
+                op_token(KIND_RECV, slot, conn.gen),
+            );
+        }
         conn.recv_inflight = true;
-        let token = op_token(KIND_RECV, slot, conn.gen);
-        self.ring.recv_multi(conn.fd, self.bufs.group, token);
     }
 
-    /// Bytes arrived in a provided buffer: append them to the connection's input and run what
-    /// is complete. The receive stays armed while the kernel says `more`.
+    /// A receive finished: the bytes are already in the connection's buffer; run what is
+    /// complete.
     fn on_recv(&mut self, slot: usize, gen: u32, c: Completion) {
-        let data_len = c.result.max(0) as usize;
-        let copied = match c.buffer {
-            Some(bid) if self.conn_is(slot, gen) && data_len > 0 => {
-                let data = self.bufs.data(bid, data_len);
-                let conn = &mut self.conns[slot];
-                conn.compact_input();
-                conn.rbuf.extend_from_slice(data);
-                self.bufs.recycle(bid);
-                true
-            }
-            Some(bid) => {
-                self.bufs.recycle(bid);
-                false
-            }
-            None => false,
-        };
         if !self.conn_is(slot, gen) {
             return;
         }
-        if !c.more {
-            self.conns[slot].recv_inflight = false;
-        }
-        if self.conns[slot].closing {
-            self.close(slot);
-            return;
-        }
-        if !copied {
-            if c.result == -libc::ENOBUFS {
-                // Every provided buffer was in use; they are back now, so re-arm.
-                self.post_recv(slot);
-                return;
-            }
-            if c.result < 0 && c.result != -libc::ECONNRESET {
+        self.conns[slot].recv_inflight = false;
+        if c.result <= 0 || self.conns[slot].closing {
+            if c.result < 0 && c.result != -libc::ECONNRESET && !self.conns[slot].closing {
                 log::verbose(&format!(
                     "Reading from client: {}",
                     std::io::Error::from_raw_os_error(-c.result)
@@ -345,30 +308,14 @@ impl Worker {
             return;
         }
         let conn = &mut self.conns[slot];
+        let n = c.result as usize;
+        // SAFETY: the kernel wrote `n` bytes into the spare capacity we handed it (see
+        // `post_recv`), directly after the initialized part.
+        unsafe { conn.rbuf.set_len(conn.rbuf.len() + n) };
         conn.last_interaction_ms = self.now_ms;
-        if conn.pending_input() as u64 > self.limits.query_buffer_bytes_max {
-            log::warning(&format!(
-                "Closing client that reached max query buffer length: id={} addr={}",
-                conn.client.id, conn.client.shared.addr
-            ));
-            self.close(slot);
-            return;
-        }
         let st = &self.shared.stats[self.id].net_input_bytes;
-        st.store(
-            st.load(Ordering::Relaxed) + data_len as u64,
-            Ordering::Relaxed,
-        );
-        if self.conns[slot].need == 0 {
-            self.process(slot);
-        }
-        if self
-            .conns
-            .get(slot)
-            .is_some_and(|c| !c.closing && !c.recv_inflight)
-        {
-            self.post_recv(slot);
-        }
+        st.store(st.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        self.process(slot);
     }
 
     /// Hands queued replies to the kernel if no send is in flight.
@@ -391,9 +338,6 @@ impl Worker {
     fn post_send(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
         let len = (conn.sending.len() - conn.sent).min(SEND_BYTES_MAX);
-        if len <= INLINE_SEND_BYTES_MAX {
-            self.inline_sends += 1;
-        }
         // SAFETY: `sending` is neither modified nor reallocated while `send_inflight` is set;
         // replies produced meanwhile go to `out`.
         unsafe {
