@@ -8,12 +8,14 @@
 use crossbeam_queue::ArrayQueue;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 
 pub struct Mailbox<T> {
     queue: ArrayQueue<T>,
     eventfd: RawFd,
     notified: AtomicBool,
+    /// Set by the consumer just before it blocks; producers only write the eventfd when it is.
+    sleeping: AtomicBool,
 }
 
 impl<T> Mailbox<T> {
@@ -29,6 +31,7 @@ impl<T> Mailbox<T> {
             queue: ArrayQueue::new(capacity_max),
             eventfd: fd,
             notified: AtomicBool::new(false),
+            sleeping: AtomicBool::new(true),
         })
     }
 
@@ -40,6 +43,12 @@ impl<T> Mailbox<T> {
     /// Push a message; gives it back when the mailbox is full (the caller retries later).
     pub fn push(&self, msg: T) -> Result<(), T> {
         self.queue.push(msg)?;
+        // SeqCst pairs with `about_to_sleep`: either we see the consumer asleep and wake it, or
+        // it sees our message before blocking. A consumer that is awake drains every turn.
+        fence(Ordering::SeqCst);
+        if !self.sleeping.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         // AcqRel pairs with the consumer's swap in `take_notification`: if we see `true`, the
         // consumer has not yet cleared the flag, so its drain after clearing sees our push.
         if !self.notified.swap(true, Ordering::AcqRel) {
@@ -49,6 +58,25 @@ impl<T> Mailbox<T> {
             unsafe { libc::write(self.eventfd, &one as *const u64 as *const libc::c_void, 8) };
         }
         Ok(())
+    }
+
+    /// Consumer side, before blocking: announces the sleep and returns false when a message
+    /// arrived meanwhile (then it must not block, and is marked awake again).
+    pub fn about_to_sleep(&self) -> bool {
+        self.sleeping.store(true, Ordering::SeqCst);
+        // The fences on both sides (here and in `push`) keep each side's store before its load
+        // (store-load order is not otherwise guaranteed, even on x86).
+        fence(Ordering::SeqCst);
+        if self.queue.is_empty() {
+            return true;
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+        false
+    }
+
+    /// Consumer side, after waking.
+    pub fn awake(&self) {
+        self.sleeping.store(false, Ordering::SeqCst);
     }
 
     /// Consumer side: clear the wake-up flag before draining.

@@ -20,6 +20,8 @@ use crate::store::shard_of;
 
 /// Commands run per connection before yielding to others (fairness under deep pipelines).
 const COMMANDS_PER_TURN_MAX: usize = 4096;
+/// Queued commands that may join a parked command's lock batch.
+const BATCH_COMMANDS_MAX: usize = 256;
 
 enum Step {
     /// Ran (or answered with an error); continue.
@@ -148,23 +150,15 @@ impl Worker {
                 return Step::Done(consumed);
             }
         };
-        // Route: the shards this command needs.
-        let need = if spec.has(commands::ALL_SHARDS) {
-            if shards >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << shards) - 1
-            }
-        } else {
-            let mut m = 0u64;
-            spec.for_each_key_pos(args.len(), |i| m |= 1u64 << shard_of(args.get(i), shards));
-            m
-        };
+        let need = route(spec, &args, shards);
         let mine = 1u64 << me;
         if need == 0 || (need == mine && self.lock.is_free()) {
             self.run_command(slot, index, need, inline);
             return Step::Done(consumed);
         }
+        // Park. The complete commands queued behind this one join it, so a pipeline pays one
+        // lock round trip per batch rather than per command.
+        let need = need | self.batch_need(slot, consumed, shards);
         let conn = &mut self.conns[slot];
         conn.need = need;
         conn.held = 0;
@@ -203,31 +197,15 @@ impl Worker {
             }
             return;
         }
-        // All locks held: parse the parked command again (same bytes, same result) and run it.
-        let limits = self.parse_limits(slot);
+        // All locks held: run the parked command and every following complete command whose
+        // shards are among the held ones, then release.
+        let held = self.conns[slot].held;
+        for _ in 0..COMMANDS_PER_TURN_MAX {
+            if !self.run_if_covered(slot, held) {
+                break;
+            }
+        }
         let conn = &mut self.conns[slot];
-        let (consumed, inline) = match parse_command(
-            &conn.rbuf[conn.rpos..],
-            &mut conn.ranges,
-            &mut conn.scratch,
-            &limits,
-        ) {
-            ParseOutcome::Complete { consumed, inline } => (consumed, inline),
-            _ => unreachable!("a parked command parses again"),
-        };
-        let held = conn.held;
-        let base: &[u8] = if inline {
-            &conn.scratch
-        } else {
-            &conn.rbuf[conn.rpos..]
-        };
-        let index = match commands::table().lookup(Args::new(base, &conn.ranges).get(0)) {
-            Some((i, _)) => i,
-            None => unreachable!("checked before parking"),
-        };
-        self.run_command(slot, index, held, inline);
-        let conn = &mut self.conns[slot];
-        conn.rpos += consumed;
         conn.need = 0;
         conn.held = 0;
         conn.requested = 0;
@@ -235,6 +213,97 @@ impl Worker {
         if self.conns.get(slot).is_some_and(|c| !c.closing) {
             self.process(slot);
         }
+    }
+
+    /// Shards needed by the complete commands queued after the first `skip` bytes of input
+    /// (at most `BATCH_COMMANDS_MAX` of them; stops at anything that is not a plain command).
+    fn batch_need(&mut self, slot: usize, skip: usize, shards: usize) -> u64 {
+        let limits = self.parse_limits(slot);
+        let conn = &mut self.conns[slot];
+        let mut pos = conn.rpos + skip;
+        let mut need = 0u64;
+        for _ in 0..BATCH_COMMANDS_MAX {
+            if pos >= conn.rbuf.len() {
+                break;
+            }
+            match parse_command(
+                &conn.rbuf[pos..],
+                &mut conn.ranges,
+                &mut conn.scratch,
+                &limits,
+            ) {
+                ParseOutcome::Complete { consumed, inline } => {
+                    let base: &[u8] = if inline {
+                        &conn.scratch
+                    } else {
+                        &conn.rbuf[pos..]
+                    };
+                    let args = Args::new(base, &conn.ranges);
+                    match commands::table().lookup(args.get(0)) {
+                        Some((_, spec)) if spec.arity_ok(args.len()) => {
+                            need |= route(spec, &args, shards)
+                        }
+                        _ => break,
+                    }
+                    pos += consumed;
+                }
+                ParseOutcome::Empty { consumed } => pos += consumed,
+                _ => break,
+            }
+        }
+        need
+    }
+
+    /// Runs the command at `rpos` if it is complete and every shard it needs is in `held`;
+    /// returns whether it consumed input (and the batch may go on).
+    fn run_if_covered(&mut self, slot: usize, held: u64) -> bool {
+        let limits = self.parse_limits(slot);
+        let shards = self.shared.workers();
+        let conn = &mut self.conns[slot];
+        if conn.closing || conn.close_after_flush || conn.rpos >= conn.rbuf.len() {
+            return false;
+        }
+        let (consumed, inline) = match parse_command(
+            &conn.rbuf[conn.rpos..],
+            &mut conn.ranges,
+            &mut conn.scratch,
+            &limits,
+        ) {
+            ParseOutcome::Complete { consumed, inline } => (consumed, inline),
+            ParseOutcome::Empty { consumed } => {
+                conn.rpos += consumed;
+                return true;
+            }
+            _ => return false,
+        };
+        let Conn {
+            rbuf,
+            rpos,
+            scratch,
+            ranges,
+            out,
+            client,
+            monitor,
+            ..
+        } = conn;
+        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
+        let args = Args::new(base, ranges);
+        let (index, spec) = match check(out, client, *monitor, &args) {
+            Ok(s) => s,
+            Err(()) => {
+                self.shared.stats[self.id]
+                    .total_error_replies
+                    .fetch_add(1, Ordering::Relaxed);
+                self.conns[slot].rpos += consumed;
+                return true;
+            }
+        };
+        if route(spec, &args, shards) & !held != 0 {
+            return false;
+        }
+        self.run_command(slot, index, held, inline);
+        self.conns[slot].rpos += consumed;
+        true
     }
 
     /// Runs the command at `rpos` of `slot` with the shards in `held` locked.
@@ -359,6 +428,21 @@ impl Worker {
             }
         }
     }
+}
+
+/// The shards a command needs: those its keys live on, or all of them for keyspace-wide
+/// commands.
+fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
+    if spec.has(commands::ALL_SHARDS) {
+        return if shards >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << shards) - 1
+        };
+    }
+    let mut m = 0u64;
+    spec.for_each_key_pos(args.len(), |i| m |= 1u64 << shard_of(args.get(i), shards));
+    m
 }
 
 /// Pre-routing checks, in Redis's order: known command, arity, authentication. On failure the

@@ -142,9 +142,16 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
+            let mailbox = &self.shared.mailboxes[self.id];
+            let wait = if mailbox.about_to_sleep() {
+                wait
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.ring.submit_and_wait(1, Some(wait)) {
                 log::warning(&format!("io_uring wait failed: {e}"));
             }
+            self.shared.mailboxes[self.id].awake();
             self.now_ms = unix_ms();
             self.clock_us = mono_us();
             self.refresh_limits();
