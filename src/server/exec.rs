@@ -367,11 +367,13 @@ impl Worker {
             }
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
-        if shared.monitor_count.load(Ordering::Relaxed) > 0
+        let monitor_line = if shared.monitor_count.load(Ordering::Relaxed) > 0
             && !spec.has(commands::SKIP_MONITOR | commands::ADMIN)
         {
-            feed_monitors(shared, client.db, &client.shared.addr, &args);
-        }
+            Some(monitor_line(client.db, &client.shared.addr, &args))
+        } else {
+            None
+        };
         if self.limits.slowlog_slower_than_us >= 0
             && duration_us as i64 >= self.limits.slowlog_slower_than_us
             && !spec.has(commands::SKIP_SLOWLOG)
@@ -398,8 +400,40 @@ impl Worker {
                 .unwrap_or_else(|e| e.into_inner())
                 .record(event, now_ms / 1000, duration_us / 1000);
         }
-        if let Some(action) = client.action.take() {
+        let action = client.action.take();
+        if let Some(line) = monitor_line {
+            self.feed_monitors(line);
+        }
+        if let Some(action) = action {
             self.act(slot, action);
+        }
+    }
+
+    /// Hands a MONITOR line to every monitor: directly for this thread's, by message for the
+    /// others'. A full mailbox drops the line for that monitor rather than stall the loop (a
+    /// monitor that cannot keep up loses lines; the data path never waits for it).
+    fn feed_monitors(&mut self, line: Vec<u8>) {
+        let targets = self
+            .shared
+            .monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (w, token) in targets {
+            if w == self.id {
+                if let Some(slot) = self.conn_by_token(token) {
+                    self.conns[slot].out.extend_from_slice(&line);
+                    self.flush(slot);
+                }
+            } else if self.shared.mailboxes[w]
+                .push(Msg::Monitor {
+                    token,
+                    line: line.clone(),
+                })
+                .is_err()
+            {
+                log::verbose("MONITOR line dropped: the monitor's thread is behind");
+            }
         }
     }
 
@@ -476,7 +510,8 @@ fn check(
     Ok((index, spec))
 }
 
-fn feed_monitors(shared: &super::Shared, db: usize, addr: &str, args: &Args) {
+/// A MONITOR line: `+<unix time.µs> [<db> <addr>] "arg" ...`, escaped like Redis.
+fn monitor_line(db: usize, addr: &str, args: &Args) -> Vec<u8> {
     let us = unix_us();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
@@ -504,20 +539,7 @@ fn feed_monitors(shared: &super::Shared, db: usize, addr: &str, args: &Args) {
         line.push(b'"');
     }
     line.extend_from_slice(b"\r\n");
-    let targets = shared
-        .monitors
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    for (w, token) in targets {
-        shared.send(
-            w,
-            Msg::Monitor {
-                token,
-                line: line.clone(),
-            },
-        );
-    }
+    line
 }
 
 fn record_slow(

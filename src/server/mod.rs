@@ -104,9 +104,11 @@ impl Shared {
         }
     }
 
+    /// Asks every worker to look at shared state again. A full mailbox already guarantees a
+    /// wake-up, so a failed push is fine (and never spins, even when a worker wakes itself).
     pub fn wake_all(&self) {
         for w in 0..self.workers() {
-            self.send(w, Msg::Wake);
+            let _ = self.mailboxes[w].push(Msg::Wake);
         }
     }
 

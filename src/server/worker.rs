@@ -304,7 +304,13 @@ impl Worker {
             return;
         }
         self.conns[slot].recv_inflight = false;
-        if c.result <= 0 || self.conns[slot].closing {
+        if c.result == 0 && !self.conns[slot].closing {
+            // The client half-closed: everything it sent has run; close once the replies are out.
+            self.conns[slot].close_after_flush = true;
+            self.flush(slot);
+            return;
+        }
+        if c.result < 0 || self.conns[slot].closing {
             if c.result < 0 && c.result != -libc::ECONNRESET && !self.conns[slot].closing {
                 log::verbose(&format!(
                     "Reading from client: {}",
