@@ -67,6 +67,7 @@ pub fn run(config: Config) -> i32 {
         }
     };
     block_signals();
+    install_panic_hook();
     let shared = match build_shared(config.clone(), threads) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -260,6 +261,21 @@ fn daemonize() {
             }
         }
     }
+}
+
+/// A panic is a bug, never an input error (input gets error replies). A worker that died would
+/// leave its shard's locks and mailbox unanswered and the rest of the server stuck behind them,
+/// so log it in Redis's format and stop the whole process, as Redis does on a failed assertion.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current().name().unwrap_or("?").to_string();
+        log::warning("=== RINGKV BUG REPORT START: Cut & paste starting from here ===");
+        log::warning(&format!("Thread {thread} panicked: {info}"));
+        log::warning("=== RINGKV BUG REPORT END. Make sure to include from START to END. ===");
+        default(info);
+        std::process::abort();
+    }));
 }
 
 fn block_signals() {
