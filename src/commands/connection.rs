@@ -485,7 +485,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
                 me = true;
             } else {
                 c.kill.store(true, Ordering::Relaxed);
-                ctx.srv.send(c.worker, Msg::Wake);
+                let _ = ctx.srv.mailboxes[c.worker].push(Msg::Wake);
             }
             killed += 1;
         }

@@ -265,7 +265,7 @@ impl Worker {
             .insert(id, shared.clone());
         stats.connected_clients.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen;
-        self.next_gen = self.next_gen.wrapping_add(1).max(1) & 0x0fff_ffff;
+        self.next_gen = (self.next_gen.wrapping_add(1) & 0x0fff_ffff).max(1);
         let client = ClientState::new(shared, !self.limits.auth_required);
         let slot = self.conns.insert(Conn::new(fd, gen, client, self.now_ms));
         self.post_recv(slot);
