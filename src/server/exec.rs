@@ -130,27 +130,9 @@ impl Worker {
             }
             ParseOutcome::Complete { consumed, inline } => (consumed, inline),
         };
-        let Conn {
-            rbuf,
-            rpos,
-            scratch,
-            ranges,
-            out,
-            client,
-            monitor,
-            ..
-        } = conn;
-        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
-        let args = Args::new(base, ranges);
-        let (index, spec) = match check(out, client, *monitor, &args) {
-            Ok(s) => s,
-            Err(()) => {
-                let st = &self.shared.stats[me].total_error_replies;
-                st.fetch_add(1, Ordering::Relaxed);
-                return Step::Done(consumed);
-            }
+        let Some((index, need)) = self.checked(slot, inline, shards) else {
+            return Step::Done(consumed);
         };
-        let need = route(spec, &args, shards);
         let mine = 1u64 << me;
         if need == 0 || (need == mine && self.lock.is_free()) {
             self.run_command(slot, index, need, inline);
@@ -276,6 +258,22 @@ impl Worker {
             }
             _ => return false,
         };
+        let Some((index, need)) = self.checked(slot, inline, shards) else {
+            self.conns[slot].rpos += consumed;
+            return true;
+        };
+        if need & !held != 0 {
+            return false;
+        }
+        self.run_command(slot, index, held, inline);
+        self.conns[slot].rpos += consumed;
+        true
+    }
+
+    /// Checks the command just parsed at `rpos` (known, arity, auth) and routes it: its table
+    /// index and the shards it needs. On a failed check the error reply is queued and counted.
+    fn checked(&mut self, slot: usize, inline: bool, shards: usize) -> Option<(u32, u64)> {
+        let conn = &mut self.conns[slot];
         let Conn {
             rbuf,
             rpos,
@@ -288,22 +286,15 @@ impl Worker {
         } = conn;
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
-        let (index, spec) = match check(out, client, *monitor, &args) {
-            Ok(s) => s,
+        match check(out, client, *monitor, &args) {
+            Ok((index, spec)) => Some((index, route(spec, &args, shards))),
             Err(()) => {
                 self.shared.stats[self.id]
                     .total_error_replies
                     .fetch_add(1, Ordering::Relaxed);
-                self.conns[slot].rpos += consumed;
-                return true;
+                None
             }
-        };
-        if route(spec, &args, shards) & !held != 0 {
-            return false;
         }
-        self.run_command(slot, index, held, inline);
-        self.conns[slot].rpos += consumed;
-        true
     }
 
     /// Runs the command at `rpos` of `slot` with the shards in `held` locked.
