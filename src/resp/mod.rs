@@ -5,5 +5,5 @@
 pub mod parse;
 pub mod reply;
 
-pub use parse::{parse_command, Args, Limits, ParseOutcome};
+pub use parse::{parse_command, parse_command_resume, Args, Limits, ParseOutcome, Resume};
 pub use reply::Reply;

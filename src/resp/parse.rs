@@ -75,10 +75,37 @@ pub fn parse_command(
     scratch: &mut Vec<u8>,
     limits: &Limits,
 ) -> ParseOutcome {
+    parse_command_resume(buf, ranges, scratch, limits, &mut None)
+}
+
+/// Where an incomplete multibulk request stopped: `count` arguments in all, the next one's
+/// header at `pos`; the ones before it are already in `ranges`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resume {
+    count: usize,
+    pos: usize,
+}
+
+/// `parse_command` for the request being received: when `resume` holds where the previous call
+/// stopped (and `ranges` still holds what it parsed), parsing continues from there, so a request
+/// that arrives in many small pieces costs linear work, not quadratic. On return `resume` holds
+/// the new stopping point, or None once the request is complete or rejected.
+pub fn parse_command_resume(
+    buf: &[u8],
+    ranges: &mut Vec<(u32, u32)>,
+    scratch: &mut Vec<u8>,
+    limits: &Limits,
+    resume: &mut Option<Resume>,
+) -> ParseOutcome {
+    if let Some(r) = resume.take() {
+        if buf.first() == Some(&b'*') && r.pos <= buf.len() && ranges.len() < r.count {
+            return parse_bulks(buf, ranges, limits, r.count, r.pos, resume);
+        }
+    }
     ranges.clear();
     match buf.first() {
         None => ParseOutcome::Incomplete,
-        Some(b'*') => parse_multibulk(buf, ranges, limits),
+        Some(b'*') => parse_multibulk(buf, ranges, limits, resume),
         Some(_) => parse_inline(buf, ranges, scratch),
     }
 }
@@ -109,8 +136,13 @@ fn read_len_line(buf: &[u8], pos: usize) -> Result<Option<(i64, usize)>, ()> {
     Ok(Some((value, pos + cr + 2)))
 }
 
-fn parse_multibulk(buf: &[u8], ranges: &mut Vec<(u32, u32)>, limits: &Limits) -> ParseOutcome {
-    let (count, mut pos) = match read_len_line(buf, 0) {
+fn parse_multibulk(
+    buf: &[u8],
+    ranges: &mut Vec<(u32, u32)>,
+    limits: &Limits,
+    resume: &mut Option<Resume>,
+) -> ParseOutcome {
+    let (count, pos) = match read_len_line(buf, 0) {
         Err(()) => return ParseOutcome::Error("Protocol error: too big mbulk count string"),
         Ok(None) => return ParseOutcome::Incomplete,
         Ok(Some(v)) => v,
@@ -124,15 +156,32 @@ fn parse_multibulk(buf: &[u8], ranges: &mut Vec<(u32, u32)>, limits: &Limits) ->
     if count <= 0 {
         return ParseOutcome::Empty { consumed: pos };
     }
+    parse_bulks(buf, ranges, limits, count as usize, pos, resume)
+}
+
+/// The `$<len>\r\n<bytes>\r\n` arguments of a multibulk request, from the one at `pos` until
+/// `ranges` holds `count` of them.
+fn parse_bulks(
+    buf: &[u8],
+    ranges: &mut Vec<(u32, u32)>,
+    limits: &Limits,
+    count: usize,
+    mut pos: usize,
+    resume: &mut Option<Resume>,
+) -> ParseOutcome {
     // The receive buffer is bounded by client-query-buffer-limit (at most 4 GiB), so offsets fit u32.
-    for _ in 0..count {
+    while ranges.len() < count {
+        let incomplete = |resume: &mut Option<Resume>| {
+            *resume = Some(Resume { count, pos });
+            ParseOutcome::Incomplete
+        };
         if pos >= buf.len() {
-            return ParseOutcome::Incomplete;
+            return incomplete(resume);
         }
         // Redis waits for the whole length line before it looks at the type byte.
         let (len, data) = match read_len_line(buf, pos) {
             Err(()) => return ParseOutcome::Error("Protocol error: too big bulk count string"),
-            Ok(None) => return ParseOutcome::Incomplete,
+            Ok(None) => return incomplete(resume),
             Ok(Some(v)) => v,
         };
         if buf[pos] != b'$' {
@@ -150,7 +199,7 @@ fn parse_multibulk(buf: &[u8], ranges: &mut Vec<(u32, u32)>, limits: &Limits) ->
             None => return ParseOutcome::Error("Protocol error: invalid bulk length"),
         };
         if buf.len() < end {
-            return ParseOutcome::Incomplete;
+            return incomplete(resume);
         }
         if data > u32::MAX as usize || len > u32::MAX as usize {
             return ParseOutcome::Error("Protocol error: invalid bulk length");
@@ -556,6 +605,34 @@ mod tests {
             parse_command(b"*11\r\n", &mut r, &mut s, &lim),
             ParseOutcome::Error("Protocol error: unauthenticated multibulk length")
         );
+    }
+
+    #[test]
+    fn resumed_parse_matches_whole_parse() {
+        let mut frame = b"*300\r\n".to_vec();
+        for i in 0..300 {
+            let a = format!("arg{i}");
+            frame.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        let (whole, want) = parse(&frame);
+        let mut ranges = Vec::new();
+        let mut scratch = Vec::new();
+        let mut resume = None;
+        let mut out = ParseOutcome::Incomplete;
+        // Feed the frame 7 bytes at a time, as a slow sender would.
+        for end in (7..frame.len()).step_by(7).chain([frame.len()]) {
+            out = parse_command_resume(&frame[..end], &mut ranges, &mut scratch, &LIM, &mut resume);
+            if end < frame.len() {
+                assert_eq!(out, ParseOutcome::Incomplete);
+            }
+        }
+        assert_eq!(out, whole);
+        assert!(resume.is_none());
+        let got: Vec<Vec<u8>> = Args::new(&frame, &ranges)
+            .iter()
+            .map(|a| a.to_vec())
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct Conn {
     /// Argument ranges of the command being parsed, and the scratch for inline arguments.
     pub ranges: Vec<(u32, u32)>,
     pub scratch: Vec<u8>,
+    /// Where the parse of an incomplete request at `rpos` stopped (its arguments so far are in
+    /// `ranges`).
+    pub resume: Option<crate::resp::Resume>,
     /// Replies not yet handed to the kernel, and the buffer a send is in flight from.
     pub out: Vec<u8>,
     pub sending: Vec<u8>,
@@ -43,6 +46,7 @@ impl Conn {
             rpos: 0,
             ranges: Vec::with_capacity(8),
             scratch: Vec::new(),
+            resume: None,
             out: Vec::with_capacity(RECV_BYTES_MIN),
             sending: Vec::with_capacity(RECV_BYTES_MIN),
             sent: 0,

@@ -14,7 +14,7 @@ use super::view::ShardView;
 use super::worker::Worker;
 use super::{log, Msg};
 use crate::commands::{self, Ctx, Spec};
-use crate::resp::{parse_command, Args, Limits, ParseOutcome, Reply};
+use crate::resp::{parse_command, parse_command_resume, Args, Limits, ParseOutcome, Reply};
 use crate::runtime::clock::{mono_us, unix_us};
 use crate::store::shard_of;
 
@@ -97,11 +97,12 @@ impl Worker {
         if conn.need != 0 || conn.rpos >= conn.rbuf.len() {
             return Step::Stop;
         }
-        let outcome = parse_command(
+        let outcome = parse_command_resume(
             &conn.rbuf[conn.rpos..],
             &mut conn.ranges,
             &mut conn.scratch,
             &limits,
+            &mut conn.resume,
         );
         let (consumed, inline) = match outcome {
             ParseOutcome::Incomplete => {
