@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn obuf() {
-        let d = crate_defaults();
+        let d = crate::config::store::DEFAULT_OBUF;
         let v = parse_obuf(&a("normal 1mb 2mb 3 replica 1 2 3"), d).unwrap();
         assert_eq!(
             format_obuf(&v),
@@ -288,26 +288,6 @@ mod tests {
             .unwrap_err()
             .starts_with("Error in hard"));
         assert!(parse_obuf(&a("normal 1 2 -1"), d).is_err());
-    }
-
-    fn crate_defaults() -> [OutputLimit; 3] {
-        [
-            OutputLimit {
-                hard_bytes: 0,
-                soft_bytes: 0,
-                soft_seconds: 0,
-            },
-            OutputLimit {
-                hard_bytes: 256 << 20,
-                soft_bytes: 64 << 20,
-                soft_seconds: 60,
-            },
-            OutputLimit {
-                hard_bytes: 32 << 20,
-                soft_bytes: 8 << 20,
-                soft_seconds: 60,
-            },
-        ]
     }
 
     #[test]
