@@ -390,3 +390,42 @@ fn shutdown_exits_cleanly() {
     assert!(exited, "the server did not exit");
     assert_eq!(status.unwrap().code(), Some(0));
 }
+
+/// A MONITOR client that never reads is closed once its output passes the replica class's hard
+/// limit (as Redis does), so it cannot grow the server's memory without bound.
+#[test]
+fn monitor_that_never_reads_is_closed_at_the_limit() {
+    use std::io::{Read, Write};
+    let srv = common::Server::start(&[
+        "--threads",
+        "1",
+        "--client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    let mut m = srv.raw();
+    m.write_all(b"MONITOR\r\n").unwrap();
+    let mut ok = [0u8; 5];
+    m.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    let mut c = srv.client();
+    let value = "x".repeat(100 * 1024);
+    let monitors = |c: &mut redis::Connection| -> usize {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(c).unwrap();
+        list.lines().filter(|l| l.contains(" flags=O ")).count()
+    };
+    assert_eq!(monitors(&mut c), 1);
+    for i in 0..400 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&value)
+            .query(&mut c)
+            .unwrap();
+        if monitors(&mut c) == 0 {
+            break;
+        }
+    }
+    assert!(
+        common::wait_until(std::time::Duration::from_secs(10), || monitors(&mut c) == 0),
+        "the monitor was not closed"
+    );
+}

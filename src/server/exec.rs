@@ -74,11 +74,30 @@ impl Worker {
 
     fn output_over_limit(&self, slot: usize) -> bool {
         let conn = &self.conns[slot];
-        let l = self.limits.obuf_normal;
-        if conn.monitor || l.hard_bytes == 0 {
+        // MONITOR clients get the replica class's limit, as in Redis.
+        let l = if conn.monitor {
+            self.limits.obuf_replica
+        } else {
+            self.limits.obuf_normal
+        };
+        if l.hard_bytes == 0 {
             return false;
         }
-        (conn.out.len() + conn.sending.len() - conn.sent) as u64 > l.hard_bytes
+        (conn.out.len() + conn.sending.len().saturating_sub(conn.sent)) as u64 > l.hard_bytes
+    }
+
+    /// Queues a MONITOR line for the monitor in `slot`, closing it when it falls too far behind.
+    pub fn deliver_monitor_line(&mut self, slot: usize, line: &[u8]) {
+        self.conns[slot].out.extend_from_slice(line);
+        if self.output_over_limit(slot) {
+            log::warning(&format!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                self.conns[slot].client.id, self.conns[slot].client.shared.addr
+            ));
+            self.close(slot);
+            return;
+        }
+        self.flush(slot);
     }
 
     fn parse_limits(&self, slot: usize) -> Limits {
@@ -414,8 +433,7 @@ impl Worker {
         for (w, token) in targets {
             if w == self.id {
                 if let Some(slot) = self.conn_by_token(token) {
-                    self.conns[slot].out.extend_from_slice(&line);
-                    self.flush(slot);
+                    self.deliver_monitor_line(slot, &line);
                 }
             } else if self.shared.mailboxes[w]
                 .push(Msg::Monitor {

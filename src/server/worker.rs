@@ -41,6 +41,7 @@ pub struct Limits {
     pub proto_max_bulk_len: u64,
     pub query_buffer_bytes_max: u64,
     pub obuf_normal: OutputLimit,
+    pub obuf_replica: OutputLimit,
     pub maxclients: u64,
     pub timeout_s: u64,
     pub auth_required: bool,
@@ -60,6 +61,7 @@ impl Limits {
             proto_max_bulk_len: c.proto_max_bulk_len,
             query_buffer_bytes_max: c.client_query_buffer_limit,
             obuf_normal: c.client_output_buffer_limit_normal,
+            obuf_replica: c.client_output_buffer_limit_replica,
             maxclients: c.maxclients,
             timeout_s: c.timeout_s,
             auth_required: c.requirepass.is_some(),
@@ -389,6 +391,7 @@ impl Worker {
             return;
         }
         conn.sending.clear();
+        conn.sent = 0;
         if conn.sending.capacity() > 4 * 1024 * 1024 {
             conn.sending = Vec::with_capacity(RECV_BYTES_MIN);
         }
@@ -533,8 +536,7 @@ impl Worker {
                 Msg::Unlock => self.release_local(),
                 Msg::Monitor { token, line } => {
                     if let Some(slot) = self.conn_by_token(token) {
-                        self.conns[slot].out.extend_from_slice(&line);
-                        self.flush(slot);
+                        self.deliver_monitor_line(slot, &line);
                     }
                 }
                 Msg::Wake => self.check_kills(),
