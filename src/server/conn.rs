@@ -31,6 +31,8 @@ pub struct Conn {
     pub held: u64,
     /// Remote lock requests already sent for the parked command.
     pub requested: u64,
+    /// The pipeline batch whose commands run on other threads, while their replies are awaited.
+    pub shipped: Option<Box<super::ship::Shipped>>,
     pub closing: bool,
     pub close_after_flush: bool,
     pub monitor: bool,
@@ -56,6 +58,7 @@ impl Conn {
             need: 0,
             held: 0,
             requested: 0,
+            shipped: None,
             closing: false,
             close_after_flush: false,
             monitor: false,
@@ -85,6 +88,11 @@ impl Conn {
     /// Bytes received but not yet executed.
     pub fn pending_input(&self) -> usize {
         self.rbuf.len() - self.rpos
+    }
+
+    /// Waiting for locks or for the replies of shipped commands: no command may run meanwhile.
+    pub fn parked(&self) -> bool {
+        self.need != 0 || self.shipped.is_some()
     }
 
     pub fn token(slot: usize, gen: u32) -> u64 {

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::client::{ClientAction, ReplyMode};
+use super::client::{ClientAction, ClientState, ReplyMode};
 use super::conn::Conn;
 use super::slowlog::{SlowEntry, SLOWLOG_ARGS_MAX, SLOWLOG_ARG_BYTES_MAX};
 use super::view::ShardView;
@@ -113,7 +113,7 @@ impl Worker {
         let me = self.id;
         let shards = self.shared.workers();
         let conn = &mut self.conns[slot];
-        if conn.need != 0 || conn.rpos >= conn.rbuf.len() {
+        if conn.parked() || conn.rpos >= conn.rbuf.len() {
             return Step::Stop;
         }
         let outcome = parse_command_resume(
@@ -158,6 +158,13 @@ impl Worker {
             self.run_command(slot, index, need, inline);
             return Step::Done(consumed);
         }
+        if need.count_ones() == 1 && need != mine && self.may_ship(slot, index) {
+            return if self.ship(slot) {
+                Step::Parked
+            } else {
+                Step::Done(0)
+            };
+        }
         // Park. The complete commands queued behind this one join it, so a pipeline pays one
         // lock round trip per batch rather than per command.
         let need = need | self.batch_need(slot, consumed, shards);
@@ -171,6 +178,15 @@ impl Worker {
             return Step::Done(0);
         }
         Step::Parked
+    }
+
+    /// Whether the command just parsed (table `index`) may be shipped to its shard's owner: a
+    /// plain keyed command, from a client whose replies are not being suppressed or watched.
+    fn may_ship(&self, slot: usize, index: u32) -> bool {
+        let conn = &self.conns[slot];
+        conn.client.reply_mode == ReplyMode::On
+            && !conn.monitor
+            && super::ship::shippable(&commands::table().specs[index as usize])
     }
 
     /// Moves a parked command forward: acquires the next lock in shard order, or, when all are
@@ -318,10 +334,13 @@ impl Worker {
     }
 
     /// Runs the command at `rpos` of `slot` with the shards in `held` locked.
-    fn run_command(&mut self, slot: usize, index: u32, held: u64, inline: bool) {
-        let me = self.id;
-        let now_ms = self.now_ms;
-        let shared: &super::Shared = &self.shared;
+    pub(super) fn run_command(&mut self, slot: usize, index: u32, held: u64, inline: bool) {
+        let env = Env {
+            shared: &self.shared,
+            limits: &self.limits,
+            me: self.id,
+            now_ms: self.now_ms,
+        };
         let conn = &mut self.conns[slot];
         let Conn {
             rbuf,
@@ -334,41 +353,10 @@ impl Worker {
         } = conn;
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
-        let spec = &commands::table().specs[index as usize];
         let reply_start = out.len();
-        let started_us = self.clock_us;
-        {
-            // SAFETY: `held` holds exactly the locks this connection acquired (or, on the fast
-            // path, the free local lock, which no one can take while this call runs).
-            let mut view = unsafe { ShardView::new(&shared.shards, held) };
-            view.dbi = client.db;
-            view.now_ms = now_ms;
-            let mut ctx = Ctx {
-                shards: view,
-                out: Reply::new(out, client.resp3),
-                client,
-                srv: shared,
-                worker: me,
-                now_ms,
-            };
-            (spec.handler)(&mut ctx, args);
-        }
-        let finished_us = mono_us();
+        let (finished_us, monitor_line) =
+            execute(&env, self.clock_us, held, client, out, &args, index);
         self.clock_us = finished_us;
-        let duration_us = finished_us.saturating_sub(started_us);
-        let stats = &shared.stats[me];
-        stats.commands_processed.store(
-            stats.commands_processed.load(Ordering::Relaxed) + 1,
-            Ordering::Relaxed,
-        );
-        if out.get(reply_start) == Some(&b'-') {
-            stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
-        }
-        client.shared.last_cmd.store(index, Ordering::Relaxed);
-        client
-            .shared
-            .last_interaction_ms
-            .store(now_ms, Ordering::Relaxed);
         match client.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => out.truncate(reply_start),
@@ -377,39 +365,6 @@ impl Worker {
                 client.reply_mode = ReplyMode::On;
             }
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
-        }
-        let monitor_line = if shared.monitor_count.load(Ordering::Relaxed) > 0
-            && !spec.has(commands::SKIP_MONITOR | commands::ADMIN)
-        {
-            Some(monitor_line(client.db, &client.shared.addr, &args))
-        } else {
-            None
-        };
-        if self.limits.slowlog_slower_than_us >= 0
-            && duration_us as i64 >= self.limits.slowlog_slower_than_us
-            && !spec.has(commands::SKIP_SLOWLOG)
-        {
-            record_slow(
-                shared,
-                &args,
-                duration_us,
-                client,
-                self.limits.slowlog_len_max,
-            );
-        }
-        if self.limits.latency_threshold_ms > 0
-            && duration_us / 1000 >= self.limits.latency_threshold_ms
-        {
-            let event = if spec.has(commands::FAST) {
-                "fast-command"
-            } else {
-                "command"
-            };
-            shared
-                .latency
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record(event, now_ms / 1000, duration_us / 1000);
         }
         let action = client.action.take();
         if let Some(line) = monitor_line {
@@ -423,7 +378,7 @@ impl Worker {
     /// Hands a MONITOR line to every monitor: directly for this thread's, by message for the
     /// others'. A full mailbox drops the line for that monitor rather than stall the loop (a
     /// monitor that cannot keep up loses lines; the data path never waits for it).
-    fn feed_monitors(&mut self, line: Vec<u8>) {
+    pub(super) fn feed_monitors(&mut self, line: Vec<u8>) {
         let targets = self
             .shared
             .monitors
@@ -474,9 +429,93 @@ impl Worker {
     }
 }
 
+/// What a command runs with besides its connection: shared state, cached limits, the thread.
+pub(super) struct Env<'a> {
+    pub shared: &'a super::Shared,
+    pub limits: &'a super::worker::Limits,
+    pub me: usize,
+    pub now_ms: u64,
+}
+
+/// Runs one command with the shards in `held` locked (or owned), appending its reply to `out`,
+/// and does the bookkeeping every command gets wherever it runs: counters, slowlog, latency.
+/// Returns when it finished (µs, monotonic) and the MONITOR line to feed, if any.
+pub(super) fn execute(
+    env: &Env,
+    started_us: u64,
+    held: u64,
+    client: &mut ClientState,
+    out: &mut Vec<u8>,
+    args: &Args,
+    index: u32,
+) -> (u64, Option<Vec<u8>>) {
+    let shared = env.shared;
+    let spec = &commands::table().specs[index as usize];
+    let reply_start = out.len();
+    {
+        // SAFETY: the caller holds the lock of every shard in `held` (a remote lock granted to
+        // this connection, or this thread's own shard while its lock is free or held for the
+        // running command), and keeps holding it until this call returns.
+        let mut view = unsafe { ShardView::new(&shared.shards, held) };
+        view.dbi = client.db;
+        view.now_ms = env.now_ms;
+        let mut ctx = Ctx {
+            shards: view,
+            out: Reply::new(out, client.resp3),
+            client,
+            srv: shared,
+            worker: env.me,
+            now_ms: env.now_ms,
+        };
+        (spec.handler)(&mut ctx, *args);
+    }
+    let finished_us = mono_us();
+    let duration_us = finished_us.saturating_sub(started_us);
+    let stats = &shared.stats[env.me];
+    stats.commands_processed.store(
+        stats.commands_processed.load(Ordering::Relaxed) + 1,
+        Ordering::Relaxed,
+    );
+    if out.get(reply_start) == Some(&b'-') {
+        stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+    client.shared.last_cmd.store(index, Ordering::Relaxed);
+    client
+        .shared
+        .last_interaction_ms
+        .store(env.now_ms, Ordering::Relaxed);
+    let monitor_line = if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(commands::SKIP_MONITOR | commands::ADMIN)
+    {
+        Some(monitor_line(client.db, &client.shared.addr, args))
+    } else {
+        None
+    };
+    let limits = env.limits;
+    if limits.slowlog_slower_than_us >= 0
+        && duration_us as i64 >= limits.slowlog_slower_than_us
+        && !spec.has(commands::SKIP_SLOWLOG)
+    {
+        record_slow(shared, args, duration_us, client, limits.slowlog_len_max);
+    }
+    if limits.latency_threshold_ms > 0 && duration_us / 1000 >= limits.latency_threshold_ms {
+        let event = if spec.has(commands::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        shared
+            .latency
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(event, env.now_ms / 1000, duration_us / 1000);
+    }
+    (finished_us, monitor_line)
+}
+
 /// The shards a command needs: those its keys live on, or all of them for keyspace-wide
 /// commands.
-fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
+pub(super) fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
     if spec.has(commands::ALL_SHARDS) {
         return if shards >= 64 {
             u64::MAX
@@ -493,7 +532,7 @@ fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
 /// error is already queued.
 fn check(
     out: &mut Vec<u8>,
-    client: &super::client::ClientState,
+    client: &ClientState,
     monitor: bool,
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
@@ -556,7 +595,7 @@ fn record_slow(
     shared: &super::Shared,
     args: &Args,
     duration_us: u64,
-    client: &super::client::ClientState,
+    client: &ClientState,
     len_max: u64,
 ) {
     let mut kept: Vec<Vec<u8>> = Vec::new();

@@ -27,7 +27,12 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holder {
     Local(u64),
-    Remote { worker: usize, token: u64 },
+    Remote {
+        worker: usize,
+        token: u64,
+    },
+    /// A batch of shipped single-shard commands parked on this thread (`ship.rs`).
+    Batch(u64),
 }
 
 /// The lock of the shard this thread owns.

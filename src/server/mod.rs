@@ -4,14 +4,16 @@
 //! does (that is `commands/`) nor how bytes reach the kernel (that is `runtime/`).
 //!
 //! Threads: `threads` event-loop workers, each with its own io_uring, its own shard of the
-//! keyspace and the connections it accepted from the shared listening sockets. See `locks.rs`
-//! for how a command whose keys live on other shards runs atomically.
+//! keyspace and the connections it accepted from the shared listening sockets. A command whose
+//! keys all live on another thread's shard is shipped there (`ship.rs`); one that spans shards
+//! takes their locks in order and runs atomically (`locks.rs`).
 
 pub mod client;
 pub mod conn;
 pub mod exec;
 pub mod locks;
 pub mod log;
+pub mod ship;
 pub mod slowlog;
 pub mod start;
 pub mod view;
@@ -34,6 +36,10 @@ pub enum Msg {
     LockGrant { shard: usize, token: u64 },
     /// The sender is done with the receiver's shard.
     Unlock,
+    /// Single-shard commands for the receiver's shard, shipped by one connection (`ship.rs`).
+    Exec(Box<ship::ExecBatch>),
+    /// The replies to an `Exec`, for the connection that shipped it.
+    ExecDone(Box<ship::ExecDone>),
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
     /// Look at shared state again: kill flags, config, shutdown.

@@ -97,6 +97,12 @@ pub struct Worker {
     wake_buf: Box<u64>,
     wake_armed: bool,
     next_cron_us: u64,
+    /// Shipped batches waiting for this shard's lock, by id, and the next id.
+    pub parked_batches: std::collections::HashMap<u64, Box<super::ship::ExecBatch>>,
+    pub next_batch_id: u64,
+    /// Parse space for running shipped batches.
+    pub batch_ranges: Vec<(u32, u32)>,
+    pub batch_scratch: Vec<u8>,
 }
 
 impl Worker {
@@ -124,6 +130,10 @@ impl Worker {
             wake_buf: Box::new(0),
             wake_armed: false,
             next_cron_us: 0,
+            parked_batches: Default::default(),
+            next_batch_id: 0,
+            batch_ranges: Vec::new(),
+            batch_scratch: Vec::new(),
         })
     }
 
@@ -280,7 +290,7 @@ impl Worker {
     /// shared buffer), the single-shot form used less CPU per request at -P 1 and -P 16.
     pub fn post_recv(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
-        if conn.recv_inflight || conn.closing || conn.need != 0 || conn.close_after_flush {
+        if conn.recv_inflight || conn.closing || conn.parked() || conn.close_after_flush {
             return;
         }
         let room = conn.prepare_recv().min(u32::MAX as usize);
@@ -477,15 +487,30 @@ impl Worker {
     }
 
     fn release_local(&mut self) {
-        let conns = &self.conns;
-        let next = self.lock.release(|t| {
-            let slot = (t & 0xffff_ffff) as usize;
-            conns
-                .get(slot)
-                .is_some_and(|c| c.gen == (t >> 32) as u32 && !c.closing)
-        });
+        // A parked batch runs and releases at once, so the grant moves on to the next holder.
+        loop {
+            let conns = &self.conns;
+            let next = self.lock.release(|t| {
+                let slot = (t & 0xffff_ffff) as usize;
+                conns
+                    .get(slot)
+                    .is_some_and(|c| c.gen == (t >> 32) as u32 && !c.closing)
+            });
+            if let Some(Holder::Batch(id)) = next {
+                if let Some(batch) = self.parked_batches.remove(&id) {
+                    self.run_batch(&batch);
+                }
+                continue;
+            }
+            self.grant_local(next);
+            return;
+        }
+    }
+
+    /// Hands this shard's lock to `next`, which `ShardLock::release` chose.
+    fn grant_local(&mut self, next: Option<Holder>) {
         match next {
-            None => {}
+            None | Some(Holder::Batch(_)) => {}
             Some(Holder::Local(token)) => {
                 let slot = (token & 0xffff_ffff) as usize;
                 self.conns[slot].held |= 1u64 << self.id;
@@ -534,6 +559,8 @@ impl Worker {
                     _ => self.shared.send(shard, Msg::Unlock),
                 },
                 Msg::Unlock => self.release_local(),
+                Msg::Exec(batch) => self.on_exec(batch),
+                Msg::ExecDone(done) => self.on_exec_done(done),
                 Msg::Monitor { token, line } => {
                     if let Some(slot) = self.conn_by_token(token) {
                         self.deliver_monitor_line(slot, &line);
@@ -555,7 +582,7 @@ impl Worker {
                 break;
             };
             if let Some(slot) = self.conn_by_token(token) {
-                if self.conns[slot].need == 0 {
+                if !self.conns[slot].parked() {
                     self.process(slot);
                 }
             }
@@ -570,7 +597,7 @@ impl Worker {
             .map(|(s, _)| s)
             .collect();
         for slot in killed {
-            if self.conns[slot].need != 0 || self.conns[slot].held != 0 {
+            if self.conns[slot].parked() || self.conns[slot].held != 0 {
                 // Finish the parked command first; it is closed right after.
                 self.conns[slot].close_after_flush = true;
                 continue;
@@ -600,7 +627,7 @@ impl Worker {
                 .filter(|(_, c)| {
                     !c.closing
                         && !c.monitor
-                        && c.need == 0
+                        && !c.parked()
                         && self.now_ms.saturating_sub(c.last_interaction_ms) > limit_ms
                 })
                 .map(|(s, _)| s)

@@ -176,6 +176,24 @@ pub fn have_tool(name: &str) -> bool {
 
 /// Sends raw bytes and reads until the peer closes or `timeout` passes.
 pub fn raw_exchange(stream: &mut TcpStream, data: &[u8], timeout: Duration) -> Vec<u8> {
+    raw_exchange_n(stream, data, usize::MAX, timeout)
+}
+
+/// Reads one line (through CRLF) from a raw stream.
+pub fn read_line(stream: &TcpStream) -> String {
+    let mut r = BufReader::new(stream);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    line
+}
+
+/// Sends raw bytes and reads until `want` bytes arrived, the peer closes or `timeout` passes.
+pub fn raw_exchange_n(
+    stream: &mut TcpStream,
+    data: &[u8],
+    want: usize,
+    timeout: Duration,
+) -> Vec<u8> {
     stream.write_all(data).unwrap();
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
@@ -183,7 +201,7 @@ pub fn raw_exchange(stream: &mut TcpStream, data: &[u8], timeout: Duration) -> V
     stream
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    while Instant::now() < deadline {
+    while out.len() < want && Instant::now() < deadline {
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
@@ -194,12 +212,4 @@ pub fn raw_exchange(stream: &mut TcpStream, data: &[u8], timeout: Duration) -> V
         }
     }
     out
-}
-
-/// Reads one line (through CRLF) from a raw stream.
-pub fn read_line(stream: &TcpStream) -> String {
-    let mut r = BufReader::new(stream);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    line
 }
