@@ -69,7 +69,7 @@ fn setbit(ctx: &mut Ctx, args: Args) {
             if on {
                 s[byte] = mask;
             }
-            let mut v = Value::Str(s);
+            let mut v = Value::Str(s.into());
             normalize(&mut v);
             db.set(key, v, 0);
             ctx.out.int(0);
@@ -334,7 +334,7 @@ fn bitop(ctx: &mut Ctx, args: Args) {
     if max_len == 0 {
         db.remove(dest);
     } else {
-        let mut v = Value::Str(res);
+        let mut v = Value::Str(res.into());
         normalize(&mut v);
         db.set(dest, v, 0);
     }

@@ -19,6 +19,7 @@ use crate::config::glob_match;
 use crate::resp::Args;
 use crate::server::view::ShardView;
 use crate::store::db::{lru_clock, DbRef};
+use crate::store::SmallStr;
 use crate::store::{Entry, Value};
 
 const G: &str = "generic";
@@ -249,7 +250,7 @@ fn keys(ctx: &mut Ctx, args: Args) {
     let pattern = args.get(1);
     let all = pattern == b"*";
     let (dbi, now) = (ctx.client.db, ctx.now_ms);
-    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut found: Vec<SmallStr> = Vec::new();
     let shards: Vec<usize> = ctx.shards.held().collect();
     for i in shards {
         let db = shard_db(&mut ctx.shards, i, dbi);
@@ -322,7 +323,7 @@ fn scan(ctx: &mut Ctx, args: Args) {
     let shards = ctx.shards.count();
     let mut shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;
     let mut tc = cursor >> SHARD_BITS;
-    let mut found: Vec<Box<[u8]>> = Vec::new();
+    let mut found: Vec<SmallStr> = Vec::new();
     let (mut visited, mut steps) = (0usize, 0usize);
     let max_steps = count.saturating_mul(10);
     while shard < shards && visited < count && steps < max_steps {

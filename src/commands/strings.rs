@@ -64,10 +64,10 @@ pub fn string_len(v: &Value) -> usize {
 pub fn string_mut(v: &mut Value) -> &mut Vec<u8> {
     if let Value::Int(i) = *v {
         let mut tmp = [0u8; 24];
-        *v = Value::Str(crate::resp::reply::fmt_i64(&mut tmp, i).to_vec());
+        *v = Value::Str(crate::resp::reply::fmt_i64(&mut tmp, i).into());
     }
     match v {
-        Value::Str(s) => s,
+        Value::Str(s) => s.make_mut(),
         Value::Int(_) => unreachable!("converted above"),
     }
 }
@@ -583,7 +583,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             let mut s = Vec::new();
             write_at(&mut s, offset as usize, value);
             let len = s.len();
-            let mut v = Value::Str(s);
+            let mut v = Value::Str(s.into());
             normalize(&mut v);
             db.set(key, v, 0);
             ctx.out.int(len as i64)

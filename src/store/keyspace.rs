@@ -15,10 +15,15 @@ use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use super::smallstr::SmallStr;
 use super::value::Value;
 
-/// Entries per segment before it splits (the unit of copy-on-write for snapshots).
-pub const SEGMENT_ENTRIES_MAX: usize = 1024;
+/// Entries per segment before it splits (the unit of copy-on-write for snapshots). A hashbrown
+/// table of 1024 buckets holds 7/8 of that before it would double; splitting there instead keeps
+/// every segment at 1024 buckets, between 44% and 88% full.
+pub const SEGMENT_ENTRIES_MAX: usize = 896;
+/// Buckets a segment is created with.
+const SEGMENT_CAPACITY: usize = SEGMENT_ENTRIES_MAX;
 /// Directory bits at most (2^24 segments × 1024 entries is far past any memory we have).
 const DEPTH_MAX: u32 = 24;
 const DIR_SHIFT: u32 = 32;
@@ -40,9 +45,13 @@ pub fn key_hash(key: &[u8]) -> u64 {
 
 /// One key and its value. `expire_at_ms` is a Unix time in milliseconds, 0 when the key is
 /// persistent. `access_s` is the server clock (seconds) of the last access, for OBJECT IDLETIME.
+///
+/// 64 bytes, one allocation per key: the table holds 8-byte pointers to entries (so a split moves
+/// pointers, and a half-empty bucket costs 8 bytes, not 64), and a short key and short value sit
+/// inline in the entry, so a GET touches the control bytes, the bucket and this one cache line.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub key: Box<[u8]>,
+    pub key: SmallStr,
     pub value: Value,
     pub expire_at_ms: u64,
     pub access_s: u32,
@@ -52,7 +61,7 @@ struct Segment {
     depth: u32,
     /// Entries with an expiry, so the active expire cycle can skip segments without any.
     volatile: u32,
-    map: HashTable<Entry>,
+    map: HashTable<Box<Entry>>,
 }
 
 pub struct Table {
@@ -70,7 +79,7 @@ impl Default for Table {
 }
 
 #[inline]
-fn hash_of(e: &Entry) -> u64 {
+fn hash_of(e: &Box<Entry>) -> u64 {
     key_hash(&e.key)
 }
 
@@ -117,12 +126,16 @@ impl Table {
         self.segments[self.seg_index(h)]
             .map
             .find(h, |e| &*e.key == key)
+            .map(|b| &**b)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let h = key_hash(key);
         let s = self.seg_index(h);
-        self.segments[s].map.find_mut(h, |e| &*e.key == key)
+        self.segments[s]
+            .map
+            .find_mut(h, |e| &*e.key == key)
+            .map(|b| &mut **b)
     }
 
     /// One probe: the entry if present and not expired at `now_ms`; otherwise `Err(expired)`.
@@ -149,7 +162,7 @@ impl Table {
                     }
                     Err(true)
                 } else {
-                    Ok(occ.into_mut())
+                    Ok(&mut **occ.into_mut())
                 }
             }
         }
@@ -163,14 +176,15 @@ impl Table {
         let new_volatile = (entry.expire_at_ms != 0) as u32;
         match seg.map.find_entry(h, |e| e.key == entry.key) {
             Ok(mut occ) => {
-                let old = std::mem::replace(occ.get_mut(), entry);
+                // Same key: reuse the allocation.
+                let old = std::mem::replace(&mut **occ.get_mut(), entry);
                 let old_volatile = (old.expire_at_ms != 0) as u32;
                 seg.volatile = seg.volatile + new_volatile - old_volatile;
                 self.volatile = self.volatile + new_volatile as usize - old_volatile as usize;
                 Some(old)
             }
             Err(_) => {
-                seg.map.insert_unique(h, entry, hash_of);
+                seg.map.insert_unique(h, Box::new(entry), hash_of);
                 seg.volatile += new_volatile;
                 self.volatile += new_volatile as usize;
                 self.len += 1;
@@ -195,7 +209,7 @@ impl Table {
             self.volatile -= 1;
         }
         self.len -= 1;
-        Some(e)
+        Some(*e)
     }
 
     /// Sets or clears the expiry of an existing key, keeping the volatile counts right.
@@ -226,7 +240,7 @@ impl Table {
             self.global_depth += 1;
         }
         let bit = 1u64 << (DIR_SHIFT + depth);
-        let mut moved = HashTable::with_capacity(SEGMENT_ENTRIES_MAX / 2 + 16);
+        let mut moved = HashTable::with_capacity(SEGMENT_CAPACITY);
         let mut moved_volatile = 0;
         for e in self.segments[s].map.extract_if(|e| hash_of(e) & bit != 0) {
             moved_volatile += (e.expire_at_ms != 0) as u32;
@@ -235,7 +249,6 @@ impl Table {
         let old = &mut self.segments[s];
         old.depth = depth + 1;
         old.volatile -= moved_volatile;
-        old.map.shrink_to_fit(hash_of);
         let new_index = self.segments.len() as u32;
         self.segments.push(Segment {
             depth: depth + 1,
@@ -259,7 +272,9 @@ impl Table {
 
     /// All entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.segments.iter().flat_map(|s| s.map.iter())
+        self.segments
+            .iter()
+            .flat_map(|s| s.map.iter().map(|b| &**b))
     }
 
     /// Number of segments (for tests and INFO).
@@ -290,7 +305,7 @@ impl Table {
     }
 
     /// Keys of segment `seg` whose expiry is at or before `now_ms` (at most `limit`).
-    pub fn expired_in_segment(&self, seg: usize, now_ms: u64, limit: usize) -> Vec<Box<[u8]>> {
+    pub fn expired_in_segment(&self, seg: usize, now_ms: u64, limit: usize) -> Vec<SmallStr> {
         self.segments
             .get(seg)
             .map(|s| {
@@ -320,7 +335,7 @@ impl Table {
                 continue;
             }
             let n = (r % seg.map.len() as u64) as usize;
-            return seg.map.iter().nth(n);
+            return seg.map.iter().nth(n).map(|b| &**b);
         }
         self.iter().next()
     }
@@ -328,6 +343,12 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 64);
+    }
+
     use super::*;
     use std::collections::{BTreeMap, HashSet};
 

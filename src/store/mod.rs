@@ -5,10 +5,12 @@
 
 pub mod db;
 pub mod keyspace;
+pub mod smallstr;
 pub mod value;
 
 pub use db::{Db, Shard};
 pub use keyspace::{key_hash, Entry, Table};
+pub use smallstr::SmallStr;
 pub use value::Value;
 
 /// Upper bound on event-loop threads (and so shards): lock sets are 64-bit masks.

@@ -3,12 +3,14 @@
 //! Strings that look like integers are kept as integers (Redis's `int` encoding): smaller, and
 //! INCR needs no parse. Collection types arrive with the data-model issue.
 
+use super::SmallStr;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string whose bytes are the canonical decimal form of this integer.
     Int(i64),
-    /// Any other string.
-    Str(Vec<u8>),
+    /// Any other string (short ones inline, see `SmallStr`).
+    Str(SmallStr),
 }
 
 impl Value {
@@ -19,7 +21,7 @@ impl Value {
                 return Value::Int(i);
             }
         }
-        Value::Str(b.to_vec())
+        Value::Str(SmallStr::new(b))
     }
 
     /// Redis's type name (TYPE).
@@ -33,7 +35,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(s) if s.len() <= 44 && !s.is_growable() => "embstr",
             Value::Str(_) => "raw",
         }
     }
@@ -60,7 +62,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str(s) => s.capacity(),
+            Value::Str(s) => s.heap_bytes(),
         }
     }
 }
