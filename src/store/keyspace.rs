@@ -79,6 +79,8 @@ impl Default for Table {
 }
 
 #[inline]
+// hashbrown hands the hasher a `&T`, and `T` here is `Box<Entry>`.
+#[allow(clippy::borrowed_box)]
 fn hash_of(e: &Box<Entry>) -> u64 {
     key_hash(&e.key)
 }
