@@ -1,8 +1,10 @@
 //! `ShardView`: the shards a command may touch while it runs.
 //!
-//! A command runs on the thread of the connection that sent it, after that thread has acquired
-//! the locks of every shard the command's keys live on (see `locks.rs`). The view hands out one
-//! `&mut Shard` at a time, and only for shards whose lock is held.
+//! A command runs either on the thread that owns its shard (local commands, and single-shard
+//! commands shipped there, see `ship.rs`), or, when it spans shards, on its connection's thread
+//! after that thread has acquired the lock of every shard involved (see `locks.rs`). The view
+//! hands out one `&mut Shard` at a time, and only for shards whose lock is held (a thread holds
+//! its own shard's lock implicitly while that lock is free).
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
