@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod keyspace;
+pub mod segtable;
 pub mod smallstr;
 pub mod value;
 
