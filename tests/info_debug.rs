@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{free_port, have_tool, temp_dir, wait_until, Server};
+use common::{have_tool, wait_until, RealRedis, Server};
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const DEBUG_ON: &[&str] = &["--threads", "2", "--enable-debug-command", "yes"];
@@ -386,70 +385,6 @@ fn debug_gate_follows_enable_debug_command() {
         cmd_str(&mut c, &["DEBUG", "DIGEST"]).unwrap(),
         "0".repeat(40)
     );
-}
-
-/// A real redis-server on a free port, killed on drop.
-struct RealRedis {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl RealRedis {
-    fn start() -> RealRedis {
-        for _ in 0..3 {
-            let port = free_port();
-            let dir = temp_dir("real-redis");
-            let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .args(["--enable-debug-command", "yes", "--daemonize", "no"])
-                .args(["--dir", dir.to_str().unwrap()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            let mut r = RealRedis { child, port, dir };
-            if wait_until(Duration::from_secs(10), || r.ping()) {
-                return r;
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn ping(&mut self) -> bool {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return false;
-        }
-        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)) else {
-            return false;
-        };
-        let Ok(mut c) = client.get_connection() else {
-            return false;
-        };
-        redis::cmd("PING").query::<String>(&mut c).is_ok()
-    }
-
-    fn client(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
-        let con = c.get_connection().unwrap();
-        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        con
-    }
-}
-
-impl Drop for RealRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// The same dataset on both servers: integers (shared and not), short, long, binary and empty

@@ -249,6 +249,14 @@ fn serialized_len(v: &Value) -> u64 {
             }
         },
         Value::Str(s) => rdb_len_size(s.len() as u64) + s.len() as u64,
+        // A packed hash is saved as one listpack blob; a table as length-prefixed strings.
+        Value::Hash(h) => {
+            let body: u64 = h
+                .iter()
+                .map(|(f, v)| 2 + f.len() as u64 + v.len() as u64)
+                .sum();
+            rdb_len_size(body) + body
+        }
     }
 }
 
@@ -387,6 +395,7 @@ mod digest {
     fn type_code(v: &Value) -> u32 {
         match v {
             Value::Int(_) | Value::Str(_) => 0,
+            Value::Hash(_) => 4,
         }
     }
 
@@ -398,6 +407,15 @@ mod digest {
                 let mut tmp = [0u8; 24];
                 if let Some(b) = e.value.string_bytes(&mut tmp) {
                     mix(d, b);
+                }
+            }
+            Value::Hash(h) => {
+                // Order-independent: each field's digest is xored in.
+                for (f, v) in h.iter() {
+                    let mut ele: Digest = [0; 20];
+                    mix(&mut ele, f);
+                    mix(&mut ele, v);
+                    xor(d, &ele);
                 }
             }
         }

@@ -8,12 +8,9 @@
 //! and inherits the table's guarantee (every key present for the whole scan is returned).
 //! This module never touches values' contents beyond copying them whole.
 
-use std::cell::Cell;
-use std::hash::BuildHasher;
-
 use super::{
-    arg_i64, eq_ic, printable, spec, Ctx, Spec, ALL_SHARDS, DB_INDEX, DENYOOM, FAST, NOT_INTEGER,
-    NO_KEYS, NO_SUCH_KEY, READONLY, SYNTAX, WRITE,
+    arg_i64, eq_ic, printable, rand_u64, spec, Ctx, ScanArgs, Spec, ALL_SHARDS, DB_INDEX, DENYOOM,
+    FAST, NOT_INTEGER, NO_KEYS, NO_SUCH_KEY, READONLY, SYNTAX, WRITE,
 };
 use crate::config::glob_match;
 use crate::resp::Args;
@@ -92,21 +89,6 @@ fn arg_db(b: &[u8], dbs: usize) -> Result<usize, &'static str> {
         }
         _ => Err(NOT_INTEGER),
     }
-}
-
-/// A cheap per-thread random number (xorshift64*, seeded from std's random hasher keys).
-fn rand_u64() -> u64 {
-    thread_local!(static STATE: Cell<u64> = Cell::new(
-        std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64) | 1
-    ));
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    })
 }
 
 /// DEL / UNLINK key [key ...]: the number of keys removed.
@@ -269,56 +251,18 @@ fn keys(ctx: &mut Ctx, args: Args) {
     }
 }
 
-/// A SCAN cursor as Redis reads it (strtoul with an optional sign, "-1" wrapping to the top; no
-/// leading space; the empty string is 0).
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return Some(0);
-    }
-    let mut s = b;
-    let neg = s.first() == Some(&b'-');
-    if matches!(s.first(), Some(b'-' | b'+')) {
-        s = &s[1..];
-    }
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in s {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: the next cursor ("0" when done) and a
 /// batch of keys; every key present for the whole scan is returned at least once.
 fn scan(ctx: &mut Ctx, args: Args) {
-    let Some(cursor) = parse_cursor(args.get(1)) else {
-        return ctx.out.err("invalid cursor");
+    let ScanArgs {
+        cursor,
+        count,
+        pattern,
+        type_name,
+    } = match ScanArgs::parse(&args, 1, true) {
+        Ok(a) => a,
+        Err(e) => return ctx.out.error(e),
     };
-    let (mut count, mut pattern, mut type_name) = (10usize, None, None);
-    let mut i = 2;
-    while i < args.len() {
-        let a = args.get(i);
-        if i + 1 >= args.len() {
-            return ctx.out.error(SYNTAX);
-        }
-        let v = args.get(i + 1);
-        if eq_ic(a, "count") {
-            match arg_i64(v) {
-                None => return ctx.out.error(NOT_INTEGER),
-                Some(n) if n < 1 => return ctx.out.error(SYNTAX),
-                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
-            }
-        } else if eq_ic(a, "match") {
-            pattern = (v != b"*").then_some(v);
-        } else if eq_ic(a, "type") {
-            type_name = Some(v);
-        } else {
-            return ctx.out.error(SYNTAX);
-        }
-        i += 2;
-    }
     let (dbi, now) = (ctx.client.db, ctx.now_ms);
     let shards = ctx.shards.count();
     let mut shard = (cursor & ((1 << SHARD_BITS) - 1)) as usize;

@@ -9,6 +9,7 @@ pub mod bits;
 pub mod command;
 pub mod connection;
 pub mod debug;
+pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod longdouble;
@@ -154,6 +155,7 @@ pub fn table() -> &'static Table {
             strings::COMMANDS,
             bits::COMMANDS,
             keys::COMMANDS,
+            hashes::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,
@@ -183,6 +185,8 @@ pub struct Ctx<'a> {
     pub worker: usize,
     /// Unix time in ms when the command started.
     pub now_ms: u64,
+    /// Config values cached by the running thread (encoding thresholds, limits).
+    pub limits: &'a crate::server::worker::Limits,
 }
 
 impl<'a> Ctx<'a> {
@@ -283,3 +287,89 @@ pub const fn spec(
 
 /// No key arguments.
 pub const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
+
+/// A cheap per-thread random number (xorshift64*, seeded from std's random hasher keys).
+pub fn rand_u64() -> u64 {
+    thread_local!(static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0x5eed_u64) | 1
+    ));
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// A SCAN cursor as Redis reads it (strtoul with an optional sign, "-1" wrapping to the top; no
+/// leading space; the empty string is 0).
+pub fn parse_cursor(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return Some(0);
+    }
+    let mut s = b;
+    let neg = s.first() == Some(&b'-');
+    if matches!(s.first(), Some(b'-' | b'+')) {
+        s = &s[1..];
+    }
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in s {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// The arguments of SCAN and of HSCAN/SSCAN/ZSCAN: `cursor [MATCH pattern] [COUNT n]`, and
+/// `[TYPE type]` for SCAN.
+pub struct ScanArgs<'a> {
+    pub cursor: u64,
+    pub count: usize,
+    /// None for no pattern or `*`.
+    pub pattern: Option<&'a [u8]>,
+    pub type_name: Option<&'a [u8]>,
+}
+
+impl<'a> ScanArgs<'a> {
+    /// Parses from the cursor at `at`. `Err` is the error reply (full text).
+    pub fn parse(
+        args: &Args<'a>,
+        at: usize,
+        allow_type: bool,
+    ) -> Result<ScanArgs<'a>, &'static str> {
+        let cursor = parse_cursor(args.get(at)).ok_or("ERR invalid cursor")?;
+        let mut s = ScanArgs {
+            cursor,
+            count: 10,
+            pattern: None,
+            type_name: None,
+        };
+        let mut i = at + 1;
+        while i < args.len() {
+            let a = args.get(i);
+            if i + 1 >= args.len() {
+                return Err(SYNTAX);
+            }
+            let v = args.get(i + 1);
+            if eq_ic(a, "count") {
+                match arg_i64(v) {
+                    None => return Err(NOT_INTEGER),
+                    Some(n) if n < 1 => return Err(SYNTAX),
+                    Some(n) => s.count = usize::try_from(n).unwrap_or(usize::MAX),
+                }
+            } else if eq_ic(a, "match") {
+                s.pattern = (v != b"*").then_some(v);
+            } else if allow_type && eq_ic(a, "type") {
+                s.type_name = Some(v);
+            } else {
+                return Err(SYNTAX);
+            }
+            i += 2;
+        }
+        Ok(s)
+    }
+}

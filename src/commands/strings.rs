@@ -60,7 +60,8 @@ pub fn string_len(v: &Value) -> usize {
     v.string_bytes(&mut tmp).map_or(0, |b| b.len())
 }
 
-/// The bytes of a string value for in-place editing (an integer becomes its digits).
+/// The bytes of a string value for in-place editing (an integer becomes its digits). Callers
+/// check `is_string` first (and answer WRONGTYPE otherwise).
 pub fn string_mut(v: &mut Value) -> &mut Vec<u8> {
     if let Value::Int(i) = *v {
         let mut tmp = [0u8; 24];
@@ -69,6 +70,7 @@ pub fn string_mut(v: &mut Value) -> &mut Vec<u8> {
     match v {
         Value::Str(s) => s.make_mut(),
         Value::Int(_) => unreachable!("converted above"),
+        Value::Hash(_) => unreachable!("callers check is_string"),
     }
 }
 
@@ -457,6 +459,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         Some(e) => match &e.value {
             Value::Int(i) => (Some(longdouble::Ld::from_i64(*i)), true),
             Value::Str(s) => (longdouble::parse(s), true),
+            Value::Hash(_) => return ctx.out.error(WRONGTYPE),
         },
     };
     let (Some(current), Some(incr)) = (current, longdouble::parse(args.get(2))) else {

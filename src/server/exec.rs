@@ -466,6 +466,7 @@ pub(super) fn execute(
             srv: shared,
             worker: env.me,
             now_ms: env.now_ms,
+            limits: env.limits,
         };
         (spec.handler)(&mut ctx, *args);
     }

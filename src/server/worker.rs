@@ -52,6 +52,8 @@ pub struct Limits {
     pub latency_threshold_ms: u64,
     pub databases: usize,
     pub tcp_keepalive_s: u64,
+    /// Compact-encoding thresholds of the collection types.
+    pub hash: crate::store::hash::HashLimits,
 }
 
 impl Limits {
@@ -72,8 +74,19 @@ impl Limits {
             latency_threshold_ms: c.latency_monitor_threshold_ms,
             databases: c.databases,
             tcp_keepalive_s: c.tcp_keepalive_s,
+            hash: crate::store::hash::HashLimits {
+                entries_max: config_usize(c, "hash-max-listpack-entries", 512),
+                value_bytes_max: config_usize(c, "hash-max-listpack-value", 64),
+            },
         }
     }
+}
+
+/// A numeric directive without a typed field, read through CONFIG GET's formatting.
+fn config_usize(c: &Config, name: &str, default: usize) -> usize {
+    c.get(name)
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(default, |v| v.min(usize::MAX as u64) as usize)
 }
 
 pub struct Worker {

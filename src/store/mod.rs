@@ -4,7 +4,9 @@
 //! and write it through `Db`; the server decides which shard a key lives on (`shard_of`).
 
 pub mod db;
+pub mod hash;
 pub mod keyspace;
+pub mod pack;
 pub mod segtable;
 pub mod smallstr;
 pub mod value;

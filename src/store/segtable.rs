@@ -52,6 +52,7 @@ pub trait Item {
     }
 }
 
+#[derive(Clone)]
 struct Segment<T> {
     depth: u32,
     /// Items whose `counted()` is true.
@@ -59,6 +60,7 @@ struct Segment<T> {
     map: HashTable<T>,
 }
 
+#[derive(Clone)]
 pub struct SegTable<T> {
     dir: Vec<u32>,
     segments: Vec<Segment<T>>,
@@ -292,7 +294,7 @@ impl<T: Item> SegTable<T> {
 
     /// One SCAN step: calls `f` on every item of the segment the cursor points at and returns
     /// the next cursor (0 when the scan is complete).
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&T)) -> u64 {
+    pub fn scan<'a>(&'a self, cursor: u64, mut f: impl FnMut(&'a T)) -> u64 {
         let slot = (cursor as usize) & ((1usize << self.global_depth) - 1);
         let seg = &self.segments[self.dir[slot] as usize];
         for t in seg.map.iter() {

@@ -1,8 +1,10 @@
 //! Values stored under keys.
 //!
 //! Strings that look like integers are kept as integers (Redis's `int` encoding): smaller, and
-//! INCR needs no parse. Collection types arrive with the data-model issue.
+//! INCR needs no parse. Collections keep their own compact and large encodings (`hash.rs`).
+//! A `Value` is 24 bytes, so it sits inline in the keyspace entry.
 
+use super::hash::Hash;
 use super::SmallStr;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +13,7 @@ pub enum Value {
     Int(i64),
     /// Any other string (short ones inline, see `SmallStr`).
     Str(SmallStr),
+    Hash(Hash),
 }
 
 impl Value {
@@ -28,6 +31,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -37,6 +41,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= 44 && !s.is_growable() => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -49,6 +54,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(crate::resp::reply::fmt_i64(tmp, *i)),
             Value::Str(s) => Some(s),
+            Value::Hash(_) => None,
         }
     }
 
@@ -63,6 +69,7 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
         }
     }
 }

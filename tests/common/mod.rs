@@ -213,3 +213,67 @@ pub fn raw_exchange_n(
     }
     out
 }
+
+/// A real redis-server on a free port, killed on drop.
+pub struct RealRedis {
+    child: std::process::Child,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl RealRedis {
+    pub fn start() -> RealRedis {
+        for _ in 0..3 {
+            let port = free_port();
+            let dir = temp_dir("real-redis");
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(["--enable-debug-command", "yes", "--daemonize", "no"])
+                .args(["--dir", dir.to_str().unwrap()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let mut r = RealRedis { child, port, dir };
+            if wait_until(Duration::from_secs(10), || r.ping()) {
+                return r;
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn ping(&mut self) -> bool {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return false;
+        }
+        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)) else {
+            return false;
+        };
+        let Ok(mut c) = client.get_connection() else {
+            return false;
+        };
+        redis::cmd("PING").query::<String>(&mut c).is_ok()
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let con = c.get_connection().unwrap();
+        con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        con
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
