@@ -4,24 +4,8 @@
 
 mod common;
 
-use common::{have_tool, RealRedis, Server};
-use redis::Value as V;
+use common::{err, q, Server};
 use std::collections::{BTreeMap, HashSet};
-
-fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c)
-}
-
-fn err(r: redis::RedisResult<V>) -> String {
-    match r {
-        Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
-        Ok(v) => panic!("expected an error, got {v:?}"),
-    }
-}
 
 #[test]
 fn basic_commands_and_errors() {
@@ -348,11 +332,9 @@ fn random_operations_match_a_model() {
 /// DEBUG DIGEST-VALUE and DEBUG DIGEST of hashes in both encodings equal a real redis-server's.
 #[test]
 fn hash_digests_match_real_redis() {
-    if !have_tool("redis-server") {
+    let Some((real, srv)) = common::real_and_ringkv(&["--enable-debug-command", "yes"]) else {
         return;
-    }
-    let real = RealRedis::start();
-    let srv = Server::start(&["--enable-debug-command", "yes"]);
+    };
     let mut r = real.client();
     let mut k = srv.client();
     for c in [&mut r, &mut k] {
@@ -368,10 +350,8 @@ fn hash_digests_match_real_redis() {
         q::<i64>(c, &["HSET", "mid", "f1", "1", "f2", "2"]).unwrap();
         q::<i64>(c, &["EXPIRE", "small", "1000"]).unwrap();
     }
+    common::assert_same_digests(&mut r, &mut k, &["small", "mid", "large", "longval"]);
     for key in ["small", "mid", "large", "longval"] {
-        let a: Vec<String> = q(&mut r, &["DEBUG", "DIGEST-VALUE", key]).unwrap();
-        let b: Vec<String> = q(&mut k, &["DEBUG", "DIGEST-VALUE", key]).unwrap();
-        assert_eq!(a, b, "DIGEST-VALUE of {key}");
         let ea: String = q(&mut r, &["OBJECT", "ENCODING", key]).unwrap();
         let eb: String = q(&mut k, &["OBJECT", "ENCODING", key]).unwrap();
         assert_eq!(ea, eb, "encoding of {key}");

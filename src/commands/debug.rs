@@ -257,6 +257,10 @@ fn serialized_len(v: &Value) -> u64 {
                 .sum();
             rdb_len_size(body) + body
         }
+        Value::List(l) => {
+            let body: u64 = l.iter().map(|e| 1 + e.len() as u64).sum();
+            rdb_len_size(body) + body
+        }
     }
 }
 
@@ -395,6 +399,7 @@ mod digest {
     fn type_code(v: &Value) -> u32 {
         match v {
             Value::Int(_) | Value::Str(_) => 0,
+            Value::List(_) => 1,
             Value::Hash(_) => 4,
         }
     }
@@ -407,6 +412,12 @@ mod digest {
                 let mut tmp = [0u8; 24];
                 if let Some(b) = e.value.string_bytes(&mut tmp) {
                     mix(d, b);
+                }
+            }
+            Value::List(l) => {
+                // Order matters: each element is mixed into the key's digest in turn.
+                for e in l.iter() {
+                    mix(d, e);
                 }
             }
             Value::Hash(h) => {

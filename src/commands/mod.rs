@@ -12,6 +12,7 @@ pub mod debug;
 pub mod hashes;
 pub mod info;
 pub mod keys;
+pub mod lists;
 pub mod longdouble;
 pub mod strings;
 
@@ -156,6 +157,7 @@ pub fn table() -> &'static Table {
             bits::COMMANDS,
             keys::COMMANDS,
             hashes::COMMANDS,
+            lists::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

@@ -54,6 +54,7 @@ pub struct Limits {
     pub tcp_keepalive_s: u64,
     /// Compact-encoding thresholds of the collection types.
     pub hash: crate::store::hash::HashLimits,
+    pub list: crate::store::list::ListLimits,
 }
 
 impl Limits {
@@ -77,6 +78,12 @@ impl Limits {
             hash: crate::store::hash::HashLimits {
                 entries_max: config_usize(c, "hash-max-listpack-entries", 512),
                 value_bytes_max: config_usize(c, "hash-max-listpack-value", 64),
+            },
+            list: crate::store::list::ListLimits {
+                node_size: c
+                    .get("list-max-listpack-size")
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(-2),
             },
         }
     }

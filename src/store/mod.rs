@@ -6,6 +6,7 @@
 pub mod db;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod pack;
 pub mod segtable;
 pub mod smallstr;

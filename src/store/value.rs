@@ -5,6 +5,7 @@
 //! A `Value` is 24 bytes, so it sits inline in the keyspace entry.
 
 use super::hash::Hash;
+use super::list::List;
 use super::SmallStr;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -14,6 +15,7 @@ pub enum Value {
     /// Any other string (short ones inline, see `SmallStr`).
     Str(SmallStr),
     Hash(Hash),
+    List(Box<List>),
 }
 
 impl Value {
@@ -32,6 +34,7 @@ impl Value {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
         }
     }
 
@@ -42,6 +45,7 @@ impl Value {
             Value::Str(s) if s.len() <= 44 && !s.is_growable() => "embstr",
             Value::Str(_) => "raw",
             Value::Hash(h) => h.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -54,7 +58,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(crate::resp::reply::fmt_i64(tmp, *i)),
             Value::Str(s) => Some(s),
-            Value::Hash(_) => None,
+            Value::Hash(_) | Value::List(_) => None,
         }
     }
 
@@ -70,6 +74,7 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
+            Value::List(l) => l.heap_bytes(),
         }
     }
 }

@@ -277,3 +277,41 @@ impl Drop for RealRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Runs a command given as strings and converts the reply.
+pub fn q<T: redis::FromRedisValue>(
+    c: &mut redis::Connection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c)
+}
+
+/// The full text of an error reply ("CODE detail"); panics on a non-error.
+pub fn err(r: redis::RedisResult<redis::Value>) -> String {
+    match r {
+        Err(e) => format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+        Ok(v) => panic!("expected an error, got {v:?}"),
+    }
+}
+
+/// A real redis-server and a ringkv started with `extra`, or None (after have_tool's message)
+/// when redis-server is not installed outside CI.
+pub fn real_and_ringkv(extra: &[&str]) -> Option<(RealRedis, Server)> {
+    if !have_tool("redis-server") {
+        return None;
+    }
+    Some((RealRedis::start(), Server::start(extra)))
+}
+
+/// DEBUG DIGEST-VALUE of each key is the same on both connections.
+pub fn assert_same_digests(r: &mut redis::Connection, k: &mut redis::Connection, keys: &[&str]) {
+    for key in keys {
+        let a: Vec<String> = q(r, &["DEBUG", "DIGEST-VALUE", key]).unwrap();
+        let b: Vec<String> = q(k, &["DEBUG", "DIGEST-VALUE", key]).unwrap();
+        assert_eq!(a, b, "DIGEST-VALUE of {key}");
+    }
+}
