@@ -261,6 +261,11 @@ fn serialized_len(v: &Value) -> u64 {
             let body: u64 = l.iter().map(|e| 1 + e.len() as u64).sum();
             rdb_len_size(body) + body
         }
+        Value::Set(s) => {
+            let mut body = 0u64;
+            s.for_each(|m| body += 1 + m.len() as u64);
+            rdb_len_size(body) + body
+        }
     }
 }
 
@@ -400,6 +405,7 @@ mod digest {
         match v {
             Value::Int(_) | Value::Str(_) => 0,
             Value::List(_) => 1,
+            Value::Set(_) => 2,
             Value::Hash(_) => 4,
         }
     }
@@ -419,6 +425,10 @@ mod digest {
                 for e in l.iter() {
                     mix(d, e);
                 }
+            }
+            Value::Set(s) => {
+                // Order-independent: each member's SHA1 is xored in.
+                s.for_each(|m| xor(d, m));
             }
             Value::Hash(h) => {
                 // Order-independent: each field's digest is xored in.

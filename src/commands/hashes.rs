@@ -6,8 +6,8 @@
 
 use super::longdouble;
 use super::{
-    arg_i64, eq_ic, rand_u64, spec, Ctx, ScanArgs, Spec, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER,
-    OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
+    FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::glob_match;
 use crate::resp::{Args, Reply};
@@ -50,42 +50,17 @@ fn read<'a>(out: &mut Reply, db: &'a mut DbRef, key: &[u8]) -> Result<Option<&'a
     }
 }
 
-/// Runs `f` on the hash at `key` for writing, creating an empty one when absent (`create`).
-/// Deletes the key when `f` leaves the hash empty. `Ok(None)` when absent and not created;
-/// `Err` when the key holds another type (WRONGTYPE queued).
+/// `write_collection` for the hash at `key`, with the hash thresholds at hand.
 fn write<R>(
     ctx: &mut Ctx,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Hash, &HashLimits) -> R,
-) -> Result<Option<R>, ()> {
+) -> Result<Option<R>, WrongType> {
     let limits = ctx.limits.hash;
-    let mut db = ctx.shards.db(key);
-    let present = match db.lookup_write(key) {
-        None => false,
-        Some(e) if matches!(e.value, Value::Hash(_)) => true,
-        Some(_) => {
-            ctx.out.error(WRONGTYPE);
-            return Err(());
-        }
-    };
-    if !present {
-        if !create {
-            return Ok(None);
-        }
-        db.set(key, Value::Hash(Hash::default()), 0);
-    }
-    let Some(Value::Hash(h)) = db.lookup_write(key).map(|e| &mut e.value) else {
-        return Ok(None); // just created: not reached
-    };
-    let r = f(h, &limits);
-    let empty = h.is_empty();
-    if empty {
-        db.remove(key);
-    } else {
-        db.touch_dirty();
-    }
-    Ok(Some(r))
+    write_collection(&mut ctx.out, &mut ctx.shards.db(key), key, create, |h| {
+        f(h, &limits)
+    })
 }
 
 /// HSET key field value [field value ...]: the number of fields that were new.

@@ -4,7 +4,8 @@
 //! A list is `store::list::List`, a quicklist of packed nodes. A list left empty is deleted.
 
 use super::{
-    arg_i64, eq_ic, spec, Ctx, Spec, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, spec, write_collection, Ctx, Spec, WrongType, DENYOOM, FAST, NOT_INTEGER,
+    READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::resp::{Args, Reply};
 use crate::store::db::DbRef;
@@ -57,39 +58,15 @@ fn is_list_or_absent(db: &mut DbRef, key: &[u8]) -> bool {
         .is_none_or(|e| matches!(e.value, Value::List(_)))
 }
 
-/// Runs `f` on the list at `key`, creating it when absent and `create`. Deletes the key when `f`
-/// leaves the list empty. `Ok(None)`: absent and not created. `Err`: WRONGTYPE queued.
+/// `write_collection` for the list at `key`.
 fn write<R>(
     out: &mut Reply,
     db: &mut DbRef,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut List) -> R,
-) -> Result<Option<R>, ()> {
-    let present = match db.lookup_write(key) {
-        None => false,
-        Some(e) if matches!(e.value, Value::List(_)) => true,
-        Some(_) => {
-            out.error(WRONGTYPE);
-            return Err(());
-        }
-    };
-    if !present {
-        if !create {
-            return Ok(None);
-        }
-        db.set(key, Value::List(Box::default()), 0);
-    }
-    let Some(Value::List(l)) = db.lookup_write(key).map(|e| &mut e.value) else {
-        return Ok(None); // just created: not reached
-    };
-    let r = f(l);
-    if l.is_empty() {
-        db.remove(key);
-    } else {
-        db.touch_dirty();
-    }
-    Ok(Some(r))
+) -> Result<Option<R>, WrongType> {
+    write_collection(out, db, key, create, f)
 }
 
 fn push(ctx: &mut Ctx, args: Args, end: End, create: bool) {
@@ -147,7 +124,7 @@ fn pop(ctx: &mut Ctx, args: Args, end: End) {
         (0..n).filter_map(|_| l.pop(end)).collect::<Vec<_>>()
     });
     match (popped, count) {
-        (Err(()), _) => {}
+        (Err(_), _) => {}
         (Ok(None), None) => ctx.out.null(),
         (Ok(None), Some(_)) => ctx.out.null_array(),
         (Ok(Some(v)), None) => match v.first() {
@@ -256,7 +233,7 @@ fn lset(ctx: &mut Ctx, args: Args) {
         Ok(None) => ctx.out.error(NO_SUCH_KEY),
         Ok(Some(false)) => ctx.out.error(OUT_OF_RANGE),
         Ok(Some(true)) => ctx.out.ok(),
-        Err(()) => {}
+        Err(_) => {}
     }
 }
 
@@ -423,7 +400,7 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
     {
         let mut db = ctx.shards.db(src);
         match read(&mut ctx.out, &mut db, src) {
-            Err(()) => return,
+            Err(_) => return,
             Ok(None) => return ctx.out.null(),
             Ok(Some(_)) => {}
         }
@@ -487,7 +464,7 @@ fn lmpop(ctx: &mut Ctx, args: Args) {
             let n = count.min(l.len());
             (0..n).filter_map(|_| l.pop(end)).collect::<Vec<_>>()
         }) {
-            Err(()) => return,
+            Err(_) => return,
             Ok(None) => continue,
             Ok(Some(v)) => {
                 ctx.out.array(2);

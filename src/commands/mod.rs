@@ -14,6 +14,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod longdouble;
+pub mod sets;
 pub mod strings;
 
 use std::sync::OnceLock;
@@ -22,6 +23,11 @@ use crate::resp::{Args, Reply};
 use crate::server::client::ClientState;
 use crate::server::view::ShardView;
 use crate::server::Shared;
+use crate::store::db::DbRef;
+use crate::store::hash::Hash;
+use crate::store::list::List;
+use crate::store::set::Set;
+use crate::store::Value;
 
 pub type Handler = fn(&mut Ctx, Args);
 
@@ -158,6 +164,7 @@ pub fn table() -> &'static Table {
             keys::COMMANDS,
             hashes::COMMANDS,
             lists::COMMANDS,
+            sets::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,
@@ -374,4 +381,101 @@ impl<'a> ScanArgs<'a> {
         }
         Ok(s)
     }
+}
+
+/// A collection type kept in one `Value` variant: what `write_collection` needs to find,
+/// create and drop it.
+pub trait Collection {
+    /// An empty value of this type.
+    fn new_value() -> Value;
+    /// The collection inside `v`, if `v` is of this type.
+    fn of(v: &mut Value) -> Option<&mut Self>;
+    fn is_empty(&self) -> bool;
+}
+
+impl Collection for Hash {
+    fn new_value() -> Value {
+        Value::Hash(Hash::default())
+    }
+    fn of(v: &mut Value) -> Option<&mut Hash> {
+        match v {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        Hash::is_empty(self)
+    }
+}
+
+impl Collection for List {
+    fn new_value() -> Value {
+        Value::List(Box::default())
+    }
+    fn of(v: &mut Value) -> Option<&mut List> {
+        match v {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        List::is_empty(self)
+    }
+}
+
+impl Collection for Set {
+    fn new_value() -> Value {
+        Value::Set(Set::default())
+    }
+    fn of(v: &mut Value) -> Option<&mut Set> {
+        match v {
+            Value::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        Set::is_empty(self)
+    }
+}
+
+/// The key holds another type; the WRONGTYPE error is already queued.
+#[derive(Debug)]
+pub struct WrongType;
+
+/// Runs `f` on the collection at `key`, creating an empty one when absent and `create`, and
+/// deletes the key when `f` leaves it empty (Redis never keeps empty collections).
+/// `Ok(None)`: absent and not created. `Err`: the key holds another type (WRONGTYPE queued).
+pub fn write_collection<C: Collection, R>(
+    out: &mut Reply,
+    db: &mut DbRef,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut C) -> R,
+) -> Result<Option<R>, WrongType> {
+    let present = match db.lookup_write(key) {
+        None => false,
+        Some(e) => {
+            if C::of(&mut e.value).is_none() {
+                out.error(WRONGTYPE);
+                return Err(WrongType);
+            }
+            true
+        }
+    };
+    if !present {
+        if !create {
+            return Ok(None);
+        }
+        db.set(key, C::new_value(), 0);
+    }
+    let Some(c) = db.lookup_write(key).and_then(|e| C::of(&mut e.value)) else {
+        return Ok(None); // just created: not reached
+    };
+    let r = f(c);
+    if c.is_empty() {
+        db.remove(key);
+    } else {
+        db.touch_dirty();
+    }
+    Ok(Some(r))
 }

@@ -55,6 +55,7 @@ pub struct Limits {
     /// Compact-encoding thresholds of the collection types.
     pub hash: crate::store::hash::HashLimits,
     pub list: crate::store::list::ListLimits,
+    pub set: crate::store::set::SetLimits,
 }
 
 impl Limits {
@@ -84,6 +85,9 @@ impl Limits {
                     .get("list-max-listpack-size")
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(-2),
+            },
+            set: crate::store::set::SetLimits {
+                intset_entries_max: config_usize(c, "set-max-intset-entries", 512),
             },
         }
     }

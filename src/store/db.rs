@@ -149,18 +149,37 @@ impl<'a> DbRef<'a> {
     /// The live entry for `key`, for reading: counts a keyspace hit or miss. One probe of the
     /// table.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let now_ms = self.now_ms;
-        match self.db.table.get_live_mut(key, now_ms, self.expire_enabled) {
+        DbRef {
+            db: &mut *self.db,
+            stats: &mut *self.stats,
+            now_ms: self.now_ms,
+            expire_enabled: self.expire_enabled,
+            dirty: &mut *self.dirty,
+        }
+        .into_read(key)
+    }
+
+    /// `lookup_read` that hands out the entry for as long as the shard is borrowed (so a
+    /// command can hold entries of several keys at once).
+    pub fn into_read(self, key: &[u8]) -> Option<&'a mut Entry> {
+        let DbRef {
+            db,
+            stats,
+            now_ms,
+            expire_enabled,
+            ..
+        } = self;
+        match db.table.get_live_mut(key, now_ms, expire_enabled) {
             Ok(e) => {
-                self.stats.keyspace_hits += 1;
+                stats.keyspace_hits += 1;
                 e.access_s = lru_clock(now_ms);
                 Some(e)
             }
             Err(expired) => {
-                if expired && self.expire_enabled {
-                    self.stats.expired_keys += 1;
+                if expired && expire_enabled {
+                    stats.expired_keys += 1;
                 }
-                self.stats.keyspace_misses += 1;
+                stats.keyspace_misses += 1;
                 None
             }
         }

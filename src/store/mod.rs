@@ -9,6 +9,7 @@ pub mod keyspace;
 pub mod list;
 pub mod pack;
 pub mod segtable;
+pub mod set;
 pub mod smallstr;
 pub mod value;
 

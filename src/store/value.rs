@@ -6,6 +6,7 @@
 
 use super::hash::Hash;
 use super::list::List;
+use super::set::Set;
 use super::SmallStr;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +17,7 @@ pub enum Value {
     Str(SmallStr),
     Hash(Hash),
     List(Box<List>),
+    Set(Set),
 }
 
 impl Value {
@@ -35,6 +37,7 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
         }
     }
 
@@ -46,6 +49,7 @@ impl Value {
             Value::Str(_) => "raw",
             Value::Hash(h) => h.encoding(),
             Value::List(_) => "quicklist",
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -58,7 +62,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(crate::resp::reply::fmt_i64(tmp, *i)),
             Value::Str(s) => Some(s),
-            Value::Hash(_) | Value::List(_) => None,
+            Value::Hash(_) | Value::List(_) | Value::Set(_) => None,
         }
     }
 
@@ -75,6 +79,7 @@ impl Value {
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
         }
     }
 }
