@@ -261,6 +261,14 @@ fn serialized_len(v: &Value) -> u64 {
             let body: u64 = l.iter().map(|e| 1 + e.len() as u64).sum();
             rdb_len_size(body) + body
         }
+        Value::ZSet(z) => {
+            let body: u64 = z
+                .range(0, z.len())
+                .iter()
+                .map(|(_, m)| 10 + m.len() as u64)
+                .sum();
+            rdb_len_size(body) + body
+        }
         Value::Set(s) => {
             let mut body = 0u64;
             s.for_each(|m| body += 1 + m.len() as u64);
@@ -406,6 +414,7 @@ mod digest {
             Value::Int(_) | Value::Str(_) => 0,
             Value::List(_) => 1,
             Value::Set(_) => 2,
+            Value::ZSet(_) => 3,
             Value::Hash(_) => 4,
         }
     }
@@ -424,6 +433,15 @@ mod digest {
                 // Order matters: each element is mixed into the key's digest in turn.
                 for e in l.iter() {
                     mix(d, e);
+                }
+            }
+            Value::ZSet(z) => {
+                // Order-independent: member and score ("%.17g") mixed per element, xored in.
+                for (score, m) in z.range(0, z.len()) {
+                    let mut ele: Digest = [0; 20];
+                    mix(&mut ele, m);
+                    mix(&mut ele, crate::resp::reply::fmt_g17(score).as_bytes());
+                    xor(d, &ele);
                 }
             }
             Value::Set(s) => {

@@ -16,6 +16,7 @@ pub mod lists;
 pub mod longdouble;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::sync::OnceLock;
 
@@ -165,6 +166,7 @@ pub fn table() -> &'static Table {
             hashes::COMMANDS,
             lists::COMMANDS,
             sets::COMMANDS,
+            zsets::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

@@ -70,7 +70,7 @@ pub fn string_mut(v: &mut Value) -> &mut Vec<u8> {
     match v {
         Value::Str(s) => s.make_mut(),
         Value::Int(_) => unreachable!("converted above"),
-        Value::Hash(_) | Value::List(_) | Value::Set(_) => {
+        Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => {
             unreachable!("callers check is_string")
         }
     }
@@ -461,7 +461,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         Some(e) => match &e.value {
             Value::Int(i) => (Some(longdouble::Ld::from_i64(*i)), true),
             Value::Str(s) => (longdouble::parse(s), true),
-            Value::Hash(_) | Value::List(_) | Value::Set(_) => return ctx.out.error(WRONGTYPE),
+            Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => {
+                return ctx.out.error(WRONGTYPE)
+            }
         },
     };
     let (Some(current), Some(incr)) = (current, longdouble::parse(args.get(2))) else {

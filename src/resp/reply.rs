@@ -123,6 +123,18 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// A sorted-set score: a double printed like C's `%.17g`, as Redis 7.0's addReplyDouble.
+    pub fn score(&mut self, v: f64) {
+        let s = fmt_g17(v);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
     pub fn boolean(&mut self, v: bool) {
         if self.resp3 {
@@ -206,9 +218,59 @@ pub fn fmt_double(v: f64) -> String {
     }
 }
 
+/// C's `printf("%.17g", v)`: how Redis 7.0 prints sorted-set scores (17 significant digits, so
+/// `1.1` prints as `1.1000000000000001`), with `inf`/`-inf`/`nan` as Redis spells them.
+pub fn fmt_g17(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // The exponent after rounding to 17 significant digits decides the style, as in C.
+    let sci = format!("{v:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = strip_fraction_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let fixed = format!("{:.*}", (16 - exp) as usize, v);
+    strip_fraction_zeros(&fixed).to_string()
+}
+
+fn strip_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn g17_matches_c() {
+        for (v, want) in [
+            (1.1, "1.1000000000000001"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (1e17, "1e+17"),
+            (12345678901234567.0, "12345678901234568"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (1.5e300, "1.5000000000000001e+300"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(fmt_g17(v), want, "{v:e}");
+        }
+    }
 
     #[test]
     fn resp2_and_resp3_forms() {

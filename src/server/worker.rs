@@ -56,6 +56,7 @@ pub struct Limits {
     pub hash: crate::store::hash::HashLimits,
     pub list: crate::store::list::ListLimits,
     pub set: crate::store::set::SetLimits,
+    pub zset: crate::store::zset::ZSetLimits,
 }
 
 impl Limits {
@@ -88,6 +89,10 @@ impl Limits {
             },
             set: crate::store::set::SetLimits {
                 intset_entries_max: config_usize(c, "set-max-intset-entries", 512),
+            },
+            zset: crate::store::zset::ZSetLimits {
+                entries_max: config_usize(c, "zset-max-listpack-entries", 128),
+                value_bytes_max: config_usize(c, "zset-max-listpack-value", 64),
             },
         }
     }

@@ -12,6 +12,8 @@ pub mod segtable;
 pub mod set;
 pub mod smallstr;
 pub mod value;
+pub mod zset;
+pub mod ztree;
 
 pub use db::{Db, Shard};
 pub use keyspace::{key_hash, Entry, Table};

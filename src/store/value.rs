@@ -7,6 +7,7 @@
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::zset::ZSet;
 use super::SmallStr;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +19,7 @@ pub enum Value {
     Hash(Hash),
     List(Box<List>),
     Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -38,6 +40,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -50,6 +53,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::List(_) => "quicklist",
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -62,7 +66,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(crate::resp::reply::fmt_i64(tmp, *i)),
             Value::Str(s) => Some(s),
-            Value::Hash(_) | Value::List(_) | Value::Set(_) => None,
+            Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => None,
         }
     }
 
@@ -80,6 +84,7 @@ impl Value {
             Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 }
