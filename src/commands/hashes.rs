@@ -9,7 +9,6 @@ use super::{
     arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
     FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
-use crate::config::glob_match;
 use crate::resp::{Args, Reply};
 use crate::store::db::DbRef;
 use crate::store::hash::{Hash, HashLimits};
@@ -347,12 +346,7 @@ fn pick_distinct(h: &Hash, count: usize) -> Vec<(&[u8], &[u8])> {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]: the next cursor and a flat array of fields
 /// and values.
 fn hscan(ctx: &mut Ctx, args: Args) {
-    let ScanArgs {
-        cursor,
-        count,
-        pattern,
-        ..
-    } = match ScanArgs::parse(&args, 2, false) {
+    let scan = match ScanArgs::parse(&args, 2, false) {
         Ok(a) => a,
         Err(e) => return ctx.out.error(e),
     };
@@ -361,23 +355,16 @@ fn hscan(ctx: &mut Ctx, args: Args) {
     let Ok(h) = read(&mut ctx.out, &mut db, key) else {
         return;
     };
-    let mut found: Vec<(&[u8], &[u8])> = Vec::new();
-    let mut next = 0;
-    if let Some(h) = h {
-        let mut c = cursor;
-        // Like Redis: visit buckets until `count` items were seen (10 × count steps at most).
-        for _ in 0..count.saturating_mul(10) {
-            c = h.scan(c, |f, v| {
-                if pattern.is_none_or(|p| glob_match(p, f, false)) {
+    let (next, found) = match h {
+        Some(h) => scan.collect(|c, found| {
+            h.scan(c, |f, v| {
+                if scan.matches(f) {
                     found.push((f, v));
                 }
-            });
-            if c == 0 || found.len() >= count {
-                break;
-            }
-        }
-        next = c;
-    }
+            })
+        }),
+        None => (0, Vec::new()),
+    };
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len() * 2);

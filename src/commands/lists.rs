@@ -4,8 +4,8 @@
 //! A list is `store::list::List`, a quicklist of packed nodes. A list left empty is deleted.
 
 use super::{
-    arg_i64, eq_ic, spec, write_collection, Ctx, Spec, WrongType, DENYOOM, FAST, NOT_INTEGER,
-    READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, spec, write_collection, Ctx, MpopArgs, Spec, WrongType, DENYOOM, FAST,
+    NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::resp::{Args, Reply};
 use crate::store::db::DbRef;
@@ -435,28 +435,15 @@ fn rpoplpush(ctx: &mut Ctx, args: Args) {
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first
 /// non-empty list, nil when all are empty.
 fn lmpop(ctx: &mut Ctx, args: Args) {
-    let numkeys = match arg_i64(args.get(1)) {
-        Some(n) if n > 0 => n as usize,
-        Some(_) => return ctx.out.error("ERR numkeys should be greater than 0"),
-        None => return ctx.out.error("ERR numkeys should be greater than 0"),
+    let MpopArgs {
+        numkeys,
+        first,
+        count,
+    } = match MpopArgs::parse(&args, ("left", "right")) {
+        Ok(m) => m,
+        Err(e) => return ctx.out.error(e),
     };
-    if numkeys > args.len().saturating_sub(3) {
-        return ctx.out.error(SYNTAX);
-    }
-    let Some(end) = parse_end(args.get(2 + numkeys)) else {
-        return ctx.out.error(SYNTAX);
-    };
-    let mut count = 1usize;
-    let rest = 3 + numkeys;
-    if args.len() > rest {
-        if args.len() != rest + 2 || !eq_ic(args.get(rest), "count") {
-            return ctx.out.error(SYNTAX);
-        }
-        match arg_i64(args.get(rest + 1)) {
-            Some(n) if n > 0 => count = n as usize,
-            _ => return ctx.out.error("ERR count should be greater than 0"),
-        }
-    }
+    let end = if first { End::Left } else { End::Right };
     for k in 0..numkeys {
         let key = args.get(2 + k);
         let mut db = ctx.shards.db(key);

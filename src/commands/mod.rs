@@ -346,6 +346,27 @@ pub struct ScanArgs<'a> {
 }
 
 impl<'a> ScanArgs<'a> {
+    /// Whether `item` passes MATCH.
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::config::glob_match(p, item, false))
+    }
+
+    /// Runs `step` (one segment of the collection from a cursor, pushing what it keeps) until
+    /// COUNT items were kept, the scan ends, or 10 × COUNT steps ran (Redis's bound for one
+    /// call). Returns the next cursor and the items.
+    pub fn collect<T>(&self, mut step: impl FnMut(u64, &mut Vec<T>) -> u64) -> (u64, Vec<T>) {
+        let mut found = Vec::new();
+        let mut c = self.cursor;
+        for _ in 0..self.count.saturating_mul(10) {
+            c = step(c, &mut found);
+            if c == 0 || found.len() >= self.count {
+                break;
+            }
+        }
+        (c, found)
+    }
+
     /// Parses from the cursor at `at`. `Err` is the error reply (full text).
     pub fn parse(
         args: &Args<'a>,
@@ -480,4 +501,49 @@ pub fn write_collection<C: Collection, R>(
         db.touch_dirty();
     }
     Ok(Some(r))
+}
+
+/// The arguments of LMPOP and ZMPOP: `numkeys key [key ...] <which> [COUNT count]`, where
+/// `which` is one of two words (LEFT/RIGHT, MIN/MAX).
+pub struct MpopArgs {
+    pub numkeys: usize,
+    /// The first of the two words was given.
+    pub first: bool,
+    pub count: usize,
+}
+
+impl MpopArgs {
+    pub fn parse(args: &Args, words: (&str, &str)) -> Result<MpopArgs, &'static str> {
+        let numkeys = match arg_i64(args.get(1)) {
+            Some(n) if n > 0 => n as usize,
+            _ => return Err("ERR numkeys should be greater than 0"),
+        };
+        if numkeys > args.len().saturating_sub(3) {
+            return Err(SYNTAX);
+        }
+        let which = args.get(2 + numkeys);
+        let first = if eq_ic(which, words.0) {
+            true
+        } else if eq_ic(which, words.1) {
+            false
+        } else {
+            return Err(SYNTAX);
+        };
+        let mut count = 1usize;
+        let rest = 3 + numkeys;
+        if args.len() > rest {
+            if args.len() != rest + 2 || !eq_ic(args.get(rest), "count") {
+                return Err(SYNTAX);
+            }
+            match arg_i64(args.get(rest + 1)) {
+                Some(n) if n > 0 => count = n as usize,
+                _ => return Err("ERR count should be greater than 0"),
+            }
+        }
+        Ok(MpopArgs {
+            numkeys,
+            first,
+            count,
+        })
+    }
 }

@@ -12,7 +12,6 @@ use super::{
     arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
     FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
-use crate::config::glob_match;
 use crate::resp::{Args, Reply};
 use crate::server::view::ShardView;
 use crate::store::set::Set;
@@ -387,34 +386,23 @@ fn sintercard(ctx: &mut Ctx, args: Args) {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: the next cursor and a batch of members.
 fn sscan(ctx: &mut Ctx, args: Args) {
-    let ScanArgs {
-        cursor,
-        count,
-        pattern,
-        ..
-    } = match ScanArgs::parse(&args, 2, false) {
+    let scan = match ScanArgs::parse(&args, 2, false) {
         Ok(a) => a,
         Err(e) => return ctx.out.error(e),
     };
     let Ok(s) = read(&mut ctx.out, &mut ctx.shards, args.get(1)) else {
         return;
     };
-    let mut found: Vec<Vec<u8>> = Vec::new();
-    let mut next = 0;
-    if let Some(s) = s {
-        let mut c = cursor;
-        for _ in 0..count.saturating_mul(10) {
-            c = s.scan(c, |m| {
-                if pattern.is_none_or(|p| glob_match(p, m, false)) {
+    let (next, found): (u64, Vec<Vec<u8>>) = match s {
+        Some(s) => scan.collect(|c, found| {
+            s.scan(c, |m| {
+                if scan.matches(m) {
                     found.push(m.to_vec());
                 }
-            });
-            if c == 0 || found.len() >= count {
-                break;
-            }
-        }
-        next = c;
-    }
+            })
+        }),
+        None => (0, Vec::new()),
+    };
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len());

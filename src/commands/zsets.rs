@@ -11,10 +11,9 @@
 use std::collections::HashMap;
 
 use super::{
-    arg_i64, eq_ic, rand_u64, spec, write_collection, Collection, Ctx, ScanArgs, Spec, WrongType,
-    DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, rand_u64, spec, write_collection, Collection, Ctx, MpopArgs, ScanArgs, Spec,
+    WrongType, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
-use crate::config::glob_match;
 use crate::resp::{Args, Reply};
 use crate::server::view::ShardView;
 use crate::store::zset::{ZSet, ZSetLimits};
@@ -758,32 +757,15 @@ fn zpopmax(ctx: &mut Ctx, args: Args) {
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: `[key, [[member, score] ...]]` from the
 /// first non-empty set, nil when all are empty.
 fn zmpop(ctx: &mut Ctx, args: Args) {
-    let numkeys = match arg_i64(args.get(1)) {
-        Some(n) if n > 0 => n as usize,
-        _ => return ctx.out.error("ERR numkeys should be greater than 0"),
+    let MpopArgs {
+        numkeys,
+        first,
+        count,
+    } = match MpopArgs::parse(&args, ("min", "max")) {
+        Ok(m) => m,
+        Err(e) => return ctx.out.error(e),
     };
-    if numkeys > args.len().saturating_sub(3) {
-        return ctx.out.error(SYNTAX);
-    }
-    let which = args.get(2 + numkeys);
-    let max = if eq_ic(which, "max") {
-        true
-    } else if eq_ic(which, "min") {
-        false
-    } else {
-        return ctx.out.error(SYNTAX);
-    };
-    let mut count = 1usize;
-    let rest = 3 + numkeys;
-    if args.len() > rest {
-        if args.len() != rest + 2 || !eq_ic(args.get(rest), "count") {
-            return ctx.out.error(SYNTAX);
-        }
-        match arg_i64(args.get(rest + 1)) {
-            Some(n) if n > 0 => count = n as usize,
-            _ => return ctx.out.error("ERR count should be greater than 0"),
-        }
-    }
+    let max = !first;
     for k in 0..numkeys {
         let key = args.get(2 + k);
         match write(ctx, key, false, |z, _| pop_entries(z, max, count)) {
@@ -1126,34 +1108,23 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]: the next cursor and members with scores.
 fn zscan(ctx: &mut Ctx, args: Args) {
-    let ScanArgs {
-        cursor,
-        count,
-        pattern,
-        ..
-    } = match ScanArgs::parse(&args, 2, false) {
+    let scan = match ScanArgs::parse(&args, 2, false) {
         Ok(a) => a,
         Err(e) => return ctx.out.error(e),
     };
     let Ok(z) = read(&mut ctx.out, &mut ctx.shards, args.get(1)) else {
         return;
     };
-    let mut found: Vec<(&[u8], f64)> = Vec::new();
-    let mut next = 0;
-    if let Some(z) = z {
-        let mut c = cursor;
-        for _ in 0..count.saturating_mul(10) {
-            c = z.scan(c, |m, s| {
-                if pattern.is_none_or(|p| glob_match(p, m, false)) {
+    let (next, found) = match z {
+        Some(z) => scan.collect(|c, found| {
+            z.scan(c, |m, s| {
+                if scan.matches(m) {
                     found.push((m, s));
                 }
-            });
-            if c == 0 || found.len() >= count {
-                break;
-            }
-        }
-        next = c;
-    }
+            })
+        }),
+        None => (0, Vec::new()),
+    };
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len() * 2);
