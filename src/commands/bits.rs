@@ -61,7 +61,7 @@ fn setbit(ctx: &mut Ctx, args: Args) {
     };
     match old {
         Some(old) => {
-            db.touch_dirty();
+            db.touched(key);
             ctx.out.int(old as i64);
         }
         None => {

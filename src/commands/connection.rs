@@ -69,6 +69,8 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.client.set_resp(2);
     ctx.out.resp3 = false;
     ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.multi = None;
+    ctx.client.unwatch();
     *ctx.client
         .shared
         .name

@@ -381,6 +381,8 @@ fn flush(ctx: &mut Ctx, dbi: Option<usize>) {
         for (d, db) in shard.dbs.iter_mut().enumerate() {
             if dbi.is_none_or(|x| x == d) {
                 removed += db.table.len() as u64;
+                let table = &db.table;
+                db.watched.signal_where(|k| table.get(k).is_some());
                 db.table.clear();
             }
         }
@@ -428,6 +430,21 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
     }
     for i in shards {
         let shard = ctx.shards.shard(i);
+        // Watchers of a key present in either database see it change.
+        for (x, y) in [(a, b), (b, a)] {
+            let (dx, dy) = if x < y {
+                let (lo, hi) = shard.dbs.split_at_mut(y);
+                (&mut lo[x], &hi[0])
+            } else if x > y {
+                let (lo, hi) = shard.dbs.split_at_mut(x);
+                (&mut hi[0], &lo[y])
+            } else {
+                break;
+            };
+            let (tx, ty) = (&dx.table, &dy.table);
+            dx.watched
+                .signal_where(|k| tx.get(k).is_some() || ty.get(k).is_some());
+        }
         shard.dbs.swap(a, b);
         shard.dirty += 1;
     }

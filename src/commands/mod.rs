@@ -16,6 +16,7 @@ pub mod lists;
 pub mod longdouble;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;
 
 use std::sync::OnceLock;
@@ -51,6 +52,9 @@ pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
 /// ringkv routing: the command reads or writes the whole keyspace (every shard is locked).
 pub const ALL_SHARDS: u32 = 1 << 16;
+/// ringkv routing: the command changes its connection's state besides keys (WATCH), so it runs
+/// on the connection's thread and is never shipped to the owner of its keys.
+pub const CLIENT_STATE: u32 = 1 << 17;
 
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -167,6 +171,7 @@ pub fn table() -> &'static Table {
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            transactions::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,
@@ -498,7 +503,7 @@ pub fn write_collection<C: Collection, R>(
     if c.is_empty() {
         db.remove(key);
     } else {
-        db.touch_dirty();
+        db.touched(key);
     }
     Ok(Some(r))
 }

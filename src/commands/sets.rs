@@ -328,7 +328,7 @@ fn store_op(ctx: &mut Ctx, args: Args, op: Op) {
         let s = Set::from_members(members.iter().map(|m| &m[..]), &limits);
         db.set(dst, Value::Set(s), 0);
     } else {
-        db.touch_dirty();
+        db.touched(dst);
     }
     ctx.out.int(members.len() as i64);
 }

@@ -440,7 +440,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     };
     match result {
         Some(new) => {
-            db.touch_dirty();
+            db.touched(key);
             ctx.out.int(new)
         }
         None => {
@@ -477,7 +477,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
     match db.lookup_write(key) {
         Some(e) if exists => {
             e.value = value;
-            db.touch_dirty();
+            db.touched(key);
         }
         _ => db.set(key, value, 0),
     }
@@ -506,7 +506,7 @@ fn append(ctx: &mut Ctx, args: Args) {
     };
     match new_len {
         Some(len) => {
-            db.touch_dirty();
+            db.touched(key);
             ctx.out.int(len as i64)
         }
         None => {
@@ -583,7 +583,7 @@ fn setrange(ctx: &mut Ctx, args: Args) {
     };
     match new_len {
         Some(len) => {
-            db.touch_dirty();
+            db.touched(key);
             ctx.out.int(len as i64)
         }
         None => {

@@ -684,7 +684,7 @@ fn store(ctx: &mut Ctx, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
     let mut db = ctx.shards.db(dst);
     db.remove(dst);
     if entries.is_empty() {
-        db.touch_dirty();
+        db.touched(dst);
     } else {
         let mut z = ZSet::default();
         for (s, m) in entries {

@@ -82,6 +82,21 @@ impl ClientShared {
     }
 }
 
+/// Commands queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct Multi {
+    /// The requests as received, back to back.
+    pub queued: Vec<u8>,
+    pub count: usize,
+    /// Shards the queued commands touch: EXEC takes all their locks.
+    pub need: u64,
+    /// A command failed to queue (unknown, wrong arity...): EXEC answers EXECABORT.
+    pub errored: bool,
+}
+
+/// Commands one transaction may queue.
+pub const MULTI_COMMANDS_MAX: usize = 1 << 20;
+
 /// Connection-level state commands can read and change.
 pub struct ClientState {
     pub id: u64,
@@ -91,6 +106,10 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     pub action: Option<ClientAction>,
     pub shared: Arc<ClientShared>,
+    /// Inside MULTI: what EXEC will run.
+    pub multi: Option<Box<Multi>>,
+    /// While WATCHing: set by any change to a watched key (registered in each key's database).
+    pub watch_flag: Option<Arc<AtomicBool>>,
 }
 
 impl ClientState {
@@ -103,7 +122,28 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             action: None,
             shared,
+            multi: None,
+            watch_flag: None,
         }
+    }
+
+    /// Forgets every WATCH (registrations of the dropped flag die with it).
+    pub fn unwatch(&mut self) {
+        self.watch_flag = None;
+    }
+
+    /// The flag WATCH registers, created on first use.
+    pub fn watch_flag(&mut self) -> Arc<AtomicBool> {
+        self.watch_flag
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+            .clone()
+    }
+
+    /// Whether a watched key changed since WATCH.
+    pub fn watch_dirty(&self) -> bool {
+        self.watch_flag
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Acquire))
     }
 
     pub fn select(&mut self, db: usize) {

@@ -150,7 +150,7 @@ impl Worker {
             }
             ParseOutcome::Complete { consumed, inline } => (consumed, inline),
         };
-        let Some((index, need)) = self.checked(slot, inline, shards) else {
+        let Some((index, need)) = self.checked(slot, inline, consumed, shards) else {
             return Step::Done(consumed);
         };
         let mine = 1u64 << me;
@@ -294,7 +294,7 @@ impl Worker {
             }
             _ => return false,
         };
-        let Some((index, need)) = self.checked(slot, inline, shards) else {
+        let Some((index, need)) = self.checked(slot, inline, consumed, shards) else {
             self.conns[slot].rpos += consumed;
             return true;
         };
@@ -308,7 +308,16 @@ impl Worker {
 
     /// Checks the command just parsed at `rpos` (known, arity, auth) and routes it: its table
     /// index and the shards it needs. On a failed check the error reply is queued and counted.
-    fn checked(&mut self, slot: usize, inline: bool, shards: usize) -> Option<(u32, u64)> {
+    /// Inside MULTI, a command that is not part of the transaction protocol is queued instead
+    /// (`+QUEUED`), and EXEC is routed to every shard the queued commands touch; both return
+    /// None or the EXEC routing here, so callers never run a queued command.
+    fn checked(
+        &mut self,
+        slot: usize,
+        inline: bool,
+        consumed: usize,
+        shards: usize,
+    ) -> Option<(u32, u64)> {
         let conn = &mut self.conns[slot];
         let Conn {
             rbuf,
@@ -323,8 +332,16 @@ impl Worker {
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
         match check(out, client, *monitor, &args) {
+            Ok((index, spec)) if client.multi.is_some() => {
+                let raw = &rbuf[*rpos..*rpos + consumed];
+                super::multi::queue_or_route(out, client, spec, &args, raw, shards)
+                    .map(|need| (index, need))
+            }
             Ok((index, spec)) => Some((index, route(spec, &args, shards))),
             Err(()) => {
+                if let Some(m) = client.multi.as_mut() {
+                    m.errored = true;
+                }
                 self.shared.stats[self.id]
                     .total_error_replies
                     .fetch_add(1, Ordering::Relaxed);
@@ -354,8 +371,13 @@ impl Worker {
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
         let reply_start = out.len();
-        let (finished_us, monitor_line) =
-            execute(&env, self.clock_us, held, client, out, &args, index);
+        let (finished_us, monitor_lines) = if client.multi.is_some() && super::multi::is_exec(index)
+        {
+            super::multi::exec(&env, self.clock_us, held, client, out)
+        } else {
+            let (f, line) = execute(&env, self.clock_us, held, client, out, &args, index);
+            (f, line.into_iter().collect())
+        };
         self.clock_us = finished_us;
         match client.reply_mode {
             ReplyMode::On => {}
@@ -367,7 +389,7 @@ impl Worker {
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
         let action = client.action.take();
-        if let Some(line) = monitor_line {
+        for line in monitor_lines {
             self.feed_monitors(line);
         }
         if let Some(action) = action {

@@ -13,6 +13,7 @@ pub mod conn;
 pub mod exec;
 pub mod locks;
 pub mod log;
+pub mod multi;
 pub mod ship;
 pub mod slowlog;
 pub mod start;

@@ -72,7 +72,8 @@ pub struct Shipped {
 
 /// Whether a command may be shipped: keyed, one shard at most, no client-state effects.
 pub fn shippable(spec: &Spec) -> bool {
-    spec.first_key > 0 && !spec.has(commands::ALL_SHARDS | commands::BLOCKING)
+    spec.first_key > 0
+        && !spec.has(commands::ALL_SHARDS | commands::BLOCKING | commands::CLIENT_STATE)
 }
 
 impl Worker {

@@ -3,7 +3,11 @@
 //! Every read or write of a key goes through `Db::lookup*`, which applies lazy expiry in one
 //! place: a key past its expiry is deleted on access (or, on a replica, merely hidden).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use super::keyspace::{Entry, Table};
+use super::smallstr::SmallStr;
 use super::value::Value;
 
 /// Expired keys deleted per active-expire step before the clock is checked again.
@@ -12,6 +16,69 @@ const EXPIRE_KEYS_PER_STEP: usize = 256;
 #[derive(Default)]
 pub struct Db {
     pub table: Table,
+    /// WATCHed keys of this database (see `Watched`).
+    pub watched: Watched,
+}
+
+/// The WATCH registry of one database: for each watched key, the dirty flags of the clients
+/// watching it. Any change to the key (write, delete, expiry, flush) sets the flags and forgets
+/// the key, so a later EXEC of those clients fails. Flags of clients that stopped watching stay
+/// until the key changes or `prune` drops them (a flag only the registry still holds is dead).
+#[derive(Default)]
+pub struct Watched {
+    keys: hashbrown::HashMap<SmallStr, Vec<Arc<AtomicBool>>, foldhash::fast::RandomState>,
+}
+
+impl Watched {
+    pub fn watch(&mut self, key: &[u8], flag: Arc<AtomicBool>) {
+        let v = self.keys.entry(SmallStr::new(key)).or_default();
+        if !v.iter().any(|f| Arc::ptr_eq(f, &flag)) {
+            v.push(flag);
+        }
+    }
+
+    /// `key` changed: dirty every client watching it.
+    #[inline]
+    pub fn signal(&mut self, key: &[u8]) {
+        if self.keys.is_empty() {
+            return;
+        }
+        if let Some(flags) = self.keys.remove(key) {
+            for f in flags {
+                f.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Dirties the watchers of every watched key for which `changed` holds (FLUSHDB and
+    /// FLUSHALL: the keys that existed; SWAPDB: the keys present on either side).
+    pub fn signal_where(&mut self, mut changed: impl FnMut(&[u8]) -> bool) {
+        self.keys.retain(|k, flags| {
+            if !changed(k) {
+                return true;
+            }
+            for f in flags.iter() {
+                f.store(true, Ordering::Release);
+            }
+            false
+        });
+    }
+
+    /// Drops flags nobody else holds any more (clients that unwatched or closed).
+    pub fn prune(&mut self) {
+        self.keys.retain(|_, flags| {
+            flags.retain(|f| Arc::strong_count(f) > 1);
+            !flags.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// Counters a shard keeps for INFO (summed over shards by the reader).
@@ -74,7 +141,7 @@ impl Shard {
         let mut visited_dbs = 0;
         while visited_dbs <= dbs {
             let (d, seg) = self.expire_cursor;
-            let table = &mut self.dbs[d].table;
+            let Db { table, watched } = &mut self.dbs[d];
             match table.volatile_segment_at(seg) {
                 None => {
                     self.expire_cursor = ((d + 1) % dbs, 0);
@@ -84,6 +151,7 @@ impl Shard {
                     let keys = table.expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
                     for k in &keys {
                         table.remove(k);
+                        watched.signal(k);
                     }
                     deleted += keys.len();
                     if keys.len() < EXPIRE_KEYS_PER_STEP {
@@ -124,6 +192,7 @@ impl<'a> DbRef<'a> {
         }
         if self.expire_enabled {
             self.db.table.remove(key);
+            self.db.watched.signal(key);
             self.stats.expired_keys += 1;
         }
         true
@@ -140,6 +209,7 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && self.expire_enabled {
                     self.stats.expired_keys += 1;
+                    self.db.watched.signal(key);
                 }
                 None
             }
@@ -178,6 +248,7 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && expire_enabled {
                     stats.expired_keys += 1;
+                    db.watched.signal(key);
                 }
                 stats.keyspace_misses += 1;
                 None
@@ -198,11 +269,12 @@ impl<'a> DbRef<'a> {
             expire_at_ms,
             access_s: lru_clock(self.now_ms),
         });
-        *self.dirty += 1;
+        self.touched(key);
     }
 
     /// Puts a whole entry back (RENAME, MOVE).
     pub fn insert_entry(&mut self, entry: Entry) {
+        self.db.watched.signal(&entry.key);
         self.db.table.insert(entry);
         *self.dirty += 1;
     }
@@ -214,7 +286,7 @@ impl<'a> DbRef<'a> {
         }
         let e = self.db.table.remove(key);
         if e.is_some() {
-            *self.dirty += 1;
+            self.touched(key);
         }
         e
     }
@@ -224,13 +296,22 @@ impl<'a> DbRef<'a> {
         if self.expire_if_needed(key) {
             return false;
         }
-        *self.dirty += 1;
+        self.touched(key);
         self.db.table.set_expire(key, expire_at_ms)
     }
 
-    /// Marks a write that happened in place on an entry (INCR, APPEND...).
-    pub fn touch_dirty(&mut self) {
+    /// Records a change to `key`: counts it for `save` points and dirties its watchers. Called
+    /// by every write path here, and by commands after editing an entry in place (INCR,
+    /// APPEND, collection commands).
+    #[inline]
+    pub fn touched(&mut self, key: &[u8]) {
         *self.dirty += 1;
+        self.db.watched.signal(key);
+    }
+
+    /// WATCH: dirty `flag` when `key` changes.
+    pub fn watch(&mut self, key: &[u8], flag: Arc<AtomicBool>) {
+        self.db.watched.watch(key, flag);
     }
 
     pub fn is_expired(&self, e: &Entry) -> bool {
