@@ -44,6 +44,14 @@ const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or spec
 
 /// PING [message]: PONG, or the message as a bulk string.
 fn ping(ctx: &mut Ctx, args: Args) {
+    if ctx.client.subscribed() && !ctx.client.resp3 && args.len() <= 2 {
+        // In RESP2 subscribed mode PING answers like a message: ["pong", arg or ""].
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        return ctx
+            .out
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
+    }
     match args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -71,6 +79,9 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.multi = None;
     ctx.client.unwatch();
+    if let Some(subs) = ctx.client.subs.take() {
+        crate::server::pubsub::unsubscribe_all(ctx.srv, ctx.worker, ctx.client, &subs);
+    }
     *ctx.client
         .shared
         .name

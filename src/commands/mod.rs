@@ -14,6 +14,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod longdouble;
+pub mod pubsub;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
@@ -172,6 +173,7 @@ pub fn table() -> &'static Table {
             sets::COMMANDS,
             zsets::COMMANDS,
             transactions::COMMANDS,
+            pubsub::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

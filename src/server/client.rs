@@ -108,6 +108,12 @@ pub struct ClientState {
     pub shared: Arc<ClientShared>,
     /// Inside MULTI: what EXEC will run.
     pub multi: Option<Box<Multi>>,
+    /// This connection's token on its thread (pub/sub deliveries find it by this).
+    pub token: u64,
+    /// Pub/sub subscriptions (None when there are none).
+    pub subs: Option<Box<super::pubsub::Subscriptions>>,
+    /// Deliveries a PUBLISH made, handed to their threads after the command.
+    pub outbox: Vec<super::pubsub::Delivery>,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
     pub watch_flag: Option<Arc<AtomicBool>>,
 }
@@ -123,8 +129,16 @@ impl ClientState {
             action: None,
             shared,
             multi: None,
+            token: 0,
+            subs: None,
+            outbox: Vec::new(),
             watch_flag: None,
         }
+    }
+
+    /// Whether the client has any subscription (RESP2 then restricts its commands).
+    pub fn subscribed(&self) -> bool {
+        self.subs.as_ref().is_some_and(|s| s.total() > 0)
     }
 
     /// Forgets every WATCH (registrations of the dropped flag die with it).

@@ -77,6 +77,8 @@ impl Worker {
         // MONITOR clients get the replica class's limit, as in Redis.
         let l = if conn.monitor {
             self.limits.obuf_replica
+        } else if conn.client.subscribed() {
+            self.limits.obuf_pubsub
         } else {
             self.limits.obuf_normal
         };
@@ -389,6 +391,10 @@ impl Worker {
             ReplyMode::Skip => client.reply_mode = ReplyMode::SkipThis,
         }
         let action = client.action.take();
+        let deliveries = std::mem::take(&mut client.outbox);
+        if !deliveries.is_empty() {
+            self.deliver_all(deliveries);
+        }
         for line in monitor_lines {
             self.feed_monitors(line);
         }
@@ -573,6 +579,27 @@ fn check(
     }
     if !client.authenticated && !spec.has(commands::NO_AUTH) {
         reply.error("NOAUTH Authentication required.");
+        return Err(());
+    }
+    if client.subscribed()
+        && !client.resp3
+        && !matches!(
+            spec.name,
+            "subscribe"
+                | "ssubscribe"
+                | "psubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
+        )
+    {
+        reply.err(&format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
         return Err(());
     }
     if monitor && !matches!(spec.name, "quit" | "reset" | "monitor") {

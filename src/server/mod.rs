@@ -14,6 +14,7 @@ pub mod exec;
 pub mod locks;
 pub mod log;
 pub mod multi;
+pub mod pubsub;
 pub mod ship;
 pub mod slowlog;
 pub mod start;
@@ -41,6 +42,12 @@ pub enum Msg {
     Exec(Box<ship::ExecBatch>),
     /// The replies to an `Exec`, for the connection that shipped it.
     ExecDone(Box<ship::ExecDone>),
+    /// A published message for subscriber `token` of the receiver.
+    Publish {
+        token: u64,
+        pattern: Option<Vec<u8>>,
+        message: Arc<pubsub::Message>,
+    },
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
     /// Look at shared state again: kill flags, config, shutdown.
@@ -81,6 +88,8 @@ pub struct Shared {
     pub slowlog: Mutex<slowlog::SlowLog>,
     pub latency: Mutex<slowlog::Latency>,
     pub monitors: Mutex<Vec<(usize, u64)>>,
+    /// Pub/sub subscriptions of every thread's clients.
+    pub pubsub: std::sync::RwLock<pubsub::Registry>,
     pub monitor_count: AtomicUsize,
     pub lastsave_s: AtomicU64,
     pub stat_numcommands_reset_ms: AtomicU64,

@@ -160,6 +160,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
         slowlog: Mutex::new(Default::default()),
         latency: Mutex::new(Default::default()),
         monitors: Mutex::new(Vec::new()),
+        pubsub: Default::default(),
         monitor_count: AtomicUsize::new(0),
         lastsave_s: AtomicU64::new(unix_ms() / 1000),
         stat_numcommands_reset_ms: AtomicU64::new(unix_ms()),

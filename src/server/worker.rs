@@ -42,6 +42,7 @@ pub struct Limits {
     pub query_buffer_bytes_max: u64,
     pub obuf_normal: OutputLimit,
     pub obuf_replica: OutputLimit,
+    pub obuf_pubsub: OutputLimit,
     pub maxclients: u64,
     pub timeout_s: u64,
     pub auth_required: bool,
@@ -67,6 +68,7 @@ impl Limits {
             query_buffer_bytes_max: c.client_query_buffer_limit,
             obuf_normal: c.client_output_buffer_limit_normal,
             obuf_replica: c.client_output_buffer_limit_replica,
+            obuf_pubsub: c.client_output_buffer_limit_pubsub,
             maxclients: c.maxclients,
             timeout_s: c.timeout_s,
             auth_required: c.requirepass.is_some(),
@@ -132,6 +134,8 @@ pub struct Worker {
     /// Parse space for running shipped batches.
     pub batch_ranges: Vec<(u32, u32)>,
     pub batch_scratch: Vec<u8>,
+    /// Messages waiting for room in other threads' mailboxes.
+    pub overflow: super::pubsub::Overflow,
 }
 
 impl Worker {
@@ -163,6 +167,7 @@ impl Worker {
             next_batch_id: 0,
             batch_ranges: Vec::new(),
             batch_scratch: Vec::new(),
+            overflow: Default::default(),
         })
     }
 
@@ -178,7 +183,11 @@ impl Worker {
                 return;
             }
             let now_us = mono_us();
-            let wait = if self.runnable.is_empty() && self.next_cron_us > now_us {
+            self.flush_overflow();
+            let wait = if !self.overflow.is_empty() {
+                // Other threads' mailboxes were full: look again soon.
+                Duration::from_micros(200)
+            } else if self.runnable.is_empty() && self.next_cron_us > now_us {
                 Duration::from_micros(self.next_cron_us - now_us)
             } else {
                 Duration::ZERO
@@ -309,6 +318,7 @@ impl Worker {
         self.next_gen = (self.next_gen.wrapping_add(1) & 0x0fff_ffff).max(1);
         let client = ClientState::new(shared, !self.limits.auth_required);
         let slot = self.conns.insert(Conn::new(fd, gen, client, self.now_ms));
+        self.conns[slot].client.token = Conn::token(slot, gen);
         self.post_recv(slot);
     }
 
@@ -456,6 +466,14 @@ impl Worker {
             conn.need = 0;
             self.release(held);
             self.stop_monitor(slot);
+            if let Some(subs) = self.conns[slot].client.subs.take() {
+                super::pubsub::unsubscribe_all(
+                    &self.shared,
+                    self.id,
+                    &self.conns[slot].client,
+                    &subs,
+                );
+            }
             let id = self.conns[slot].client.id;
             self.shared.clients[self.id]
                 .lock()
@@ -590,6 +608,11 @@ impl Worker {
                 Msg::Unlock => self.release_local(),
                 Msg::Exec(batch) => self.on_exec(batch),
                 Msg::ExecDone(done) => self.on_exec_done(done),
+                Msg::Publish {
+                    token,
+                    pattern,
+                    message,
+                } => self.deliver(token, pattern.as_deref(), &message),
                 Msg::Monitor { token, line } => {
                     if let Some(slot) = self.conn_by_token(token) {
                         self.deliver_monitor_line(slot, &line);
