@@ -51,7 +51,11 @@ fn session(port: u16, resp3: bool) -> (String, String) {
     publ.write_all(b"PUBLISH news hello\r\nPUBLISH sport goal\r\nPUBLISH none x\r\n")
         .unwrap();
     let pub_bytes = read_n(&mut publ, 12, Duration::from_secs(5));
-    sub.write_all(b"PING\r\nGET k\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nPING\r\n")
+    // Named first: with several channels left, Redis's no-argument UNSUBSCRIBE goes in hash
+    // order, which no other server reproduces.
+    sub.write_all(
+        b"PING\r\nGET k\r\nUNSUBSCRIBE news\r\nPUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nPING\r\n",
+    )
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     sub_bytes.extend(read_n(&mut sub, usize::MAX, Duration::from_millis(300)));

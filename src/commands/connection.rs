@@ -36,7 +36,7 @@ pub const COMMANDS: &[Spec] = &[
 #[rustfmt::skip]
 const CLIENT_SUBS: &[&str] = &[
     "getname", "help", "id", "info", "kill", "list", "no-evict", "no-touch", "reply", "setinfo",
-    "setname",
+    "setname", "unblock",
 ];
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -335,6 +335,7 @@ fn client(ctx: &mut Ctx, args: Args) {
         "list" => client_list(ctx, &args),
         "kill" => client_kill(ctx, &args),
         "reply" => client_reply(ctx, &args),
+        "unblock" => client_unblock(ctx, &args),
         "no-evict" | "no-touch" => {
             let on = if eq_ic(args.get(2), "on") {
                 true
@@ -556,4 +557,46 @@ fn client_setinfo(ctx: &mut Ctx, args: &Args) {
     };
     *slot.lock().unwrap_or_else(|e| e.into_inner()) = v;
     ctx.out.ok();
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 when the client was blocked and is now released
+/// (with its timeout reply, or an UNBLOCKED error), else 0.
+fn client_unblock(ctx: &mut Ctx, args: &Args) {
+    if !(3..=4).contains(&args.len()) {
+        return ctx.out.err("syntax error");
+    }
+    let Some(id) = arg_i64(args.get(2)) else {
+        return ctx.out.error(NOT_INTEGER);
+    };
+    let error = match args.len() {
+        4 if eq_ic(args.get(3), "error") => true,
+        4 if eq_ic(args.get(3), "timeout") => false,
+        4 => {
+            return ctx
+                .out
+                .err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+        _ => false,
+    };
+    let target = ctx
+        .srv
+        .all_clients()
+        .into_iter()
+        .find(|c| c.id as i64 == id);
+    let Some(c) = target else {
+        return ctx.out.int(0);
+    };
+    let flag = c.blocked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let won = flag.is_some_and(|f| {
+        f.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    if !won {
+        return ctx.out.int(0);
+    }
+    c.unblock_error.store(error, Ordering::Release);
+    let token = c.token.load(Ordering::Acquire);
+    ctx.srv
+        .send(c.worker, crate::server::Msg::ClientUnblock { token });
+    ctx.out.int(1);
 }

@@ -199,14 +199,10 @@ fn clients(ctx: &mut Ctx, out: &mut String) {
     field(out, "maxclients", maxclients);
     field(out, "client_recent_max_input_buffer", qbuf);
     field(out, "client_recent_max_output_buffer", omem);
-    fixed(
-        out,
-        &[
-            ("blocked_clients", "0"),
-            ("tracking_clients", "0"),
-            ("clients_in_timeout_table", "0"),
-        ],
-    );
+    let blocked = ctx.srv.total(|s| &s.blocked_clients);
+    field(out, "blocked_clients", blocked);
+    field(out, "tracking_clients", 0);
+    field(out, "clients_in_timeout_table", blocked);
 }
 
 /// Redis's bytesToHuman: B below 1K, then two decimals with K, M, G, T, P.

@@ -1,13 +1,15 @@
 //! List commands (Redis's t_list.c): LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET
-//! LREM LTRIM LINSERT LPOS LMOVE RPOPLPUSH LMPOP. The blocking forms (BLPOP ...) are not here yet.
+//! LREM LTRIM LINSERT LPOS LMOVE RPOPLPUSH LMPOP, and the blocking BLPOP BRPOP BLMOVE BRPOPLPUSH
+//! BLMPOP (see `store/blocking.rs` and `server/blocked.rs` for how blocked clients are served).
 //!
 //! A list is `store::list::List`, a quicklist of packed nodes. A list left empty is deleted.
 
 use super::{
-    arg_i64, eq_ic, spec, write_collection, Ctx, MpopArgs, Spec, WrongType, DENYOOM, FAST,
-    NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, block_on, eq_ic, parse_timeout, spec, write_collection, Ctx, MpopArgs, Spec,
+    WrongType, BLOCKING, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::resp::{Args, Reply};
+use crate::store::blocking::BlockOp;
 use crate::store::db::DbRef;
 use crate::store::list::{End, List};
 use crate::store::Value;
@@ -32,6 +34,11 @@ pub const COMMANDS: &[Spec] = &[
     spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush, "list", "Remove the last element in a list, prepend it to another list and return it", "1.2.0"),
     // Keys are `numkeys` arguments from 2; routing over-approximates with every later argument.
     spec("lmpop", -4, WRITE, (2, -1, 1), lmpop, "list", "Pop elements from a list", "7.0.0"),
+    spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), blpop, "list", "Remove and get the first element in a list, or block until one is available", "2.0.0"),
+    spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), brpop, "list", "Remove and get the last element in a list, or block until one is available", "2.0.0"),
+    spec("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), blmove, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0"),
+    spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), brpoplpush, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0"),
+    spec("blmpop", -5, WRITE | BLOCKING, (3, -1, 1), blmpop, "list", "Pop elements from a list, or block until one is available", "7.0.0"),
 ];
 
 const NO_SUCH_KEY: &str = "ERR no such key";
@@ -395,28 +402,31 @@ fn parse_end(b: &[u8]) -> Option<End> {
 }
 
 /// Pops from `src` at `from` and pushes to `dst` at `to`: the element, nil when `src` is absent.
-fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
+/// Returns false, with nothing replied, when the source is empty.
+fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> bool {
     let limits = ctx.limits.list;
     {
         let mut db = ctx.shards.db(src);
         match read(&mut ctx.out, &mut db, src) {
-            Err(_) => return,
-            Ok(None) => return ctx.out.null(),
+            Err(_) => return true,
+            Ok(None) => return false,
             Ok(Some(_)) => {}
         }
     }
     if !is_list_or_absent(&mut ctx.shards.db(dst), dst) {
-        return ctx.out.error(WRONGTYPE);
+        ctx.out.error(WRONGTYPE);
+        return true;
     }
     let mut db = ctx.shards.db(src);
     let Ok(Some(Some(v))) = write(&mut ctx.out, &mut db, src, false, |l| l.pop(from)) else {
-        return ctx.out.null();
+        return false;
     };
     let mut db = ctx.shards.db(dst);
     let _ = write(&mut ctx.out, &mut db, dst, true, |l| {
         l.push(to, &v, &limits)
     });
     ctx.out.bulk(&v);
+    true
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT: the moved element, nil when source is empty.
@@ -424,28 +434,37 @@ fn lmove(ctx: &mut Ctx, args: Args) {
     let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
         return ctx.out.error(SYNTAX);
     };
-    move_one(ctx, args.get(1), args.get(2), from, to);
+    if !move_one(ctx, args.get(1), args.get(2), from, to) {
+        ctx.out.null();
+    }
 }
 
 /// RPOPLPUSH source destination: LMOVE source destination RIGHT LEFT.
 fn rpoplpush(ctx: &mut Ctx, args: Args) {
-    move_one(ctx, args.get(1), args.get(2), End::Right, End::Left);
+    if !move_one(ctx, args.get(1), args.get(2), End::Right, End::Left) {
+        ctx.out.null();
+    }
 }
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first
 /// non-empty list, nil when all are empty.
 fn lmpop(ctx: &mut Ctx, args: Args) {
+    mpop(ctx, args, 1, None);
+}
+
+/// LMPOP from `at` (numkeys), blocking until `deadline_ms` when `block` is given.
+fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
     let MpopArgs {
         numkeys,
         first,
         count,
-    } = match MpopArgs::parse(&args, ("left", "right")) {
+    } = match MpopArgs::parse(&args, at, ("left", "right")) {
         Ok(m) => m,
         Err(e) => return ctx.out.error(e),
     };
     let end = if first { End::Left } else { End::Right };
     for k in 0..numkeys {
-        let key = args.get(2 + k);
+        let key = args.get(at + 1 + k);
         let mut db = ctx.shards.db(key);
         match write(&mut ctx.out, &mut db, key, false, |l| {
             let n = count.min(l.len());
@@ -464,5 +483,86 @@ fn lmpop(ctx: &mut Ctx, args: Args) {
             }
         }
     }
-    ctx.out.null_array();
+    match block {
+        Some(deadline_ms) => {
+            let keys: Vec<&[u8]> = (0..numkeys).map(|k| args.get(at + 1 + k)).collect();
+            let op = BlockOp::ListPop {
+                end,
+                count: Some(count),
+            };
+            block_on(ctx, &keys, op, deadline_ms, true);
+        }
+        None => ctx.out.null_array(),
+    }
+}
+
+fn bpop(ctx: &mut Ctx, args: Args, end: End) {
+    let deadline_ms = match parse_timeout(args.get(args.len() - 1), ctx.now_ms) {
+        Ok(d) => d,
+        Err(e) => return ctx.out.error(e),
+    };
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    for key in &keys {
+        let mut db = ctx.shards.db(key);
+        match write(&mut ctx.out, &mut db, key, false, |l| l.pop(end)) {
+            Err(_) => return,
+            Ok(Some(Some(v))) => {
+                ctx.out.array(2);
+                ctx.out.bulk(key);
+                return ctx.out.bulk(&v);
+            }
+            _ => {}
+        }
+    }
+    block_on(
+        ctx,
+        &keys,
+        BlockOp::ListPop { end, count: None },
+        deadline_ms,
+        true,
+    );
+}
+
+/// BLPOP key [key ...] timeout: `[key, element]` from the first non-empty list, blocking until
+/// one has data (nil array on timeout).
+fn blpop(ctx: &mut Ctx, args: Args) {
+    bpop(ctx, args, End::Left);
+}
+
+/// BRPOP key [key ...] timeout: like BLPOP from the tail.
+fn brpop(ctx: &mut Ctx, args: Args) {
+    bpop(ctx, args, End::Right);
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP that blocks.
+fn blmpop(ctx: &mut Ctx, args: Args) {
+    match parse_timeout(args.get(1), ctx.now_ms) {
+        Ok(d) => mpop(ctx, args, 2, Some(d)),
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+fn bmove(ctx: &mut Ctx, args: Args, from: End, to: End, timeout: &[u8]) {
+    let deadline_ms = match parse_timeout(timeout, ctx.now_ms) {
+        Ok(d) => d,
+        Err(e) => return ctx.out.error(e),
+    };
+    let (src, dst) = (args.get(1), args.get(2));
+    if !move_one(ctx, src, dst, from, to) {
+        // Woken when the source has data, the client runs its BLMOVE again.
+        block_on(ctx, &[src], BlockOp::Retry, deadline_ms, false);
+    }
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout: LMOVE that blocks (nil on timeout).
+fn blmove(ctx: &mut Ctx, args: Args) {
+    let (Some(from), Some(to)) = (parse_end(args.get(3)), parse_end(args.get(4))) else {
+        return ctx.out.error(SYNTAX);
+    };
+    bmove(ctx, args, from, to, args.get(5));
+}
+
+/// BRPOPLPUSH source destination timeout: BLMOVE source destination RIGHT LEFT timeout.
+fn brpoplpush(ctx: &mut Ctx, args: Args) {
+    bmove(ctx, args, End::Right, End::Left, args.get(3));
 }

@@ -520,15 +520,16 @@ pub struct MpopArgs {
 }
 
 impl MpopArgs {
-    pub fn parse(args: &Args, words: (&str, &str)) -> Result<MpopArgs, &'static str> {
-        let numkeys = match arg_i64(args.get(1)) {
+    /// Parses with `numkeys` at argument `at` (1 for LMPOP, 2 for BLMPOP after its timeout).
+    pub fn parse(args: &Args, at: usize, words: (&str, &str)) -> Result<MpopArgs, &'static str> {
+        let numkeys = match arg_i64(args.get(at)) {
             Some(n) if n > 0 => n as usize,
             _ => return Err("ERR numkeys should be greater than 0"),
         };
-        if numkeys > args.len().saturating_sub(3) {
+        if numkeys > args.len().saturating_sub(at + 2) {
             return Err(SYNTAX);
         }
-        let which = args.get(2 + numkeys);
+        let which = args.get(at + 1 + numkeys);
         let first = if eq_ic(which, words.0) {
             true
         } else if eq_ic(which, words.1) {
@@ -537,7 +538,7 @@ impl MpopArgs {
             return Err(SYNTAX);
         };
         let mut count = 1usize;
-        let rest = 3 + numkeys;
+        let rest = at + 2 + numkeys;
         if args.len() > rest {
             if args.len() != rest + 2 || !eq_ic(args.get(rest), "count") {
                 return Err(SYNTAX);
@@ -553,4 +554,58 @@ impl MpopArgs {
             count,
         })
     }
+}
+
+/// A blocking command's timeout (seconds, fractions allowed) as a deadline in Unix ms; 0 means
+/// wait forever.
+pub fn parse_timeout(b: &[u8], now_ms: u64) -> Result<u64, &'static str> {
+    const BAD: &str = "ERR timeout is not a float or out of range";
+    let s = std::str::from_utf8(b).map_err(|_| BAD)?;
+    let secs: f64 = s.parse().map_err(|_| BAD)?;
+    if !secs.is_finite() {
+        return Err(BAD);
+    }
+    if secs < 0.0 {
+        return Err("ERR timeout is negative");
+    }
+    let ms = (secs * 1000.0).ceil();
+    if ms >= (u64::MAX / 2) as f64 {
+        return Err(BAD);
+    }
+    Ok(if ms == 0.0 { 0 } else { now_ms + ms as u64 })
+}
+
+/// Blocks the client on `keys` until one can serve `op` (or the deadline): registers it on
+/// each key's database and asks the server to park the connection. Inside EXEC nothing blocks:
+/// the timeout reply goes out at once. `null_array` picks that reply (nil array, or nil).
+pub fn block_on(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    op: crate::store::blocking::BlockOp,
+    deadline_ms: u64,
+    null_array: bool,
+) {
+    if ctx.client.in_exec {
+        return if null_array {
+            ctx.out.null_array()
+        } else {
+            ctx.out.null()
+        };
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waiter = crate::store::blocking::Waiter {
+        worker: ctx.worker,
+        token: ctx.client.token,
+        resp3: ctx.client.resp3,
+        op,
+        done: done.clone(),
+    };
+    for key in keys {
+        ctx.shards.db(key).block(key, waiter.clone());
+    }
+    ctx.client.action = Some(crate::server::client::ClientAction::Block {
+        deadline_ms,
+        done,
+        null_array,
+    });
 }

@@ -2,7 +2,7 @@
 //! ZLEXCOUNT ZRANK ZREVRANK ZRANGE (BYSCORE BYLEX REV LIMIT WITHSCORES) ZRANGESTORE ZREVRANGE
 //! ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZPOPMIN ZPOPMAX ZMPOP
 //! ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX ZUNION ZINTER ZDIFF ZUNIONSTORE ZINTERSTORE
-//! ZDIFFSTORE ZRANDMEMBER ZSCAN. The blocking pops (BZPOPMIN ...) are not here yet.
+//! ZDIFFSTORE ZRANDMEMBER ZSCAN, and the blocking BZPOPMIN BZPOPMAX BZMPOP.
 //!
 //! Every range command turns its arguments into a span of ranks in the (score, member) order
 //! (`Span`), using the two primitives of `ZSet`: `count_before` for bounds and `range` for
@@ -11,11 +11,13 @@
 use std::collections::HashMap;
 
 use super::{
-    arg_i64, eq_ic, rand_u64, spec, write_collection, Collection, Ctx, MpopArgs, ScanArgs, Spec,
-    WrongType, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, block_on, eq_ic, parse_timeout, rand_u64, spec, write_collection, Collection, Ctx,
+    MpopArgs, ScanArgs, Spec, WrongType, BLOCKING, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY,
+    SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::resp::{Args, Reply};
 use crate::server::view::ShardView;
+use crate::store::blocking::BlockOp;
 use crate::store::zset::{ZSet, ZSetLimits};
 use crate::store::Value;
 
@@ -42,6 +44,9 @@ pub const COMMANDS: &[Spec] = &[
     spec("zpopmax", -2, WRITE | FAST, (1, 1, 1), zpopmax, "sorted-set", "Remove and return members with the highest scores in a sorted set", "5.0.0"),
     // Keys are `numkeys` arguments from 2; routing over-approximates with every later argument.
     spec("zmpop", -4, WRITE, (2, -1, 1), zmpop, "sorted-set", "Remove and return members with scores in a sorted set", "7.0.0"),
+    spec("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), bzpopmin, "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0"),
+    spec("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), bzpopmax, "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0"),
+    spec("bzmpop", -5, WRITE | BLOCKING, (3, -1, 1), bzmpop, "sorted-set", "Remove and return members with scores in a sorted set or block until one is available", "7.0.0"),
     spec("zremrangebyrank", 4, WRITE, (1, 1, 1), zremrangebyrank, "sorted-set", "Remove all members in a sorted set within the given indexes", "2.0.0"),
     spec("zremrangebyscore", 4, WRITE, (1, 1, 1), zremrangebyscore, "sorted-set", "Remove all members in a sorted set within the given scores", "1.2.0"),
     spec("zremrangebylex", 4, WRITE, (1, 1, 1), zremrangebylex, "sorted-set", "Remove all members in a sorted set between the given lexicographical range", "2.8.9"),
@@ -757,17 +762,22 @@ fn zpopmax(ctx: &mut Ctx, args: Args) {
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: `[key, [[member, score] ...]]` from the
 /// first non-empty set, nil when all are empty.
 fn zmpop(ctx: &mut Ctx, args: Args) {
+    mpop(ctx, args, 1, None);
+}
+
+/// ZMPOP from `at` (numkeys), blocking until `deadline_ms` when `block` is given.
+fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
     let MpopArgs {
         numkeys,
         first,
         count,
-    } = match MpopArgs::parse(&args, ("min", "max")) {
+    } = match MpopArgs::parse(&args, at, ("min", "max")) {
         Ok(m) => m,
         Err(e) => return ctx.out.error(e),
     };
     let max = !first;
     for k in 0..numkeys {
-        let key = args.get(2 + k);
+        let key = args.get(at + 1 + k);
         match write(ctx, key, false, |z, _| pop_entries(z, max, count)) {
             Err(WrongType) => return,
             Ok(None) => continue,
@@ -785,7 +795,63 @@ fn zmpop(ctx: &mut Ctx, args: Args) {
             }
         }
     }
-    ctx.out.null_array();
+    match block {
+        Some(deadline_ms) => {
+            let keys: Vec<&[u8]> = (0..numkeys).map(|k| args.get(at + 1 + k)).collect();
+            let op = BlockOp::ZPop {
+                max,
+                count: Some(count),
+            };
+            block_on(ctx, &keys, op, deadline_ms, true);
+        }
+        None => ctx.out.null_array(),
+    }
+}
+
+fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
+    let deadline_ms = match parse_timeout(args.get(args.len() - 1), ctx.now_ms) {
+        Ok(d) => d,
+        Err(e) => return ctx.out.error(e),
+    };
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    for key in &keys {
+        match write(ctx, key, false, |z, _| pop_entries(z, max, 1)) {
+            Err(WrongType) => return,
+            Ok(Some(popped)) if !popped.is_empty() => {
+                ctx.out.array(3);
+                ctx.out.bulk(key);
+                ctx.out.bulk(&popped[0].1);
+                return ctx.out.score(popped[0].0);
+            }
+            _ => {}
+        }
+    }
+    block_on(
+        ctx,
+        &keys,
+        BlockOp::ZPop { max, count: None },
+        deadline_ms,
+        true,
+    );
+}
+
+/// BZPOPMIN key [key ...] timeout: `[key, member, score]` of the lowest entry of the first
+/// non-empty set, blocking until one has data (nil array on timeout).
+fn bzpopmin(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, false);
+}
+
+/// BZPOPMAX key [key ...] timeout: like BZPOPMIN for the highest entry.
+fn bzpopmax(ctx: &mut Ctx, args: Args) {
+    bzpop(ctx, args, true);
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP that blocks.
+fn bzmpop(ctx: &mut Ctx, args: Args) {
+    match parse_timeout(args.get(1), ctx.now_ms) {
+        Ok(d) => mpop(ctx, args, 2, Some(d)),
+        Err(e) => ctx.out.error(e),
+    }
 }
 
 fn remove_span(ctx: &mut Ctx, key: &[u8], span: impl FnOnce(&ZSet) -> (usize, usize)) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What a command asks the connection to do after its reply is queued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum ClientAction {
     /// Close once the reply is written (QUIT, CLIENT KILL of oneself).
     CloseAfterReply,
@@ -16,6 +16,14 @@ pub enum ClientAction {
     Reset,
     /// SHUTDOWN: stop the server; `save` as asked (None = default).
     Shutdown { save: Option<bool> },
+    /// A blocking command found nothing and registered on its keys: park the connection until
+    /// `done` is won by a serving shard, the deadline (Unix ms, 0 = none), CLIENT UNBLOCK or a
+    /// close. `null_array` picks the timeout reply (nil array, or nil for BLMOVE).
+    Block {
+        deadline_ms: u64,
+        done: Arc<AtomicBool>,
+        null_array: bool,
+    },
 }
 
 /// CLIENT REPLY mode.
@@ -49,6 +57,12 @@ pub struct ClientShared {
     pub no_evict: AtomicBool,
     /// Set by CLIENT KILL from any thread; the owner closes the connection.
     pub kill: AtomicBool,
+    /// While blocked: the flag deciding who ends the block (CLIENT UNBLOCK races for it).
+    pub blocked: Mutex<Option<Arc<AtomicBool>>>,
+    /// CLIENT UNBLOCK ... ERROR: answer the blocked command with an error, not a timeout.
+    pub unblock_error: AtomicBool,
+    /// The connection's token on its thread (for messages about this client).
+    pub token: AtomicU64,
     pub qbuf: AtomicU64,
     pub omem: AtomicU64,
 }
@@ -72,6 +86,9 @@ impl ClientShared {
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             kill: AtomicBool::new(false),
+            blocked: Mutex::new(None),
+            unblock_error: AtomicBool::new(false),
+            token: AtomicU64::new(0),
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
         }
@@ -114,6 +131,10 @@ pub struct ClientState {
     pub subs: Option<Box<super::pubsub::Subscriptions>>,
     /// Deliveries a PUBLISH made, handed to their threads after the command.
     pub outbox: Vec<super::pubsub::Delivery>,
+    /// Blocked clients the command served (on any thread), told after it.
+    pub woken: Vec<crate::store::blocking::Served>,
+    /// Running inside EXEC: blocking commands do not block.
+    pub in_exec: bool,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
     pub watch_flag: Option<Arc<AtomicBool>>,
 }
@@ -132,6 +153,8 @@ impl ClientState {
             token: 0,
             subs: None,
             outbox: Vec::new(),
+            woken: Vec::new(),
+            in_exec: false,
             watch_flag: None,
         }
     }

@@ -31,6 +31,8 @@ pub struct Conn {
     pub held: u64,
     /// Remote lock requests already sent for the parked command.
     pub requested: u64,
+    /// Blocked on keys (BLPOP ...): parked until served, timed out, unblocked or closed.
+    pub blocked: Option<Box<super::blocked::BlockedConn>>,
     /// The pipeline batch whose commands run on other threads, while their replies are awaited.
     pub shipped: Option<Box<super::ship::Shipped>>,
     pub closing: bool,
@@ -59,6 +61,7 @@ impl Conn {
             held: 0,
             requested: 0,
             shipped: None,
+            blocked: None,
             closing: false,
             close_after_flush: false,
             monitor: false,
@@ -92,7 +95,7 @@ impl Conn {
 
     /// Waiting for locks or for the replies of shipped commands: no command may run meanwhile.
     pub fn parked(&self) -> bool {
-        self.need != 0 || self.shipped.is_some()
+        self.need != 0 || self.shipped.is_some() || self.blocked.is_some()
     }
 
     pub fn token(slot: usize, gen: u32) -> u64 {

@@ -392,8 +392,12 @@ impl Worker {
         }
         let action = client.action.take();
         let deliveries = std::mem::take(&mut client.outbox);
+        let woken = std::mem::take(&mut client.woken);
         if !deliveries.is_empty() {
             self.deliver_all(deliveries);
+        }
+        if !woken.is_empty() {
+            self.deliver_woken(woken);
         }
         for line in monitor_lines {
             self.feed_monitors(line);
@@ -448,6 +452,11 @@ impl Worker {
                 }
             }
             ClientAction::Reset => self.stop_monitor(slot),
+            ClientAction::Block {
+                deadline_ms,
+                done,
+                null_array,
+            } => self.block(slot, deadline_ms, done, null_array),
             ClientAction::Shutdown { save } => {
                 let code = if save == Some(true) { 2 } else { 1 };
                 self.shared.shutdown.store(code, Ordering::Release);
@@ -497,6 +506,16 @@ pub(super) fn execute(
             limits: env.limits,
         };
         (spec.handler)(&mut ctx, *args);
+    }
+    if held != 0 {
+        // Serve clients blocked on keys this command filled, before anything else runs.
+        // SAFETY: as above, the locks of `held` are still held.
+        let mut view = unsafe { ShardView::new(&shared.shards, held) };
+        for i in 0..shared.shards.len().min(64) {
+            if held & (1u64 << i) != 0 {
+                view.shard(i).serve_blocked(&mut client.woken);
+            }
+        }
     }
     let finished_us = mono_us();
     let duration_us = finished_us.saturating_sub(started_us);

@@ -8,6 +8,7 @@
 //! keys all live on another thread's shard is shipped there (`ship.rs`); one that spans shards
 //! takes their locks in order and runs atomically (`locks.rs`).
 
+pub mod blocked;
 pub mod client;
 pub mod conn;
 pub mod exec;
@@ -48,6 +49,11 @@ pub enum Msg {
         pattern: Option<Vec<u8>>,
         message: Arc<pubsub::Message>,
     },
+    /// A blocked client `token` of the receiver was served (`reply`), or must run its command
+    /// again (None).
+    Unblocked { token: u64, reply: Option<Vec<u8>> },
+    /// CLIENT UNBLOCK claimed blocked client `token` of the receiver.
+    ClientUnblock { token: u64 },
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
     /// Look at shared state again: kill flags, config, shutdown.
@@ -66,6 +72,8 @@ pub struct WorkerStats {
     pub net_output_bytes: AtomicU64,
     pub unexpected_error_replies: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Connections blocked on keys right now.
+    pub blocked_clients: AtomicU64,
 }
 
 /// State shared by every thread. Everything on the request path is an atomic or is only touched

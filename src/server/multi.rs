@@ -111,6 +111,8 @@ pub(super) fn exec(
     let mut clock_us = started_us;
     let mut lines = Vec::new();
     let mut pos = 0;
+    // Blocking commands inside EXEC answer at once instead of blocking.
+    client.in_exec = true;
     for _ in 0..m.count {
         let ParseOutcome::Complete { consumed, inline } =
             parse_command(&m.queued[pos..], &mut ranges, &mut scratch, &limits)
@@ -131,5 +133,6 @@ pub(super) fn exec(
         }
         pos += consumed;
     }
+    client.in_exec = false;
     (clock_us, lines)
 }

@@ -303,6 +303,10 @@ impl Worker {
         for line in lines {
             self.feed_monitors(line);
         }
+        let woken = std::mem::take(&mut client.woken);
+        if !woken.is_empty() {
+            self.deliver_woken(woken);
+        }
         self.shared.send(
             batch.from,
             Msg::ExecDone(Box::new(ExecDone {

@@ -136,6 +136,9 @@ pub struct Worker {
     pub batch_scratch: Vec<u8>,
     /// Messages waiting for room in other threads' mailboxes.
     pub overflow: super::pubsub::Overflow,
+    /// Deadlines of blocked connections: (Unix ms, token), earliest first.
+    pub timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+    last_prune_s: u64,
 }
 
 impl Worker {
@@ -168,6 +171,8 @@ impl Worker {
             batch_ranges: Vec::new(),
             batch_scratch: Vec::new(),
             overflow: Default::default(),
+            timers: Default::default(),
+            last_prune_s: 0,
         })
     }
 
@@ -188,7 +193,12 @@ impl Worker {
                 // Other threads' mailboxes were full: look again soon.
                 Duration::from_micros(200)
             } else if self.runnable.is_empty() && self.next_cron_us > now_us {
-                Duration::from_micros(self.next_cron_us - now_us)
+                let cron = Duration::from_micros(self.next_cron_us - now_us);
+                match self.next_block_deadline_ms() {
+                    // Wake for the earliest blocked client's deadline (millisecond precision).
+                    Some(d) => cron.min(Duration::from_millis(d.saturating_sub(unix_ms()))),
+                    None => cron,
+                }
             } else {
                 Duration::ZERO
             };
@@ -212,6 +222,9 @@ impl Worker {
             }
             self.completions = batch;
             self.drain_mailbox();
+            if !self.timers.is_empty() {
+                self.expire_blocks();
+            }
             self.run_ready();
             if mono_us() >= self.next_cron_us {
                 self.cron();
@@ -318,7 +331,13 @@ impl Worker {
         self.next_gen = (self.next_gen.wrapping_add(1) & 0x0fff_ffff).max(1);
         let client = ClientState::new(shared, !self.limits.auth_required);
         let slot = self.conns.insert(Conn::new(fd, gen, client, self.now_ms));
-        self.conns[slot].client.token = Conn::token(slot, gen);
+        let token = Conn::token(slot, gen);
+        self.conns[slot].client.token = token;
+        self.conns[slot]
+            .client
+            .shared
+            .token
+            .store(token, Ordering::Release);
         self.post_recv(slot);
     }
 
@@ -466,6 +485,13 @@ impl Worker {
             conn.need = 0;
             self.release(held);
             self.stop_monitor(slot);
+            if let Some(b) = self.conns[slot].blocked.take() {
+                // Claim the flag so no shard serves (and loses an element to) a dead client.
+                b.done.store(true, Ordering::Release);
+                self.shared.stats[self.id]
+                    .blocked_clients
+                    .fetch_sub(1, Ordering::Relaxed);
+            }
             if let Some(subs) = self.conns[slot].client.subs.take() {
                 super::pubsub::unsubscribe_all(
                     &self.shared,
@@ -608,6 +634,12 @@ impl Worker {
                 Msg::Unlock => self.release_local(),
                 Msg::Exec(batch) => self.on_exec(batch),
                 Msg::ExecDone(done) => self.on_exec_done(done),
+                Msg::Unblocked { token, reply } => {
+                    if let Some(slot) = self.conn_by_token(token) {
+                        self.unblock(slot, reply);
+                    }
+                }
+                Msg::ClientUnblock { token } => self.on_client_unblock(token),
                 Msg::Publish {
                     token,
                     pattern,
@@ -649,7 +681,8 @@ impl Worker {
             .map(|(s, _)| s)
             .collect();
         for slot in killed {
-            if self.conns[slot].parked() || self.conns[slot].held != 0 {
+            let c = &self.conns[slot];
+            if c.need != 0 || c.held != 0 || c.shipped.is_some() {
                 // Finish the parked command first; it is closed right after.
                 self.conns[slot].close_after_flush = true;
                 continue;
@@ -669,7 +702,16 @@ impl Worker {
             // thread may touch the shard until we grant the lock, which cannot happen during this
             // call.
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
-            view.shard(self.id).active_expire(self.now_ms, deadline);
+            let shard = view.shard(self.id);
+            shard.active_expire(self.now_ms, deadline);
+            // Once a second: forget WATCH and blocking registrations of departed clients.
+            if self.now_ms / 1000 != self.last_prune_s {
+                self.last_prune_s = self.now_ms / 1000;
+                for db in &mut shard.dbs {
+                    db.watched.prune();
+                    db.blocked.prune();
+                }
+            }
         }
         if self.limits.timeout_s > 0 {
             let limit_ms = self.limits.timeout_s * 1000;

@@ -18,6 +18,8 @@ pub struct Db {
     pub table: Table,
     /// WATCHed keys of this database (see `Watched`).
     pub watched: Watched,
+    /// Clients blocked on keys of this database.
+    pub blocked: super::blocking::Blocked,
 }
 
 /// The WATCH registry of one database: for each watched key, the dirty flags of the clients
@@ -102,6 +104,8 @@ pub struct Shard {
     pub expire_enabled: bool,
     /// Where the active expire cycle resumes: (db, segment).
     expire_cursor: (usize, usize),
+    /// A command touched a key that blocked clients wait for: serve them after it.
+    pub blocked_ready: bool,
 }
 
 impl Shard {
@@ -115,6 +119,7 @@ impl Shard {
             dirty: 0,
             expire_enabled: true,
             expire_cursor: (0, 0),
+            blocked_ready: false,
         }
     }
 
@@ -126,6 +131,24 @@ impl Shard {
             now_ms: self.now_ms,
             expire_enabled: self.expire_enabled,
             dirty: &mut self.dirty,
+            blocked_ready: &mut self.blocked_ready,
+        }
+    }
+
+    /// Serves clients blocked on keys that commands filled since the last call.
+    pub fn serve_blocked(&mut self, out: &mut Vec<super::blocking::Served>) {
+        if !std::mem::take(&mut self.blocked_ready) {
+            return;
+        }
+        for db in &mut self.dbs {
+            if db.blocked.has_ready() {
+                let Db {
+                    table,
+                    watched,
+                    blocked,
+                } = db;
+                self.dirty += blocked.serve(table, watched, out);
+            }
         }
     }
 
@@ -141,7 +164,7 @@ impl Shard {
         let mut visited_dbs = 0;
         while visited_dbs <= dbs {
             let (d, seg) = self.expire_cursor;
-            let Db { table, watched } = &mut self.dbs[d];
+            let Db { table, watched, .. } = &mut self.dbs[d];
             match table.volatile_segment_at(seg) {
                 None => {
                     self.expire_cursor = ((d + 1) % dbs, 0);
@@ -179,6 +202,7 @@ pub struct DbRef<'a> {
     pub now_ms: u64,
     pub expire_enabled: bool,
     pub dirty: &'a mut u64,
+    pub blocked_ready: &'a mut bool,
 }
 
 impl<'a> DbRef<'a> {
@@ -225,6 +249,7 @@ impl<'a> DbRef<'a> {
             now_ms: self.now_ms,
             expire_enabled: self.expire_enabled,
             dirty: &mut *self.dirty,
+            blocked_ready: &mut *self.blocked_ready,
         }
         .into_read(key)
     }
@@ -307,6 +332,14 @@ impl<'a> DbRef<'a> {
     pub fn touched(&mut self, key: &[u8]) {
         *self.dirty += 1;
         self.db.watched.signal(key);
+        if self.db.blocked.touched(key) {
+            *self.blocked_ready = true;
+        }
+    }
+
+    /// Registers a client blocked on `key`.
+    pub fn block(&mut self, key: &[u8], w: super::blocking::Waiter) {
+        self.db.blocked.add(key, w);
     }
 
     /// WATCH: dirty `flag` when `key` changes.

@@ -3,6 +3,7 @@
 //! Owns the data and nothing else: it never sees sockets, replies or other shards. Commands read
 //! and write it through `Db`; the server decides which shard a key lives on (`shard_of`).
 
+pub mod blocking;
 pub mod db;
 pub mod hash;
 pub mod keyspace;

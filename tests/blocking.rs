@@ -1,0 +1,206 @@
+//! Blocking commands through the binary: woken across threads in FIFO order, reply bytes equal
+//! to redis-server's, millisecond timeouts, CLIENT UNBLOCK, CLIENT KILL of a blocked client,
+//! BLMOVE between shards, and no blocking inside MULTI.
+
+mod common;
+
+use common::{q, Server};
+use redis::Value as V;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn blocked_clients(c: &mut redis::Connection) -> i64 {
+    let info: String = q(c, &["INFO", "clients"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1)
+}
+
+fn wait_blocked(c: &mut redis::Connection, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blocked_clients(c) != n {
+        assert!(
+            Instant::now() < deadline,
+            "never reached {n} blocked clients"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn read_reply(s: &mut TcpStream, want: usize) -> String {
+    read_for(s, want, Duration::from_secs(10))
+}
+
+/// Reads until `want` bytes arrived or `timeout` passed.
+fn read_for(s: &mut TcpStream, want: usize, timeout: Duration) -> String {
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < want && Instant::now() < deadline {
+        if let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Blocked clients are served first come first served, whichever thread they and the pusher
+/// are on.
+#[test]
+fn fifo_wakeups_across_threads() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    let mut waiters = Vec::new();
+    for i in 0..4 {
+        let mut s = srv.raw();
+        s.write_all(b"BLPOP jobs 0\r\n").unwrap();
+        wait_blocked(&mut c, i + 1);
+        waiters.push(s);
+    }
+    // One push of four elements: the first waiter gets the head, and so on.
+    q::<i64>(&mut c, &["RPUSH", "jobs", "a", "b", "c", "d"]).unwrap();
+    for (s, want) in waiters.iter_mut().zip(["a", "b", "c", "d"]) {
+        let expect = format!("*2\r\n$4\r\njobs\r\n$1\r\n{want}\r\n");
+        assert_eq!(read_reply(s, expect.len()), expect);
+    }
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "jobs"]).unwrap(), 0);
+    assert_eq!(blocked_clients(&mut c), 0);
+}
+
+/// The bytes a blocked client receives for each blocking command, against redis-server.
+#[test]
+fn reply_bytes_match_real_redis() {
+    let Some((real, srv)) = common::real_and_ringkv(&["--threads", "2"]) else {
+        return;
+    };
+    let cases: &[(&str, &str)] = &[
+        ("BLPOP l1 l2 0", "RPUSH l2 x y"),
+        ("BRPOP l1 0", "RPUSH l1 a b"),
+        ("BLMPOP 0 2 m1 m2 RIGHT COUNT 2", "RPUSH m2 p q r"),
+        ("BZPOPMIN z1 z2 0", "ZADD z2 1.5 a 2 b"),
+        ("BZMPOP 0 1 z3 MAX COUNT 5", "ZADD z3 1 a 2 b"),
+        ("BLMOVE s1 d1 LEFT RIGHT 0", "RPUSH s1 e1 e2"),
+        ("BRPOPLPUSH s2 d2 0", "RPUSH s2 f1"),
+    ];
+    for (block, fill) in cases {
+        let mut got = Vec::new();
+        for port in [real.port, srv.port] {
+            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(format!("{block}\r\n").as_bytes()).unwrap();
+            wait_blocked(&mut c, 1);
+            let parts: Vec<&str> = fill.split(' ').collect();
+            let mut cmd = redis::cmd(parts[0]);
+            for p in &parts[1..] {
+                cmd.arg(*p);
+            }
+            let _: V = cmd.query(&mut c).unwrap();
+            // The first bytes, then whatever else arrives within 100 ms.
+            let first = read_reply(&mut s, 1);
+            let rest = read_for(&mut s, usize::MAX, Duration::from_millis(100));
+            got.push(first + &rest);
+            let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+        }
+        assert_eq!(
+            got[0], got[1],
+            "{block} then {fill} (left redis, right ringkv)"
+        );
+    }
+}
+
+#[test]
+fn timeouts_unblock_kill_and_multi() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    // Sub-second timeout: nil array after about 200 ms.
+    let started = Instant::now();
+    let r: V = q(&mut c, &["BLPOP", "none", "0.2"]).unwrap();
+    let took = started.elapsed();
+    assert_eq!(r, V::Nil);
+    assert!(
+        took >= Duration::from_millis(190),
+        "returned after {took:?}"
+    );
+    assert!(took < Duration::from_secs(3), "returned after {took:?}");
+    assert_eq!(
+        common::err(q(&mut c, &["BLPOP", "k", "-1"])),
+        "ERR timeout is negative"
+    );
+    assert_eq!(
+        common::err(q(&mut c, &["BLPOP", "k", "abc"])),
+        "ERR timeout is not a float or out of range"
+    );
+    // CLIENT UNBLOCK, as a timeout and as an error.
+    let mut s = srv.raw();
+    s.write_all(b"CLIENT ID\r\n").unwrap();
+    let id_line = read_reply(&mut s, 3);
+    let id = id_line.trim().trim_start_matches(':').to_string();
+    s.write_all(b"BLPOP u 0\r\n").unwrap();
+    wait_blocked(&mut c, 1);
+    assert_eq!(q::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id]).unwrap(), 1);
+    assert_eq!(read_reply(&mut s, 5), "*-1\r\n");
+    s.write_all(b"BLPOP u 0\r\n").unwrap();
+    wait_blocked(&mut c, 1);
+    assert_eq!(
+        q::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id, "ERROR"]).unwrap(),
+        1
+    );
+    let want = "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n";
+    assert_eq!(read_reply(&mut s, want.len()), want);
+    assert_eq!(
+        q::<i64>(&mut c, &["CLIENT", "UNBLOCK", &id]).unwrap(),
+        0,
+        "not blocked"
+    );
+    // A killed blocked client does not swallow the next element.
+    s.write_all(b"BLPOP kept 0\r\n").unwrap();
+    wait_blocked(&mut c, 1);
+    q::<i64>(&mut c, &["CLIENT", "KILL", "ID", &id]).unwrap();
+    wait_blocked(&mut c, 0);
+    q::<i64>(&mut c, &["RPUSH", "kept", "v"]).unwrap();
+    assert_eq!(
+        q::<Vec<String>>(&mut c, &["LRANGE", "kept", "0", "-1"]).unwrap(),
+        vec!["v"]
+    );
+    // Inside MULTI nothing blocks.
+    q::<String>(&mut c, &["MULTI"]).unwrap();
+    q::<String>(&mut c, &["BLPOP", "empty", "0"]).unwrap();
+    let r: V = q(&mut c, &["EXEC"]).unwrap();
+    assert_eq!(r, V::Array(vec![V::Nil]));
+}
+
+/// BLMOVE between lists on different shards: every pushed element ends up moved exactly once.
+#[test]
+fn blmove_across_shards() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    let mut movers = Vec::new();
+    for i in 0..3 {
+        let mut s = srv.raw();
+        s.write_all(format!("BLMOVE src{{a}} dst:{i} LEFT RIGHT 0\r\n").as_bytes())
+            .unwrap();
+        wait_blocked(&mut c, i + 1);
+        movers.push(s);
+    }
+    q::<i64>(&mut c, &["RPUSH", "src{a}", "x", "y", "z"]).unwrap();
+    let mut got = Vec::new();
+    for (i, s) in movers.iter_mut().enumerate() {
+        let r = read_reply(s, 7);
+        assert!(r.starts_with("$1\r\n"), "mover {i}: {r}");
+        got.push(r[4..5].to_string());
+        let dst: Vec<String> = q(&mut c, &["LRANGE", &format!("dst:{i}"), "0", "-1"]).unwrap();
+        assert_eq!(dst, vec![got[i].clone()]);
+    }
+    got.sort();
+    assert_eq!(got, vec!["x", "y", "z"]);
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "src{a}"]).unwrap(), 0);
+}
