@@ -16,6 +16,7 @@ pub mod lists;
 pub mod longdouble;
 pub mod pubsub;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -105,9 +106,18 @@ pub struct Spec {
     pub since: &'static str,
     /// Subcommand names (lower case) for container commands, e.g. CLIENT's "list".
     pub subcommands: &'static [&'static str],
+    /// Routing for commands whose keys the (first, last, step) positions cannot describe
+    /// (SORT's STORE destination and BY/GET patterns): the shards needed, given the shard count.
+    pub route: Option<fn(&Args, usize) -> u64>,
 }
 
 impl Spec {
+    /// The same spec with its own routing.
+    pub const fn with_route(mut self, route: fn(&Args, usize) -> u64) -> Spec {
+        self.route = Some(route);
+        self
+    }
+
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
@@ -174,6 +184,7 @@ pub fn table() -> &'static Table {
             zsets::COMMANDS,
             transactions::COMMANDS,
             pubsub::COMMANDS,
+            sort::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,
@@ -300,6 +311,7 @@ pub const fn spec(
         summary,
         since,
         subcommands: &[],
+        route: None,
     }
 }
 

@@ -564,6 +564,9 @@ pub(super) fn execute(
 /// The shards a command needs: those its keys live on, or all of them for keyspace-wide
 /// commands.
 pub(super) fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
+    if let Some(f) = spec.route {
+        return f(args, shards);
+    }
     if spec.has(commands::ALL_SHARDS) {
         return if shards >= 64 {
             u64::MAX
