@@ -126,11 +126,14 @@ impl Pack {
 
     /// Replaces the bytes in `[start, end)` with `with`, adjusting the count by `delta`.
     fn splice(&mut self, start: usize, end: usize, with: &[u8], delta: isize) {
-        let mut v = Vec::with_capacity(self.buf.len() - (end - start) + with.len());
-        v.extend_from_slice(&self.buf[..start]);
-        v.extend_from_slice(with);
-        v.extend_from_slice(&self.buf[end..]);
+        // In place: the buffer is resized by realloc (usually without moving, the allocator's
+        // size classes leave room) and the tail moved once, like Redis's listpack insert.
         let n = (self.len() as isize + delta) as usize;
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        // Exact growth: a doubled capacity would be kept by the allocator after the shrink
+        // back to a boxed slice, wasting up to half of every pack.
+        v.reserve_exact(with.len().saturating_sub(end - start));
+        v.splice(start..end, with.iter().copied());
         debug_assert!(n <= PACK_ELEMENTS_MAX);
         Pack::set_len(&mut v, n);
         self.buf = v.into_boxed_slice();
