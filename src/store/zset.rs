@@ -48,7 +48,7 @@ pub struct Big {
 
 #[derive(Clone)]
 pub enum ZSet {
-    /// member, score (8 bytes, little-endian f64) ... in (score, member) order.
+    /// member, score (`encode_score`) ... in (score, member) order.
     Pack(Pack),
     Big(Box<Big>),
 }
@@ -78,11 +78,28 @@ impl PartialEq for ZSet {
 }
 
 fn decode_score(b: &[u8]) -> f64 {
-    let mut a = [0u8; 8];
     if b.len() == 8 {
+        let mut a = [0u8; 8];
         a.copy_from_slice(b);
+        return f64::from_le_bytes(a);
     }
-    f64::from_le_bytes(a)
+    // Shorter: a small integer score in decimal (see `encode_score`).
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .map_or(0.0, |v| v as f64)
+}
+
+/// A score as stored in a pack: small integers (the common case: ranks, counters, timestamps
+/// in seconds) as at most 7 decimal characters, anything else as the 8 bytes of the double.
+/// The length tells which (Redis's listpack does the same for its integer scores).
+fn encode_score(score: f64, buf: &mut [u8; 24]) -> &[u8] {
+    // |score| < 1e6 has at most 7 characters with its sign; -0.0 must keep its sign bit.
+    if score.fract() == 0.0 && score.abs() < 1e6 && !(score == 0.0 && score.is_sign_negative()) {
+        return crate::resp::reply::fmt_i64(buf, score as i64);
+    }
+    buf[..8].copy_from_slice(&score.to_le_bytes());
+    &buf[..8]
 }
 
 /// The pairs of a packed sorted set, in order.
@@ -139,7 +156,8 @@ impl ZSet {
                         cmp_entry(decode_score(pair[1].1), pair[0].1, score, member).is_gt()
                     })
                     .map_or(p.bytes(), |pair| pair[0].0.start);
-                p.insert_at(at, &score.to_le_bytes());
+                let mut tmp = [0u8; 24];
+                p.insert_at(at, encode_score(score, &mut tmp));
                 p.insert_at(at, member);
                 return !existed;
             }
