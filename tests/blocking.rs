@@ -171,6 +171,12 @@ fn timeouts_unblock_kill_and_multi() {
         q::<Vec<String>>(&mut c, &["LRANGE", "kept", "0", "-1"]).unwrap(),
         vec!["v"]
     );
+    // A blocked client that hangs up is freed at once (not when its key gets data).
+    let mut gone = srv.raw();
+    gone.write_all(b"BLPOP never 0\r\n").unwrap();
+    wait_blocked(&mut c, 1);
+    drop(gone);
+    wait_blocked(&mut c, 0);
     // Inside MULTI nothing blocks.
     q::<String>(&mut c, &["MULTI"]).unwrap();
     q::<String>(&mut c, &["BLPOP", "empty", "0"]).unwrap();

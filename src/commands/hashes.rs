@@ -9,6 +9,7 @@ use super::{
     arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
     FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
+use crate::config::notify::HASH;
 use crate::resp::{Args, Reply};
 use crate::store::db::DbRef;
 use crate::store::hash::{Hash, HashLimits};
@@ -68,6 +69,7 @@ fn hset(ctx: &mut Ctx, args: Args) {
         return ctx.wrong_args("hset");
     }
     if let Ok(Some(added)) = write(ctx, args.get(1), true, |h, l| set_pairs(h, &args, l)) {
+        ctx.notify(HASH, "hset", args.get(1));
         ctx.out.int(added as i64);
     }
 }
@@ -78,6 +80,7 @@ fn hmset(ctx: &mut Ctx, args: Args) {
         return ctx.wrong_args("hmset");
     }
     if let Ok(Some(_)) = write(ctx, args.get(1), true, |h, l| set_pairs(h, &args, l)) {
+        ctx.notify(HASH, "hset", args.get(1));
         ctx.out.ok();
     }
 }
@@ -103,6 +106,9 @@ fn hsetnx(ctx: &mut Ctx, args: Args) {
         }
     });
     if let Ok(Some(set)) = r {
+        if set {
+            ctx.notify(HASH, "hset", args.get(1));
+        }
         ctx.out.int(set as i64);
     }
 }
@@ -184,7 +190,11 @@ fn hdel(ctx: &mut Ctx, args: Args) {
         args.iter().skip(2).filter(|f| h.remove(f)).count()
     });
     if let Ok(n) = removed {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(HASH, "hdel", args.get(1));
+        }
+        ctx.out.int(n as i64);
     }
 }
 
@@ -238,7 +248,10 @@ fn hincrby(ctx: &mut Ctx, args: Args) {
         Ok(next)
     });
     match r {
-        Ok(Some(Ok(v))) => ctx.out.int(v),
+        Ok(Some(Ok(v))) => {
+            ctx.notify(HASH, "hincrby", args.get(1));
+            ctx.out.int(v)
+        }
         Ok(Some(Err(e))) => ctx.out.error(e),
         _ => {}
     }
@@ -263,7 +276,10 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
         Ok(text)
     });
     match r {
-        Ok(Some(Ok(text))) => ctx.out.bulk(text.as_bytes()),
+        Ok(Some(Ok(text))) => {
+            ctx.notify(HASH, "hincrbyfloat", args.get(1));
+            ctx.out.bulk(text.as_bytes())
+        }
         Ok(Some(Err(e))) => ctx.out.error(e),
         _ => {}
     }

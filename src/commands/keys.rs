@@ -13,6 +13,7 @@ use super::{
     FAST, NOT_INTEGER, NO_KEYS, NO_SUCH_KEY, READONLY, SYNTAX, WRITE,
 };
 use crate::config::glob_match;
+use crate::config::notify::GENERIC;
 use crate::resp::Args;
 use crate::server::view::ShardView;
 use crate::store::db::{lru_clock, DbRef};
@@ -95,7 +96,10 @@ fn arg_db(b: &[u8], dbs: usize) -> Result<usize, &'static str> {
 fn del(ctx: &mut Ctx, args: Args) {
     let mut n = 0;
     for key in args.iter().skip(1) {
-        n += ctx.shards.db(key).remove(key).is_some() as i64;
+        if ctx.shards.db(key).remove(key).is_some() {
+            n += 1;
+            ctx.notify(GENERIC, "del", key);
+        }
     }
     ctx.out.int(n)
 }
@@ -149,6 +153,8 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) {
     if let Some(mut entry) = ctx.shards.db(src).remove(src) {
         entry.key = dst.into();
         ctx.shards.db(dst).insert_entry(entry);
+        ctx.notify(GENERIC, "rename_from", src);
+        ctx.notify(GENERIC, "rename_to", dst);
     }
     if nx {
         ctx.out.int(1)
@@ -521,11 +527,14 @@ fn expire_generic(ctx: &mut Ctx, args: Args, name: &str, relative: bool, unit: i
     if refused {
         return ctx.out.int(0);
     }
-    if when <= db.now_ms as i64 {
+    let event = if when <= db.now_ms as i64 {
         db.remove(key);
+        "del"
     } else {
         db.set_expire(key, when as u64);
-    }
+        "expire"
+    };
+    ctx.notify(GENERIC, event, key);
     ctx.out.int(1)
 }
 
@@ -587,6 +596,7 @@ fn persist(ctx: &mut Ctx, args: Args) {
     let volatile = db.lookup_write(key).is_some_and(|e| e.expire_at_ms != 0);
     if volatile {
         db.set_expire(key, 0);
+        ctx.notify(GENERIC, "persist", key);
     }
     ctx.out.int(volatile as i64)
 }

@@ -8,6 +8,7 @@ use super::{
     arg_i64, block_on, eq_ic, parse_timeout, spec, write_collection, Ctx, MpopArgs, Spec,
     WrongType, BLOCKING, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
+use crate::config::notify::LIST;
 use crate::resp::{Args, Reply};
 use crate::store::blocking::BlockOp;
 use crate::store::db::DbRef;
@@ -87,6 +88,10 @@ fn push(ctx: &mut Ctx, args: Args, end: End, create: bool) {
         l.len()
     });
     if let Ok(n) = r {
+        if n.is_some() {
+            let event = if end == End::Left { "lpush" } else { "rpush" };
+            ctx.notify(LIST, event, key);
+        }
         ctx.out.int(n.unwrap_or(0) as i64);
     }
 }
@@ -130,6 +135,12 @@ fn pop(ctx: &mut Ctx, args: Args, end: End) {
         let n = count.unwrap_or(1).min(l.len());
         (0..n).filter_map(|_| l.pop(end)).collect::<Vec<_>>()
     });
+    if let Ok(Some(v)) = &popped {
+        if !v.is_empty() {
+            let event = if end == End::Left { "lpop" } else { "rpop" };
+            ctx.notify(LIST, event, key);
+        }
+    }
     match (popped, count) {
         (Err(_), _) => {}
         (Ok(None), None) => ctx.out.null(),

@@ -219,6 +219,19 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Raises keyspace event `event` of class `class` (a `config::notify` bit) on `key` of the
+    /// client's database, when `notify-keyspace-events` asks for it.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_db(class, event, key, db);
+    }
+
+    /// `notify` for a key of database `db` (MOVE, COPY ... DB).
+    pub fn notify_db(&mut self, class: u32, event: &'static str, key: &[u8], db: usize) {
+        note(self.client, self.limits, class, event, key, db);
+    }
+
     /// `-ERR wrong number of arguments for '<name>' command`.
     pub fn wrong_args(&mut self, name: &str) {
         self.out.err(&format!(
@@ -515,7 +528,7 @@ pub fn write_collection<C: Collection, R>(
     };
     let r = f(c);
     if c.is_empty() {
-        db.remove(key);
+        db.remove_emptied(key);
     } else {
         db.touched(key);
     }
@@ -619,5 +632,28 @@ pub fn block_on(
         deadline_ms,
         done,
         null_array,
+    });
+}
+
+/// `Ctx::notify` on the client and limits fields alone, for handlers that still hold a database
+/// of `ctx.shards`.
+#[inline]
+pub fn note(
+    client: &mut ClientState,
+    limits: &crate::server::worker::Limits,
+    class: u32,
+    event: &'static str,
+    key: &[u8],
+    db: usize,
+) {
+    use crate::config::notify::{KEYEVENT, KEYSPACE};
+    let flags = limits.notify;
+    if flags & class == 0 || flags & (KEYSPACE | KEYEVENT) == 0 {
+        return;
+    }
+    client.events.push(crate::server::pubsub::KeyEvent {
+        db,
+        event,
+        key: key.to_vec(),
     });
 }

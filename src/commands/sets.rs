@@ -12,6 +12,7 @@ use super::{
     arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
     FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
+use crate::config::notify::SET;
 use crate::resp::{Args, Reply};
 use crate::server::view::ShardView;
 use crate::store::set::Set;
@@ -71,7 +72,11 @@ fn sadd(ctx: &mut Ctx, args: Args) {
         args.iter().skip(2).filter(|m| s.insert(m, &limits)).count()
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(SET, "sadd", args.get(1));
+        }
+        ctx.out.int(n as i64);
     }
 }
 
@@ -81,7 +86,11 @@ fn srem(ctx: &mut Ctx, args: Args) {
         args.iter().skip(2).filter(|m| s.remove(m)).count()
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(SET, "srem", args.get(1));
+        }
+        ctx.out.int(n as i64);
     }
 }
 

@@ -6,9 +6,10 @@
 //! Redis does with `long double` on x86_64 (see `ld` below), so its replies match byte for byte.
 
 use super::{
-    arg_i64, eq_ic, longdouble, spec, Ctx, Spec, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW,
-    READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, longdouble, note, spec, Ctx, Spec, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER,
+    OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
+use crate::config::notify::{GENERIC, STRING};
 use crate::resp::{Args, Reply};
 use crate::store::db::DbRef;
 use crate::store::Value;
@@ -147,6 +148,11 @@ fn set(ctx: &mut Ctx, args: Args) {
             expire_at_ms
         };
         db.set(key, Value::from_bytes(args.get(2)), expire);
+        let db_index = ctx.client.db;
+        note(ctx.client, ctx.limits, STRING, "set", key, db_index);
+        if expire_at_ms != 0 {
+            note(ctx.client, ctx.limits, GENERIC, "expire", key, db_index);
+        }
     }
     match old {
         Some(Some(v)) => ctx.out.bulk(&v),
@@ -255,6 +261,7 @@ fn setnx(ctx: &mut Ctx, args: Args) {
         return ctx.out.int(0);
     }
     db.set(key, Value::from_bytes(args.get(2)), 0);
+    ctx.notify(STRING, "set", key);
     ctx.out.int(1);
 }
 
@@ -277,6 +284,8 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: ExpireUnit, cmd: &str) {
     ctx.shards
         .db(key)
         .set(key, Value::from_bytes(args.get(3)), at);
+    ctx.notify(STRING, "set", key);
+    ctx.notify(GENERIC, "expire", key);
     ctx.out.ok();
 }
 
@@ -290,6 +299,7 @@ fn getset(ctx: &mut Ctx, args: Args) {
         Some(e) => reply_string(&mut ctx.out, &e.value),
     }
     db.set(key, Value::from_bytes(args.get(2)), 0);
+    ctx.notify(STRING, "set", key);
 }
 
 /// GETDEL key: replies the value (or nil) and deletes the key.
@@ -385,6 +395,7 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) {
         ctx.shards
             .db(key)
             .set(key, Value::from_bytes(args.get(i + 1)), 0);
+        ctx.notify(STRING, "set", key);
     }
 }
 
@@ -438,16 +449,18 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
             Some(new)
         }
     };
-    match result {
+    let reply = match result {
         Some(new) => {
             db.touched(key);
-            ctx.out.int(new)
+            new
         }
         None => {
             db.set(key, Value::Int(delta), 0);
-            ctx.out.int(delta)
+            delta
         }
-    }
+    };
+    ctx.notify(STRING, "incrby", key);
+    ctx.out.int(reply)
 }
 
 /// INCRBYFLOAT key increment: adds a float (in 80-bit precision, like Redis) and replies the new

@@ -15,6 +15,7 @@ use super::{
     MpopArgs, ScanArgs, Spec, WrongType, BLOCKING, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY,
     SYNTAX, WRITE, WRONGTYPE,
 };
+use crate::config::notify::ZSET;
 use crate::resp::{Args, Reply};
 use crate::server::view::ShardView;
 use crate::store::blocking::BlockOp;
@@ -478,6 +479,9 @@ fn zadd(ctx: &mut Ctx, args: Args) {
         Ok(None) if incr => ctx.out.null(),
         Ok(None) => ctx.out.int(0),
         Ok(Some(Ok((added, changed, last)))) => {
+            if added + changed > 0 {
+                ctx.notify(ZSET, if incr { "zincr" } else { "zadd" }, args.get(1));
+            }
             if incr {
                 match last {
                     Some(s) => ctx.out.score(s),
@@ -505,7 +509,10 @@ fn zincrby(ctx: &mut Ctx, args: Args) {
         Ok(new)
     });
     match r {
-        Ok(Some(Ok(s))) => ctx.out.score(s),
+        Ok(Some(Ok(s))) => {
+            ctx.notify(ZSET, "zincr", args.get(1));
+            ctx.out.score(s)
+        }
         Ok(Some(Err(e))) => ctx.out.error(e),
         _ => {}
     }
@@ -517,7 +524,11 @@ fn zrem(ctx: &mut Ctx, args: Args) {
         args.iter().skip(2).filter(|m| z.remove(m)).count()
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(ZSET, "zrem", args.get(1));
+        }
+        ctx.out.int(n as i64);
     }
 }
 

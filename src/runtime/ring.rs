@@ -100,6 +100,21 @@ impl Ring {
         self.push(e);
     }
 
+    /// One-shot poll that completes when the peer hangs up (POLLRDHUP; POLLHUP and POLLERR are
+    /// always reported), not when data arrives.
+    pub fn poll_hangup(&mut self, fd: RawFd, token: u64) {
+        let e = opcode::PollAdd::new(types::Fd(fd), libc::POLLRDHUP as u32)
+            .build()
+            .user_data(token);
+        self.push(e);
+    }
+
+    /// Removes the poll submitted with `token` (it completes with -ECANCELED).
+    pub fn poll_remove(&mut self, token: u64) {
+        let e = opcode::PollRemove::new(token).build().user_data(token);
+        self.push(e);
+    }
+
     /// Read 8 bytes (an eventfd counter).
     ///
     /// # Safety

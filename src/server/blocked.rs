@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::conn::Conn;
-use super::worker::Worker;
+use super::worker::{op_token, Worker, KIND_HUP};
 use super::Msg;
 use crate::resp::{parse_command, Limits, ParseOutcome, Reply};
 use crate::store::blocking::{BlockOp, Outcome, Served};
@@ -109,6 +109,12 @@ impl Worker {
             null_array,
             raw,
         }));
+        if !conn.hup_armed {
+            conn.hup_armed = true;
+            let (fd, token) = (conn.fd, op_token(KIND_HUP, slot, conn.gen));
+            self.ring.poll_hangup(fd, token);
+        }
+        let conn = &self.conns[slot];
         if deadline_ms != 0 {
             let token = Conn::token(slot, conn.gen);
             self.timers.push(Reverse((deadline_ms, token)));
@@ -159,6 +165,11 @@ impl Worker {
             }
         }
         let token = Conn::token(slot, conn.gen);
+        if conn.hup_armed {
+            conn.hup_armed = false;
+            let hup = op_token(KIND_HUP, slot, conn.gen);
+            self.ring.poll_remove(hup);
+        }
         self.flush(slot);
         self.runnable.push_back(token);
     }

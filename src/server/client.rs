@@ -135,6 +135,8 @@ pub struct ClientState {
     pub woken: Vec<crate::store::blocking::Served>,
     /// Running inside EXEC: blocking commands do not block.
     pub in_exec: bool,
+    /// Keyspace events the command raised (published after it when notifications are on).
+    pub events: Vec<crate::server::pubsub::KeyEvent>,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
     pub watch_flag: Option<Arc<AtomicBool>>,
 }
@@ -155,6 +157,7 @@ impl ClientState {
             outbox: Vec::new(),
             woken: Vec::new(),
             in_exec: false,
+            events: Vec::new(),
             watch_flag: None,
         }
     }

@@ -33,6 +33,8 @@ pub struct Conn {
     pub requested: u64,
     /// Blocked on keys (BLPOP ...): parked until served, timed out, unblocked or closed.
     pub blocked: Option<Box<super::blocked::BlockedConn>>,
+    /// A hang-up poll is armed (while blocked no receive is, so this is how a close is seen).
+    pub hup_armed: bool,
     /// The pipeline batch whose commands run on other threads, while their replies are awaited.
     pub shipped: Option<Box<super::ship::Shipped>>,
     pub closing: bool,
@@ -62,6 +64,7 @@ impl Conn {
             requested: 0,
             shipped: None,
             blocked: None,
+            hup_armed: false,
             closing: false,
             close_after_flush: false,
             monitor: false,

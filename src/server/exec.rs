@@ -393,6 +393,16 @@ impl Worker {
         let action = client.action.take();
         let deliveries = std::mem::take(&mut client.outbox);
         let woken = std::mem::take(&mut client.woken);
+        let mut deliveries = deliveries;
+        if !client.events.is_empty() {
+            let events = std::mem::take(&mut client.events);
+            super::pubsub::key_event_deliveries(
+                &self.shared,
+                self.limits.notify,
+                &events,
+                &mut deliveries,
+            );
+        }
         if !deliveries.is_empty() {
             self.deliver_all(deliveries);
         }
@@ -511,10 +521,31 @@ pub(super) fn execute(
         // Serve clients blocked on keys this command filled, before anything else runs.
         // SAFETY: as above, the locks of `held` are still held.
         let mut view = unsafe { ShardView::new(&shared.shards, held) };
+        let log_expired = crate::store::db::LOG_EXPIRED.load(Ordering::Relaxed);
+        let log_deleted = crate::store::db::LOG_DELETED.load(Ordering::Relaxed);
+        let (mut expired, mut emptied) = (Vec::new(), Vec::new());
         for i in 0..shared.shards.len().min(64) {
             if held & (1u64 << i) != 0 {
-                view.shard(i).serve_blocked(&mut client.woken);
+                let shard = view.shard(i);
+                shard.serve_blocked(&mut client.woken);
+                if log_expired {
+                    shard.take_expired(&mut expired);
+                }
+                if log_deleted {
+                    shard.take_emptied(&mut emptied);
+                }
             }
+        }
+        let tagged = expired
+            .into_iter()
+            .map(|k| ("expired", k))
+            .chain(emptied.into_iter().map(|k| ("del", k)));
+        for (event, (db, key)) in tagged {
+            client.events.push(super::pubsub::KeyEvent {
+                db,
+                event,
+                key: key.to_vec(),
+            });
         }
     }
     let finished_us = mono_us();

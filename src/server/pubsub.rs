@@ -302,3 +302,53 @@ pub fn unsubscribe_all(
         }
     }
 }
+
+/// A keyspace event raised by a command (or by expiry).
+#[derive(Debug, Clone)]
+pub struct KeyEvent {
+    pub db: usize,
+    pub event: &'static str,
+    pub key: Vec<u8>,
+}
+
+/// The deliveries of keyspace events: `__keyspace@<db>__:<key>` carrying the event name (class
+/// K) and `__keyevent@<db>__:<event>` carrying the key (class E), as Redis publishes them.
+pub fn key_event_deliveries(
+    shared: &super::Shared,
+    flags: u32,
+    events: &[KeyEvent],
+    out: &mut Vec<Delivery>,
+) {
+    use crate::config::notify::{KEYEVENT, KEYSPACE};
+    let reg = shared.pubsub.read().unwrap_or_else(|e| e.into_inner());
+    if reg.channels.is_empty() && reg.patterns.is_empty() {
+        return;
+    }
+    for e in events {
+        let mut publish = |channel: Vec<u8>, payload: &[u8]| {
+            let targets = reg.targets(Kind::Channel, &channel);
+            if targets.is_empty() {
+                return;
+            }
+            let message = Arc::new(Message {
+                kind: Kind::Channel,
+                channel: channel.clone(),
+                payload: payload.to_vec(),
+            });
+            out.extend(targets.into_iter().map(|(to, pattern)| Delivery {
+                to,
+                pattern: pattern.map(<[u8]>::to_vec),
+                message: message.clone(),
+            }));
+        };
+        if flags & KEYSPACE != 0 {
+            let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
+            ch.extend_from_slice(&e.key);
+            publish(ch, e.event.as_bytes());
+        }
+        if flags & KEYEVENT != 0 {
+            let ch = format!("__keyevent@{}__:{}", e.db, e.event).into_bytes();
+            publish(ch, &e.key);
+        }
+    }
+}

@@ -307,6 +307,16 @@ impl Worker {
         if !woken.is_empty() {
             self.deliver_woken(woken);
         }
+        if !client.events.is_empty() {
+            let mut deliveries = Vec::new();
+            super::pubsub::key_event_deliveries(
+                &self.shared,
+                self.limits.notify,
+                &client.events,
+                &mut deliveries,
+            );
+            self.deliver_all(deliveries);
+        }
         self.shared.send(
             batch.from,
             Msg::ExecDone(Box::new(ExecDone {

@@ -26,12 +26,14 @@ const KIND_ACCEPT: u64 = 1;
 const KIND_RECV: u64 = 2;
 const KIND_SEND: u64 = 3;
 const KIND_WAKE: u64 = 4;
+/// A blocked connection's watch for its client hanging up.
+pub(super) const KIND_HUP: u64 = 5;
 /// Submission-queue entries per ring.
 const RING_ENTRIES: u32 = 4096;
 /// Largest single send handed to the kernel.
 const SEND_BYTES_MAX: usize = 1 << 30;
 
-fn op_token(kind: u64, slot: usize, gen: u32) -> u64 {
+pub(super) fn op_token(kind: u64, slot: usize, gen: u32) -> u64 {
     (kind << KIND_SHIFT) | (((gen as u64) & 0x0fff_ffff) << 32) | slot as u64
 }
 
@@ -58,6 +60,8 @@ pub struct Limits {
     pub list: crate::store::list::ListLimits,
     pub set: crate::store::set::SetLimits,
     pub zset: crate::store::zset::ZSetLimits,
+    /// `notify-keyspace-events` classes (0: off).
+    pub notify: u32,
 }
 
 impl Limits {
@@ -92,6 +96,7 @@ impl Limits {
             set: crate::store::set::SetLimits {
                 intset_entries_max: config_usize(c, "set-max-intset-entries", 512),
             },
+            notify: c.notify_keyspace_events(),
             zset: crate::store::zset::ZSetLimits {
                 entries_max: config_usize(c, "zset-max-listpack-entries", 128),
                 value_bytes_max: config_usize(c, "zset-max-listpack-value", 64),
@@ -178,6 +183,7 @@ impl Worker {
 
     /// Runs until shutdown is requested.
     pub fn run(&mut self) {
+        self.publish_limits();
         for (i, &fd) in self.listeners.iter().enumerate() {
             self.ring.accept_multi(fd, op_token(KIND_ACCEPT, i, 0));
         }
@@ -238,7 +244,18 @@ impl Worker {
         if epoch != self.limits.epoch {
             let c = self.shared.config();
             self.limits = Limits::from_config(&c, epoch);
+            drop(c);
+            self.publish_limits();
         }
+    }
+
+    /// Settings the store reads without a worker at hand.
+    fn publish_limits(&self) {
+        use crate::config::notify::{EXPIRED, GENERIC, KEYEVENT, KEYSPACE};
+        let n = self.limits.notify;
+        let on = n & (KEYSPACE | KEYEVENT) != 0;
+        crate::store::db::LOG_EXPIRED.store(on && n & EXPIRED != 0, Ordering::Relaxed);
+        crate::store::db::LOG_DELETED.store(on && n & GENERIC != 0, Ordering::Relaxed);
     }
 
     fn arm_wake(&mut self) {
@@ -278,6 +295,13 @@ impl Worker {
                 self.arm_wake();
             }
             KIND_RECV => self.on_recv(slot, gen, c),
+            // Positive: the poll saw the client hang up. Negative: removed on unblock.
+            KIND_HUP if c.result > 0 && self.conn_is(slot, gen) => {
+                self.conns[slot].hup_armed = false;
+                if self.conns[slot].blocked.is_some() {
+                    self.close(slot);
+                }
+            }
             KIND_SEND => {
                 if !self.conn_is(slot, gen) {
                     return;
@@ -374,6 +398,11 @@ impl Worker {
             return;
         }
         self.conns[slot].recv_inflight = false;
+        if c.result == 0 && self.conns[slot].blocked.is_some() {
+            // A blocked client went away: free it now, as Redis does.
+            self.close(slot);
+            return;
+        }
         if c.result == 0 && !self.conns[slot].closing {
             // The client half-closed: everything it sent has run; close once the replies are out.
             self.conns[slot].close_after_flush = true;
@@ -398,6 +427,17 @@ impl Worker {
         conn.last_interaction_ms = self.now_ms;
         let st = &self.shared.stats[self.id].net_input_bytes;
         st.store(st.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        let conn = &self.conns[slot];
+        if conn.blocked.is_some()
+            && conn.pending_input() as u64 > self.limits.query_buffer_bytes_max
+        {
+            log::warning(&format!(
+                "Closing blocked client that reached max query buffer length: id={} addr={}",
+                conn.client.id, conn.client.shared.addr
+            ));
+            self.close(slot);
+            return;
+        }
         self.process(slot);
     }
 
@@ -704,6 +744,10 @@ impl Worker {
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
             let shard = view.shard(self.id);
             shard.active_expire(self.now_ms, deadline);
+            let mut expired = Vec::new();
+            if crate::store::db::LOG_EXPIRED.load(Ordering::Relaxed) {
+                shard.take_expired(&mut expired);
+            }
             // Once a second: forget WATCH and blocking registrations of departed clients.
             if self.now_ms / 1000 != self.last_prune_s {
                 self.last_prune_s = self.now_ms / 1000;
@@ -711,6 +755,24 @@ impl Worker {
                     db.watched.prune();
                     db.blocked.prune();
                 }
+            }
+            if !expired.is_empty() {
+                let events: Vec<super::pubsub::KeyEvent> = expired
+                    .into_iter()
+                    .map(|(db, key)| super::pubsub::KeyEvent {
+                        db,
+                        event: "expired",
+                        key: key.to_vec(),
+                    })
+                    .collect();
+                let mut deliveries = Vec::new();
+                super::pubsub::key_event_deliveries(
+                    &self.shared,
+                    self.limits.notify,
+                    &events,
+                    &mut deliveries,
+                );
+                self.deliver_all(deliveries);
             }
         }
         if self.limits.timeout_s > 0 {

@@ -20,6 +20,28 @@ pub struct Db {
     pub watched: Watched,
     /// Clients blocked on keys of this database.
     pub blocked: super::blocking::Blocked,
+    /// Keys deleted by expiry, kept for `expired` keyspace events while `LOG_EXPIRED` is set.
+    pub expired_log: Vec<SmallStr>,
+    /// Collections deleted because a command emptied them, kept for `del` keyspace events while
+    /// `LOG_DELETED` is set.
+    pub emptied_log: Vec<SmallStr>,
+}
+
+/// Whether deletions of emptied collections are logged for keyspace notifications (class g).
+pub static LOG_DELETED: AtomicBool = AtomicBool::new(false);
+
+/// Whether expiry deletions are logged for keyspace notifications (`notify-keyspace-events`
+/// with `x`); set by the server when the configuration changes.
+pub static LOG_EXPIRED: AtomicBool = AtomicBool::new(false);
+
+impl Db {
+    /// `key` was deleted because it expired: its watchers see a change, and the event is kept.
+    fn expired(watched: &mut Watched, log: &mut Vec<SmallStr>, key: &[u8]) {
+        watched.signal(key);
+        if LOG_EXPIRED.load(Ordering::Relaxed) {
+            log.push(SmallStr::new(key));
+        }
+    }
 }
 
 /// The WATCH registry of one database: for each watched key, the dirty flags of the clients
@@ -146,6 +168,7 @@ impl Shard {
                     table,
                     watched,
                     blocked,
+                    ..
                 } = db;
                 self.dirty += blocked.serve(table, watched, out);
             }
@@ -164,7 +187,12 @@ impl Shard {
         let mut visited_dbs = 0;
         while visited_dbs <= dbs {
             let (d, seg) = self.expire_cursor;
-            let Db { table, watched, .. } = &mut self.dbs[d];
+            let Db {
+                table,
+                watched,
+                expired_log,
+                ..
+            } = &mut self.dbs[d];
             match table.volatile_segment_at(seg) {
                 None => {
                     self.expire_cursor = ((d + 1) % dbs, 0);
@@ -174,7 +202,7 @@ impl Shard {
                     let keys = table.expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
                     for k in &keys {
                         table.remove(k);
-                        watched.signal(k);
+                        Db::expired(watched, expired_log, k);
                     }
                     deleted += keys.len();
                     if keys.len() < EXPIRE_KEYS_PER_STEP {
@@ -188,6 +216,20 @@ impl Shard {
         }
         self.stats.expired_keys += deleted as u64;
         deleted
+    }
+
+    /// Takes the logged expiry deletions as (database, key).
+    pub fn take_expired(&mut self, out: &mut Vec<(usize, SmallStr)>) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            out.extend(db.expired_log.drain(..).map(|k| (i, k)));
+        }
+    }
+
+    /// Takes the logged deletions of emptied collections as (database, key).
+    pub fn take_emptied(&mut self, out: &mut Vec<(usize, SmallStr)>) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            out.extend(db.emptied_log.drain(..).map(|k| (i, k)));
+        }
     }
 
     pub fn key_count(&self) -> usize {
@@ -216,7 +258,7 @@ impl<'a> DbRef<'a> {
         }
         if self.expire_enabled {
             self.db.table.remove(key);
-            self.db.watched.signal(key);
+            Db::expired(&mut self.db.watched, &mut self.db.expired_log, key);
             self.stats.expired_keys += 1;
         }
         true
@@ -233,7 +275,7 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && self.expire_enabled {
                     self.stats.expired_keys += 1;
-                    self.db.watched.signal(key);
+                    Db::expired(&mut self.db.watched, &mut self.db.expired_log, key);
                 }
                 None
             }
@@ -273,7 +315,7 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && expire_enabled {
                     stats.expired_keys += 1;
-                    db.watched.signal(key);
+                    Db::expired(&mut db.watched, &mut db.expired_log, key);
                 }
                 stats.keyspace_misses += 1;
                 None
@@ -314,6 +356,13 @@ impl<'a> DbRef<'a> {
             self.touched(key);
         }
         e
+    }
+
+    /// Deletes a collection a command just emptied (Redis never keeps empty ones).
+    pub fn remove_emptied(&mut self, key: &[u8]) {
+        if self.remove(key).is_some() && LOG_DELETED.load(Ordering::Relaxed) {
+            self.db.emptied_log.push(SmallStr::new(key));
+        }
     }
 
     /// Sets (or with 0 clears) the expiry of a live key; false when the key is absent.

@@ -1,0 +1,84 @@
+//! Keyspace notifications compared with a real redis-server: the same commands on both, with
+//! `notify-keyspace-events KEA`, must publish the same messages in the same order.
+
+mod common;
+
+use common::q;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn read_for(s: &mut TcpStream, timeout: Duration) -> String {
+    s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    while Instant::now() < deadline {
+        if let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn events(port: u16) -> String {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    q::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).unwrap();
+    let mut sub = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sub.write_all(b"PSUBSCRIBE __key*__:*\r\n").unwrap();
+    let confirm = read_for(&mut sub, Duration::from_millis(200));
+    assert!(confirm.contains("psubscribe"), "{confirm}");
+    let script: &[&[&str]] = &[
+        &["SET", "s", "1"],
+        &["SET", "t", "x", "EX", "100"],
+        &["INCR", "s"],
+        &["INCRBY", "s", "5"],
+        &["EXPIRE", "s", "100"],
+        &["PERSIST", "s"],
+        &["PERSIST", "s"],
+        &["RENAME", "s", "s2"],
+        &["DEL", "s2", "nokey"],
+        &["MSET", "a", "1", "b", "2"],
+        &["LPUSH", "l", "x", "y"],
+        &["RPOP", "l"],
+        &["LPOP", "nokey"],
+        &["HSET", "h", "f", "v"],
+        &["HDEL", "h", "nope"],
+        &["HINCRBY", "h", "n", "2"],
+        &["SADD", "st", "m"],
+        &["SADD", "st", "m"],
+        &["SREM", "st", "zz"],
+        &["ZADD", "z", "1", "m"],
+        &["ZADD", "z", "1", "m"],
+        &["ZINCRBY", "z", "2", "m"],
+        &["ZREM", "z", "m"],
+        &["SET", "gone", "1", "PX", "30"],
+    ];
+    for cmd in script {
+        let _: redis::Value = q(&mut c, cmd).unwrap();
+    }
+    // Let "gone" expire, then touch it so both servers have deleted it (lazily or actively).
+    std::thread::sleep(Duration::from_millis(120));
+    let _: redis::Value = q(&mut c, &["GET", "gone"]).unwrap();
+    read_for(&mut sub, Duration::from_millis(300))
+}
+
+#[test]
+fn keyspace_events_match_real_redis() {
+    let Some((real, srv)) = common::real_and_ringkv(&["--threads", "2"]) else {
+        return;
+    };
+    let want = events(real.port);
+    let got = events(srv.port);
+    assert!(
+        want.contains("expired"),
+        "redis sent no expired event: {want}"
+    );
+    assert_eq!(got, want, "(right: redis)");
+}
