@@ -59,10 +59,10 @@ fn setbit(ctx: &mut Ctx, args: Args) {
             Some(old)
         }
     };
-    match old {
+    let old = match old {
         Some(old) => {
             db.touched(key);
-            ctx.out.int(old as i64);
+            old
         }
         None => {
             let mut s = vec![0u8; byte + 1];
@@ -72,9 +72,11 @@ fn setbit(ctx: &mut Ctx, args: Args) {
             let mut v = Value::Str(s.into());
             normalize(&mut v);
             db.set(key, v, 0);
-            ctx.out.int(0);
+            false
         }
-    }
+    };
+    ctx.notify(crate::config::notify::STRING, "setbit", key);
+    ctx.out.int(old as i64);
 }
 
 /// GETBIT key offset: the bit's value, 0 past the end or for an absent key.
@@ -332,11 +334,14 @@ fn bitop(ctx: &mut Ctx, args: Args) {
     let dest = args.get(2);
     let mut db = ctx.shards.db(dest);
     if max_len == 0 {
-        db.remove(dest);
+        if db.remove(dest).is_some() {
+            ctx.notify(crate::config::notify::GENERIC, "del", dest);
+        }
     } else {
         let mut v = Value::Str(res.into());
         normalize(&mut v);
         db.set(dest, v, 0);
+        ctx.notify(crate::config::notify::STRING, "set", dest);
     }
     ctx.out.int(max_len as i64);
 }

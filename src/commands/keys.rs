@@ -207,6 +207,7 @@ fn copy(ctx: &mut Ctx, args: Args) {
         expire_at_ms,
         access_s,
     });
+    ctx.notify_db(GENERIC, "copy_to", dst, dbid);
     ctx.out.int(1)
 }
 
@@ -229,6 +230,8 @@ fn move_cmd(ctx: &mut Ctx, args: Args) {
     }
     if let Some(entry) = ctx.shards.db(key).remove(key) {
         ctx.shards.db_at(dbid, key).insert_entry(entry);
+        ctx.notify(GENERIC, "move_from", key);
+        ctx.notify_db(GENERIC, "move_to", key, dbid);
     }
     ctx.out.int(1)
 }

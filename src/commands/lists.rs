@@ -250,7 +250,10 @@ fn lset(ctx: &mut Ctx, args: Args) {
     match r {
         Ok(None) => ctx.out.error(NO_SUCH_KEY),
         Ok(Some(false)) => ctx.out.error(OUT_OF_RANGE),
-        Ok(Some(true)) => ctx.out.ok(),
+        Ok(Some(true)) => {
+            ctx.notify(LIST, "lset", args.get(1));
+            ctx.out.ok()
+        }
         Err(_) => {}
     }
 }
@@ -268,7 +271,11 @@ fn lrem(ctx: &mut Ctx, args: Args) {
         l.remove(args.get(3), count, &limits)
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(LIST, "lrem", key);
+        }
+        ctx.out.int(n as i64);
     }
 }
 
@@ -285,7 +292,10 @@ fn ltrim(ctx: &mut Ctx, args: Args) {
             None => l.trim(1, 0),
         }
     });
-    if r.is_ok() {
+    if let Ok(done) = r {
+        if done.is_some() {
+            ctx.notify(LIST, "ltrim", key);
+        }
         ctx.out.ok();
     }
 }
@@ -311,7 +321,11 @@ fn linsert(ctx: &mut Ctx, args: Args) {
         }
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0));
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(LIST, "linsert", key);
+        }
+        ctx.out.int(n);
     }
 }
 
@@ -436,6 +450,9 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> bool {
     let _ = write(&mut ctx.out, &mut db, dst, true, |l| {
         l.push(to, &v, &limits)
     });
+    // Redis's order: the push on the destination, then the pop on the source.
+    ctx.notify(LIST, if to == End::Left { "lpush" } else { "rpush" }, dst);
+    ctx.notify(LIST, if from == End::Left { "lpop" } else { "rpop" }, src);
     ctx.out.bulk(&v);
     true
 }
@@ -484,6 +501,7 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
             Err(_) => return,
             Ok(None) => continue,
             Ok(Some(v)) => {
+                ctx.notify(LIST, if end == End::Left { "lpop" } else { "rpop" }, key);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.array(v.len());
@@ -518,6 +536,7 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
         match write(&mut ctx.out, &mut db, key, false, |l| l.pop(end)) {
             Err(_) => return,
             Ok(Some(Some(v))) => {
+                ctx.notify(LIST, if end == End::Left { "lpop" } else { "rpop" }, key);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 return ctx.out.bulk(&v);

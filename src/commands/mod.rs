@@ -657,3 +657,14 @@ pub fn note(
         key: key.to_vec(),
     });
 }
+
+/// Emits now the `del` event of `key` if a command just emptied (and so deleted) it, instead of
+/// after the command: for commands whose later events Redis orders after that `del` (SMOVE).
+pub fn flush_emptied(ctx: &mut Ctx, key: &[u8]) {
+    let db = ctx.shards.db(key);
+    let log = &mut db.db.emptied_log;
+    if log.last().is_some_and(|k| &k[..] == key) {
+        log.pop();
+        ctx.notify(crate::config::notify::GENERIC, "del", key);
+    }
+}

@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 
 use super::{
-    arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
-    FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, flush_emptied, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec,
+    WrongType, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::notify::SET;
 use crate::resp::{Args, Reply};
@@ -162,6 +162,11 @@ fn spop(ctx: &mut Ctx, args: Args) {
         }
         popped
     });
+    if let Ok(Some(v)) = &r {
+        if !v.is_empty() {
+            ctx.notify(SET, "spop", args.get(1));
+        }
+    }
     match (r, count) {
         (Err(_), _) => {}
         (Ok(None), None) => ctx.out.null(),
@@ -239,9 +244,14 @@ fn smove(ctx: &mut Ctx, args: Args) {
     let _ = write(&mut ctx.out, &mut ctx.shards, src, false, |s| {
         s.remove(member)
     });
-    let _ = write(&mut ctx.out, &mut ctx.shards, dst, true, |s| {
+    ctx.notify(SET, "srem", src);
+    flush_emptied(ctx, src);
+    let added = write(&mut ctx.out, &mut ctx.shards, dst, true, |s| {
         s.insert(member, &limits)
     });
+    if let Ok(Some(true)) = added {
+        ctx.notify(SET, "sadd", dst);
+    }
     ctx.out.int(1);
 }
 
@@ -325,6 +335,11 @@ fn sdiff(ctx: &mut Ctx, args: Args) {
 }
 
 fn store_op(ctx: &mut Ctx, args: Args, op: Op) {
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
     let keys: Vec<&[u8]> = args.iter().skip(2).collect();
     let Ok(members) = combine(ctx, &keys, op) else {
         return;
@@ -332,12 +347,16 @@ fn store_op(ctx: &mut Ctx, args: Args, op: Op) {
     let dst = args.get(1);
     let limits = ctx.limits.set;
     let mut db = ctx.shards.db(dst);
-    db.remove(dst);
+    let existed = db.remove(dst).is_some();
     if !members.is_empty() {
         let s = Set::from_members(members.iter().map(|m| &m[..]), &limits);
         db.set(dst, Value::Set(s), 0);
+        ctx.notify(SET, event, dst);
     } else {
         db.touched(dst);
+        if existed {
+            ctx.notify(crate::config::notify::GENERIC, "del", dst);
+        }
     }
     ctx.out.int(members.len() as i64);
 }

@@ -263,16 +263,20 @@ fn run(ctx: &mut Ctx, args: Args, read_only: bool) {
         Some(dst) => {
             let limits = ctx.limits.list;
             let mut db = ctx.shards.db(dst);
-            db.remove(dst);
+            let existed = db.remove(dst).is_some();
             let stored = out.len();
             if out.is_empty() {
                 db.touched(dst);
+                if existed {
+                    ctx.notify(crate::config::notify::GENERIC, "del", dst);
+                }
             } else {
                 let mut l = List::default();
                 for v in &out {
                     l.push(End::Right, v.as_deref().unwrap_or(b""), &limits);
                 }
                 db.set(dst, Value::List(Box::new(l)), 0);
+                ctx.notify(crate::config::notify::LIST, "sortstore", dst);
             }
             ctx.out.int(stored as i64);
         }

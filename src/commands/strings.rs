@@ -312,6 +312,7 @@ fn getdel(ctx: &mut Ctx, args: Args) {
         Some(e) => reply_string(&mut ctx.out, &e.value),
     }
     db.remove(key);
+    ctx.notify(GENERIC, "del", key);
 }
 
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ts-ms|PERSIST]: the value (or nil), changing its TTL; an
@@ -342,12 +343,15 @@ fn getex(ctx: &mut Ctx, args: Args) {
     match at {
         Some(at) if at <= now => {
             db.remove(key);
+            ctx.notify(GENERIC, "del", key);
         }
         Some(at) => {
             db.set_expire(key, at);
+            ctx.notify(GENERIC, "expire", key);
         }
         None if opts.persist && had_ttl => {
             db.set_expire(key, 0);
+            ctx.notify(GENERIC, "persist", key);
         }
         None => {}
     }
@@ -494,6 +498,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         }
         _ => db.set(key, value, 0),
     }
+    ctx.notify(STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
 }
 
@@ -517,16 +522,18 @@ fn append(ctx: &mut Ctx, args: Args) {
             Some(len)
         }
     };
-    match new_len {
+    let len = match new_len {
         Some(len) => {
             db.touched(key);
-            ctx.out.int(len as i64)
+            len
         }
         None => {
             db.set(key, Value::from_bytes(add), 0);
-            ctx.out.int(add.len() as i64)
+            add.len()
         }
-    }
+    };
+    ctx.notify(STRING, "append", key);
+    ctx.out.int(len as i64)
 }
 
 /// STRLEN key: the length of the string, 0 when absent.
@@ -594,10 +601,10 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             Some(len)
         }
     };
-    match new_len {
+    let len = match new_len {
         Some(len) => {
             db.touched(key);
-            ctx.out.int(len as i64)
+            len
         }
         None => {
             let mut s = Vec::new();
@@ -606,9 +613,11 @@ fn setrange(ctx: &mut Ctx, args: Args) {
             let mut v = Value::Str(s.into());
             normalize(&mut v);
             db.set(key, v, 0);
-            ctx.out.int(len as i64)
+            len
         }
-    }
+    };
+    ctx.notify(STRING, "setrange", key);
+    ctx.out.int(len as i64)
 }
 
 /// Writes `data` at `offset` of `s`, zero-padding (callers have checked the size limit).

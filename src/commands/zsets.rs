@@ -691,22 +691,26 @@ fn zrangestore(ctx: &mut Ctx, args: Args) {
         Ok(e) => e.into_iter().map(|(s, m)| (s, m.to_vec())).collect(),
         Err(e) => return ctx.out.error(e),
     };
-    store(ctx, args.get(1), &entries);
+    store(ctx, args.get(1), &entries, "zrangestore");
 }
 
 /// Replaces `dst` with a sorted set of `entries` (deleting it when empty); replies the size.
-fn store(ctx: &mut Ctx, dst: &[u8], entries: &[(f64, Vec<u8>)]) {
+fn store(ctx: &mut Ctx, dst: &[u8], entries: &[(f64, Vec<u8>)], event: &'static str) {
     let limits = ctx.limits.zset;
     let mut db = ctx.shards.db(dst);
-    db.remove(dst);
+    let existed = db.remove(dst).is_some();
     if entries.is_empty() {
         db.touched(dst);
+        if existed {
+            ctx.notify(crate::config::notify::GENERIC, "del", dst);
+        }
     } else {
         let mut z = ZSet::default();
         for (s, m) in entries {
             z.insert(m, *s, &limits);
         }
         db.set(dst, Value::ZSet(z), 0);
+        ctx.notify(ZSET, event, dst);
     }
     ctx.out.int(entries.len() as i64);
 }
@@ -755,6 +759,9 @@ fn zpop(ctx: &mut Ctx, args: Args, max: bool) {
         return;
     };
     let popped = popped.unwrap_or_default();
+    if !popped.is_empty() {
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, args.get(1));
+    }
     let entries: Vec<(f64, &[u8])> = popped.iter().map(|(s, m)| (*s, &m[..])).collect();
     // RESP3 nests pairs only when a count was given, as Redis 7.0 does.
     reply_entries(&mut ctx.out, &entries, true, resp3 && count.is_some());
@@ -793,6 +800,7 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
             Err(WrongType) => return,
             Ok(None) => continue,
             Ok(Some(popped)) => {
+                ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 let entries: Vec<(f64, &[u8])> = popped.iter().map(|(s, m)| (*s, &m[..])).collect();
@@ -829,6 +837,7 @@ fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
         match write(ctx, key, false, |z, _| pop_entries(z, max, 1)) {
             Err(WrongType) => return,
             Ok(Some(popped)) if !popped.is_empty() => {
+                ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
                 ctx.out.array(3);
                 ctx.out.bulk(key);
                 ctx.out.bulk(&popped[0].1);
@@ -865,7 +874,12 @@ fn bzmpop(ctx: &mut Ctx, args: Args) {
     }
 }
 
-fn remove_span(ctx: &mut Ctx, key: &[u8], span: impl FnOnce(&ZSet) -> (usize, usize)) {
+fn remove_span(
+    ctx: &mut Ctx,
+    key: &[u8],
+    event: &'static str,
+    span: impl FnOnce(&ZSet) -> (usize, usize),
+) {
     let r = write(ctx, key, false, |z, _| {
         let (a, b) = span(z);
         let doomed: Vec<Vec<u8>> = z.range(a, b).into_iter().map(|(_, m)| m.to_vec()).collect();
@@ -875,7 +889,11 @@ fn remove_span(ctx: &mut Ctx, key: &[u8], span: impl FnOnce(&ZSet) -> (usize, us
         doomed.len()
     });
     if let Ok(n) = r {
-        ctx.out.int(n.unwrap_or(0) as i64);
+        let n = n.unwrap_or(0);
+        if n > 0 {
+            ctx.notify(ZSET, event, key);
+        }
+        ctx.out.int(n as i64);
     }
 }
 
@@ -884,7 +902,7 @@ fn zremrangebyrank(ctx: &mut Ctx, args: Args) {
     let (Some(s), Some(e)) = (arg_i64(args.get(2)), arg_i64(args.get(3))) else {
         return ctx.out.error(NOT_INTEGER);
     };
-    remove_span(ctx, args.get(1), |z| {
+    remove_span(ctx, args.get(1), "zremrangebyrank", |z| {
         rank_span(s, e, z.len()).unwrap_or((0, 0))
     });
 }
@@ -895,7 +913,7 @@ fn zremrangebyscore(ctx: &mut Ctx, args: Args) {
         Ok(r) => r,
         Err(e) => return ctx.out.error(e),
     };
-    remove_span(ctx, args.get(1), |z| range.span(z));
+    remove_span(ctx, args.get(1), "zremrangebyscore", |z| range.span(z));
 }
 
 /// ZREMRANGEBYLEX key min max: the number removed.
@@ -903,7 +921,9 @@ fn zremrangebylex(ctx: &mut Ctx, args: Args) {
     let (Some(min), Some(max)) = (parse_lex(args.get(2)), parse_lex(args.get(3))) else {
         return ctx.out.error(NOT_LEX_RANGE);
     };
-    remove_span(ctx, args.get(1), |z| lex_span(z, min, max));
+    remove_span(ctx, args.get(1), "zremrangebylex", |z| {
+        lex_span(z, min, max)
+    });
 }
 
 // ---- union, intersection, difference ----
@@ -1097,9 +1117,9 @@ fn op_reply(ctx: &mut Ctx, args: Args, op: SetOp, name: &str) {
     }
 }
 
-fn op_store(ctx: &mut Ctx, args: Args, op: SetOp, name: &str) {
+fn op_store(ctx: &mut Ctx, args: Args, op: SetOp, name: &'static str) {
     match set_op(ctx, &args, 2, op, name, false) {
-        Ok((entries, _)) => store(ctx, args.get(1), &entries),
+        Ok((entries, _)) => store(ctx, args.get(1), &entries, name),
         Err(Some(e)) => ctx.out.error(e),
         Err(None) => {}
     }
