@@ -6,8 +6,8 @@
 
 use super::longdouble;
 use super::{
-    arg_i64, eq_ic, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec, WrongType, DENYOOM,
-    FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, rand_args, rand_u64, random_picks, spec, write_collection, Ctx, ScanArgs, Spec,
+    WrongType, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, OVERFLOW, READONLY, WRITE, WRONGTYPE,
 };
 use crate::config::notify::HASH;
 use crate::resp::{Args, Reply};
@@ -289,22 +289,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
 /// count distinct fields, or, when negative, |count| fields that may repeat.
 fn hrandfield(ctx: &mut Ctx, args: Args) {
     let key = args.get(1);
-    let (count, with_values) = match args.len() {
-        2 => (None, false),
-        3 | 4 => {
-            let Some(c) = arg_i64(args.get(2)) else {
-                return ctx.out.error(NOT_INTEGER);
-            };
-            if args.len() == 4 && !eq_ic(args.get(3), "withvalues") {
-                return ctx.out.error(SYNTAX);
-            }
-            // Redis bounds the count so that the reply size cannot overflow.
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
-                return ctx.out.err("value is out of range");
-            }
-            (Some(c), args.len() == 4)
-        }
-        _ => return ctx.out.error(SYNTAX),
+    let (count, with_values) = match rand_args(&args, Some("withvalues")) {
+        Ok(r) => r,
+        Err(e) => return ctx.out.error(e),
     };
     let resp3 = ctx.client.resp3;
     let mut db = ctx.shards.db(key);
@@ -320,13 +307,8 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
     let Some(h) = h else {
         return ctx.out.array(0);
     };
-    let picks: Vec<(&[u8], &[u8])> = if count >= 0 {
-        pick_distinct(h, count as usize)
-    } else {
-        (0..count.unsigned_abs())
-            .filter_map(|_| h.random(rand_u64()))
-            .collect()
-    };
+    let picks: Vec<(&[u8], &[u8])> =
+        random_picks(|| h.iter().collect(), count, || h.random(rand_u64()));
     if with_values && resp3 {
         ctx.out.array(picks.len());
         for (f, v) in picks {
@@ -343,20 +325,6 @@ fn hrandfield(ctx: &mut Ctx, args: Args) {
             }
         }
     }
-}
-
-/// Up to `count` distinct fields, chosen uniformly (a partial Fisher-Yates over the fields).
-fn pick_distinct(h: &Hash, count: usize) -> Vec<(&[u8], &[u8])> {
-    let mut all: Vec<(&[u8], &[u8])> = h.iter().collect();
-    if count >= all.len() {
-        return all;
-    }
-    for i in 0..count {
-        let j = i + (rand_u64() % (all.len() - i) as u64) as usize;
-        all.swap(i, j);
-    }
-    all.truncate(count);
-    all
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]: the next cursor and a flat array of fields

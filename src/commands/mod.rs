@@ -668,3 +668,45 @@ pub fn flush_emptied(ctx: &mut Ctx, key: &[u8]) {
         ctx.notify(crate::config::notify::GENERIC, "del", key);
     }
 }
+
+/// The `[count [WITH...]]` tail of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: the count (None when
+/// absent) and whether `with` (WITHVALUES, WITHSCORES; None for SRANDMEMBER) was given.
+pub fn rand_args(args: &Args, with: Option<&str>) -> Result<(Option<i64>, bool), &'static str> {
+    let max_args = if with.is_some() { 4 } else { 3 };
+    if args.len() > max_args {
+        return Err(SYNTAX);
+    }
+    if args.len() == 2 {
+        return Ok((None, false));
+    }
+    let c = arg_i64(args.get(2)).ok_or(NOT_INTEGER)?;
+    let with_given = args.len() == 4;
+    if with_given && !with.is_some_and(|w| eq_ic(args.get(3), w)) {
+        return Err(SYNTAX);
+    }
+    // Redis bounds the count so that the reply size cannot overflow.
+    if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
+        return Err("ERR value is out of range");
+    }
+    Ok((Some(c), with_given))
+}
+
+/// Random picks as Redis makes them: a count >= 0 gives up to `count` distinct items of `all`
+/// (a partial Fisher-Yates shuffle), a negative one |count| items drawn with repetition.
+pub fn random_picks<T>(
+    all: impl FnOnce() -> Vec<T>,
+    count: i64,
+    mut draw: impl FnMut() -> Option<T>,
+) -> Vec<T> {
+    if count < 0 {
+        return (0..count.unsigned_abs()).filter_map(|_| draw()).collect();
+    }
+    let mut all = all();
+    let want = (count as usize).min(all.len());
+    for i in 0..want {
+        let j = i + (rand_u64() % (all.len() - i) as u64) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(want);
+    all
+}

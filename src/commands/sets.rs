@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 
 use super::{
-    arg_i64, eq_ic, flush_emptied, rand_u64, spec, write_collection, Ctx, ScanArgs, Spec,
-    WrongType, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, eq_ic, flush_emptied, rand_args, rand_u64, random_picks, spec, write_collection, Ctx,
+    ScanArgs, Spec, WrongType, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::notify::SET;
 use crate::resp::{Args, Reply};
@@ -181,16 +181,9 @@ fn spop(ctx: &mut Ctx, args: Args) {
 /// SRANDMEMBER key [count]: a random member (nil when absent); with a positive count up to count
 /// distinct members, with a negative one |count| members that may repeat.
 fn srandmember(ctx: &mut Ctx, args: Args) {
-    if args.len() > 3 {
-        return ctx.out.error(SYNTAX);
-    }
-    let count = match args.len() {
-        3 => match arg_i64(args.get(2)) {
-            Some(n) if (-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) => Some(n),
-            Some(_) => return ctx.out.err("value is out of range"),
-            None => return ctx.out.error(NOT_INTEGER),
-        },
-        _ => None,
+    let count = match rand_args(&args, None) {
+        Ok((c, _)) => c,
+        Err(e) => return ctx.out.error(e),
     };
     let Ok(s) = read(&mut ctx.out, &mut ctx.shards, args.get(1)) else {
         return;
@@ -204,20 +197,7 @@ fn srandmember(ctx: &mut Ctx, args: Args) {
     let Some(s) = s else {
         return ctx.out.array(0);
     };
-    let picks: Vec<Vec<u8>> = if count >= 0 {
-        let mut all = s.members();
-        let want = (count as usize).min(all.len());
-        for i in 0..want {
-            let j = i + (rand_u64() % (all.len() - i) as u64) as usize;
-            all.swap(i, j);
-        }
-        all.truncate(want);
-        all
-    } else {
-        (0..count.unsigned_abs())
-            .filter_map(|_| s.random(rand_u64()))
-            .collect()
-    };
+    let picks: Vec<Vec<u8>> = random_picks(|| s.members(), count, || s.random(rand_u64()));
     ctx.out.array(picks.len());
     for m in &picks {
         ctx.out.bulk(m);

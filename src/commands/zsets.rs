@@ -11,9 +11,9 @@
 use std::collections::HashMap;
 
 use super::{
-    arg_i64, block_on, eq_ic, parse_timeout, rand_u64, spec, write_collection, Collection, Ctx,
-    MpopArgs, ScanArgs, Spec, WrongType, BLOCKING, DENYOOM, FAST, NOT_FLOAT, NOT_INTEGER, READONLY,
-    SYNTAX, WRITE, WRONGTYPE,
+    arg_i64, block_on, eq_ic, parse_timeout, rand_args, rand_u64, random_picks, spec,
+    write_collection, Collection, Ctx, MpopArgs, ScanArgs, Spec, WrongType, BLOCKING, DENYOOM,
+    FAST, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::notify::ZSET;
 use crate::resp::{Args, Reply};
@@ -1157,21 +1157,9 @@ fn zdiffstore(ctx: &mut Ctx, args: Args) {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]: like HRANDFIELD, for members.
 fn zrandmember(ctx: &mut Ctx, args: Args) {
-    let (count, with_scores) = match args.len() {
-        2 => (None, false),
-        3 | 4 => {
-            let Some(c) = arg_i64(args.get(2)) else {
-                return ctx.out.error(NOT_INTEGER);
-            };
-            if args.len() == 4 && !eq_ic(args.get(3), "withscores") {
-                return ctx.out.error(SYNTAX);
-            }
-            if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
-                return ctx.out.err("value is out of range");
-            }
-            (Some(c), args.len() == 4)
-        }
-        _ => return ctx.out.error(SYNTAX),
+    let (count, with_scores) = match rand_args(&args, Some("withscores")) {
+        Ok(r) => r,
+        Err(e) => return ctx.out.error(e),
     };
     let resp3 = ctx.client.resp3;
     let Ok(z) = read(&mut ctx.out, &mut ctx.shards, args.get(1)) else {
@@ -1186,20 +1174,8 @@ fn zrandmember(ctx: &mut Ctx, args: Args) {
     let Some(z) = z else {
         return ctx.out.array(0);
     };
-    let picks: Vec<(f64, &[u8])> = if count >= 0 {
-        let mut all = z.range(0, z.len());
-        let want = (count as usize).min(all.len());
-        for i in 0..want {
-            let j = i + (rand_u64() % (all.len() - i) as u64) as usize;
-            all.swap(i, j);
-        }
-        all.truncate(want);
-        all
-    } else {
-        (0..count.unsigned_abs())
-            .filter_map(|_| z.random(rand_u64()))
-            .collect()
-    };
+    let picks: Vec<(f64, &[u8])> =
+        random_picks(|| z.range(0, z.len()), count, || z.random(rand_u64()));
     reply_entries(&mut ctx.out, &picks, with_scores, resp3);
 }
 
