@@ -34,6 +34,25 @@ fn events(port: u16) -> String {
     sub.write_all(b"PSUBSCRIBE __key*__:*\r\n").unwrap();
     let confirm = read_for(&mut sub, Duration::from_millis(200));
     assert!(confirm.contains("psubscribe"), "{confirm}");
+    // Two blocked clients, served by the script's LPUSH and ZADD below.
+    let mut blocked = Vec::new();
+    for (i, cmd) in [&b"BLPOP bl 0\r\n"[..], b"BZPOPMIN bz 0\r\n"]
+        .iter()
+        .enumerate()
+    {
+        let mut b = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        b.write_all(cmd).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = q(&mut c, &["INFO", "clients"]).unwrap();
+            if info.contains(&format!("blocked_clients:{}", i + 1)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "client {i} never blocked");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        blocked.push(b);
+    }
     let script: &[&[&str]] = &[
         &["SET", "s", "1"],
         &["SET", "t", "x", "EX", "100"],
@@ -91,6 +110,8 @@ fn events(port: u16) -> String {
         &["SORT", "sl", "STORE", "sorted"],
         &["COPY", "sorted", "sorted2"],
         &["MOVE", "sorted2", "3"],
+        &["LPUSH", "bl", "x"],
+        &["ZADD", "bz", "1", "a", "2", "b"],
         &["SET", "gone", "1", "PX", "30"],
     ];
     for cmd in script {

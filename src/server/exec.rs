@@ -476,6 +476,36 @@ impl Worker {
     }
 }
 
+/// The keyspace events of pops served to blocked clients (`client.woken[from..]`), as Redis
+/// raises them after the command that filled the key.
+fn pop_events(env: &Env, client: &mut ClientState, from: usize) {
+    use crate::config::notify::{KEYEVENT, KEYSPACE, LIST, ZSET};
+    use crate::store::blocking::{BlockOp, Outcome};
+    use crate::store::list::End;
+    let flags = env.limits.notify;
+    if flags & (KEYSPACE | KEYEVENT) == 0 || client.woken.len() == from {
+        return;
+    }
+    let events: Vec<super::pubsub::KeyEvent> = client.woken[from..]
+        .iter()
+        .filter_map(|s| {
+            let (class, event) = match (&s.outcome, s.waiter.op) {
+                (Outcome::Retry, _) => return None,
+                (_, BlockOp::ListPop { end: End::Left, .. }) => (LIST, "lpop"),
+                (_, BlockOp::ListPop { .. }) => (LIST, "rpop"),
+                (_, BlockOp::ZPop { max: true, .. }) => (ZSET, "zpopmax"),
+                _ => (ZSET, "zpopmin"),
+            };
+            (flags & class != 0).then(|| super::pubsub::KeyEvent {
+                db: s.db,
+                event,
+                key: s.key.clone(),
+            })
+        })
+        .collect();
+    client.events.extend(events);
+}
+
 /// What a command runs with besides its connection: shared state, cached limits, the thread.
 pub(super) struct Env<'a> {
     pub shared: &'a super::Shared,
@@ -527,7 +557,9 @@ pub(super) fn execute(
         for i in 0..shared.shards.len().min(64) {
             if held & (1u64 << i) != 0 {
                 let shard = view.shard(i);
+                let served_before = client.woken.len();
                 shard.serve_blocked(&mut client.woken);
+                pop_events(env, client, served_before);
                 if log_expired {
                     shard.take_expired(&mut expired);
                 }

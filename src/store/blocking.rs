@@ -51,6 +51,8 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Served {
     pub waiter: Waiter,
+    /// The database of `key`.
+    pub db: usize,
     pub key: Vec<u8>,
     pub outcome: Outcome,
 }
@@ -92,8 +94,10 @@ impl Blocked {
     /// watchers. Returns the number of changes made.
     pub fn serve(
         &mut self,
+        db: usize,
         table: &mut Table,
         watched: &mut Watched,
+        emptied: &mut Vec<SmallStr>,
         out: &mut Vec<Served>,
     ) -> u64 {
         let mut changes = 0;
@@ -160,6 +164,7 @@ impl Blocked {
                 };
                 out.push(Served {
                     waiter: w,
+                    db,
                     key: key.to_vec(),
                     outcome,
                 });
@@ -171,6 +176,9 @@ impl Blocked {
                 watched.signal(&key);
                 if empty {
                     table.remove(&key);
+                    if super::db::LOG_DELETED.load(Ordering::Relaxed) {
+                        emptied.push(key.clone());
+                    }
                     break;
                 }
             }

@@ -162,15 +162,16 @@ impl Shard {
         if !std::mem::take(&mut self.blocked_ready) {
             return;
         }
-        for db in &mut self.dbs {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
             if db.blocked.has_ready() {
                 let Db {
                     table,
                     watched,
                     blocked,
+                    emptied_log,
                     ..
                 } = db;
-                self.dirty += blocked.serve(table, watched, out);
+                self.dirty += blocked.serve(i, table, watched, emptied_log, out);
             }
         }
     }
