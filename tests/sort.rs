@@ -33,6 +33,8 @@ fn sort_replies_like_redis() {
         &["SORT", "nums", "LIMIT", "1", "3"],
         &["SORT", "nums", "LIMIT", "-1", "2"],
         &["SORT", "nums", "LIMIT", "4", "100"],
+        &["SORT", "nums", "LIMIT", "1", "9223372036854775807"],
+        &["SORT", "nums", "LIMIT", "9223372036854775807", "2"],
         &["SORT", "words", "ALPHA"],
         &["SORT", "words", "ALPHA", "DESC", "LIMIT", "0", "2"],
         &["SORT", "words"],

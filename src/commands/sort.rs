@@ -235,18 +235,12 @@ fn run(ctx: &mut Ctx, args: Args, read_only: bool) {
         elems.reverse();
     }
     // LIMIT, as Redis clamps it.
-    let n = elems.len() as i64;
-    let (mut start, mut count) = o.limit.unwrap_or((0, -1));
-    if start < 0 {
-        start = 0;
-    }
-    if start > n {
-        start = n;
-    }
-    if count < 0 || start + count > n {
-        count = n - start;
-    }
-    let picked = &elems[start as usize..(start + count) as usize];
+    // Both numbers come from the client: clamp them before any arithmetic.
+    let n = elems.len();
+    let (start, count) = o.limit.unwrap_or((0, -1));
+    let start = usize::try_from(start.max(0)).unwrap_or(usize::MAX).min(n);
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(n - start);
+    let picked = &elems[start..start + count];
     // The output: the elements, or one value per GET pattern per element.
     let mut out: Vec<Option<Vec<u8>>> = Vec::new();
     for e in picked {
