@@ -113,19 +113,16 @@ impl<'a> Reply<'a> {
 
     /// A double (`,` in RESP3, a bulk string in RESP2), formatted the way Redis prints it.
     pub fn double(&mut self, v: f64) {
-        let s = fmt_double(v);
-        if self.resp3 {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
-        } else {
-            self.bulk(s.as_bytes());
-        }
+        self.double_text(&fmt_double(v));
     }
 
     /// A sorted-set score: a double printed like C's `%.17g`, as Redis 7.0's addReplyDouble.
     pub fn score(&mut self, v: f64) {
-        let s = fmt_g17(v);
+        self.double_text(&fmt_g17(v));
+    }
+
+    /// A double already formatted: `,text` in RESP3, a bulk string in RESP2.
+    fn double_text(&mut self, s: &str) {
         if self.resp3 {
             self.buf.push(b',');
             self.buf.extend_from_slice(s.as_bytes());
