@@ -185,7 +185,7 @@ fn object(ctx: &mut Ctx, args: &Args) {
     let start_s = lru_clock(ctx.srv.start_ms);
     let shared_ok = shared_integers_allowed(ctx);
     let db = ctx.shards.db(key);
-    let Some(e) = db.db.table.get(key) else {
+    let Some(e) = db.db.table.get_mut(key) else {
         return ctx.out.error(NO_SUCH_KEY);
     };
     let (refcount, access_s) = match e.value {
@@ -342,8 +342,8 @@ fn digest_value(ctx: &mut Ctx, args: &Args) {
     for key in args.iter().skip(2) {
         let mut d = [0u8; 20];
         // Like Redis, no lazy expiry here: a stored but expired key still has a digest.
-        if let Some(e) = ctx.shards.db(key).db.table.get(key) {
-            digest::entry(&mut d, e);
+        if let Some(r) = ctx.shards.db(key).db.table.records().get(key) {
+            digest::entry(&mut d, &r.value(), r.expire_at_ms());
         }
         ctx.out.simple(hex(&d).as_bytes());
     }
@@ -365,13 +365,13 @@ fn dataset_digest(ctx: &mut Ctx) -> digest::Digest {
         }
         digest::mix(&mut total, &(d as u32).to_be_bytes());
         for &i in &held {
-            let Some(db) = ctx.shards.shard(i).dbs.get(d) else {
+            let Some(db) = ctx.shards.shard(i).dbs.get_mut(d) else {
                 continue;
             };
-            for e in db.table.iter() {
+            for r in db.table.records().iter() {
                 let mut kd = [0u8; 20];
-                digest::mix(&mut kd, &e.key);
-                digest::entry(&mut kd, e);
+                digest::mix(&mut kd, r.key());
+                digest::entry(&mut kd, &r.value(), r.expire_at_ms());
                 digest::xor(&mut total, &kd);
             }
         }
@@ -386,7 +386,6 @@ fn hex(d: &[u8]) -> String {
 /// The digest arithmetic of Redis's DEBUG DIGEST. `xor` folds in a SHA1 so order does not
 /// matter (keys, set members); `mix` also re-hashes the result so order matters (list items).
 mod digest {
-    use crate::store::keyspace::Entry;
     use crate::store::Value;
     use sha1::{Digest as _, Sha1};
 
@@ -420,12 +419,12 @@ mod digest {
     }
 
     /// Redis's xorObjectDigest: mixes in the type and the value's contents, then marks an expiry.
-    pub fn entry(d: &mut Digest, e: &Entry) {
-        mix(d, &type_code(&e.value).to_be_bytes());
-        match &e.value {
+    pub fn entry(d: &mut Digest, value: &Value, expire_at_ms: u64) {
+        mix(d, &type_code(value).to_be_bytes());
+        match value {
             Value::Int(_) | Value::Str(_) => {
                 let mut tmp = [0u8; 24];
-                if let Some(b) = e.value.string_bytes(&mut tmp) {
+                if let Some(b) = value.string_bytes(&mut tmp) {
                     mix(d, b);
                 }
             }
@@ -458,7 +457,7 @@ mod digest {
                 }
             }
         }
-        if e.expire_at_ms != 0 {
+        if expire_at_ms != 0 {
             xor(d, b"!!expire!!");
         }
     }

@@ -609,7 +609,7 @@ fn keyspace(ctx: &mut Ctx, out: &mut String) {
         if per_db.len() < sh.dbs.len() {
             per_db.resize(sh.dbs.len(), (0, 0));
         }
-        for (d, db) in sh.dbs.iter().enumerate() {
+        for (d, db) in sh.dbs.iter_mut().enumerate() {
             per_db[d].0 += db.table.len();
             per_db[d].1 += db.table.volatile_len();
         }

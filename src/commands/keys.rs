@@ -248,10 +248,11 @@ fn keys(ctx: &mut Ctx, args: Args) {
         found.extend(
             db.db
                 .table
+                .records()
                 .iter()
-                .filter(|e| e.expire_at_ms == 0 || e.expire_at_ms > now)
-                .filter(|e| all || glob_match(pattern, &e.key, false))
-                .map(|e| e.key.clone()),
+                .filter(|r| r.expire_at_ms() == 0 || r.expire_at_ms() > now)
+                .filter(|r| all || glob_match(pattern, r.key(), false))
+                .map(|r| SmallStr::new(r.key())),
         );
     }
     ctx.out.array(found.len());
@@ -281,14 +282,14 @@ fn scan(ctx: &mut Ctx, args: Args) {
     let max_steps = count.saturating_mul(10);
     while shard < shards && visited < count && steps < max_steps {
         let db = shard_db(&mut ctx.shards, shard, dbi);
-        tc = db.db.table.scan(tc, |e| {
+        tc = db.db.table.records().scan(tc, |r| {
             visited += 1;
-            let live = e.expire_at_ms == 0 || e.expire_at_ms > now;
+            let live = r.expire_at_ms() == 0 || r.expire_at_ms() > now;
             if live
-                && pattern.is_none_or(|p| glob_match(p, &e.key, false))
-                && type_name.is_none_or(|t| eq_ic(t, e.value.type_name()))
+                && pattern.is_none_or(|p| glob_match(p, r.key(), false))
+                && type_name.is_none_or(|t| eq_ic(t, r.type_name()))
             {
-                found.push(e.key.clone());
+                found.push(SmallStr::new(r.key()));
             }
         });
         steps += 1;
@@ -332,12 +333,10 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
             r -= len;
         }
         let mut db = shard_db(&mut ctx.shards, shards[pick], dbi);
-        let Some((key, live)) = db
-            .db
-            .table
-            .random_entry(rand_u64())
-            .map(|e| (e.key.clone(), e.expire_at_ms == 0 || e.expire_at_ms > now))
-        else {
+        let Some((key, live)) = db.db.table.records().random(rand_u64()).map(|r| {
+            let live = r.expire_at_ms() == 0 || r.expire_at_ms() > now;
+            (SmallStr::new(r.key()), live)
+        }) else {
             continue;
         };
         if live {
@@ -351,9 +350,10 @@ fn randomkey(ctx: &mut Ctx, _args: Args) {
         let live = db
             .db
             .table
+            .records()
             .iter()
-            .find(|e| e.expire_at_ms == 0 || e.expire_at_ms > now)
-            .map(|e| e.key.clone());
+            .find(|r| r.expire_at_ms() == 0 || r.expire_at_ms() > now)
+            .map(|r| SmallStr::new(r.key()));
         if let Some(k) = live {
             return ctx.out.bulk(&k);
         }
@@ -390,8 +390,8 @@ fn flush(ctx: &mut Ctx, dbi: Option<usize>) {
         for (d, db) in shard.dbs.iter_mut().enumerate() {
             if dbi.is_none_or(|x| x == d) {
                 removed += db.table.len() as u64;
-                let table = &db.table;
-                db.watched.signal_where(|k| table.get(k).is_some());
+                let records = db.table.records();
+                db.watched.signal_where(|k| records.get(k).is_some());
                 db.table.clear();
             }
         }
@@ -443,14 +443,14 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
         for (x, y) in [(a, b), (b, a)] {
             let (dx, dy) = if x < y {
                 let (lo, hi) = shard.dbs.split_at_mut(y);
-                (&mut lo[x], &hi[0])
+                (&mut lo[x], &mut hi[0])
             } else if x > y {
                 let (lo, hi) = shard.dbs.split_at_mut(x);
-                (&mut hi[0], &lo[y])
+                (&mut hi[0], &mut lo[y])
             } else {
                 break;
             };
-            let (tx, ty) = (&dx.table, &dy.table);
+            let (tx, ty) = (dx.table.records(), dy.table.records());
             dx.watched
                 .signal_where(|k| tx.get(k).is_some() || ty.get(k).is_some());
         }

@@ -194,13 +194,15 @@ impl Shard {
                 expired_log,
                 ..
             } = &mut self.dbs[d];
-            match table.volatile_segment_at(seg) {
+            match table.records().volatile_segment_at(seg) {
                 None => {
                     self.expire_cursor = ((d + 1) % dbs, 0);
                     visited_dbs += 1;
                 }
                 Some(s) => {
-                    let keys = table.expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
+                    let keys = table
+                        .records()
+                        .expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
                     for k in &keys {
                         table.remove(k);
                         Db::expired(watched, expired_log, k);
@@ -251,10 +253,10 @@ pub struct DbRef<'a> {
 impl<'a> DbRef<'a> {
     /// Applies lazy expiry to `key`; returns true when the key is (now) absent.
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        let Some(e) = self.db.table.get(key) else {
+        let Some(expire_at_ms) = self.db.table.expiry_of(key) else {
             return true;
         };
-        if e.expire_at_ms == 0 || e.expire_at_ms > self.now_ms {
+        if expire_at_ms == 0 || expire_at_ms > self.now_ms {
             return false;
         }
         if self.expire_enabled {

@@ -1,21 +1,26 @@
-//! The keyspace's table: keys to entries, on the segmented table of `segtable.rs`.
+//! The keyspace's table: keys to records, on the segmented table of `segtable.rs`.
 //!
-//! Each key is one `Entry` (key, value, expiry, access time) in its own 64-byte allocation; the
-//! table's buckets hold the 8-byte pointers. Entries with an expiry are counted per segment, so
-//! the active expire cycle visits only segments that have some.
+//! Each key is one `Record` (`record.rs`): header, key and a small value in one allocation sized
+//! to fit, so a key costs its bytes plus a few, not a fixed-size struct plus separate buffers.
+//! Commands, though, work on a plain `Entry` (key, `Value`, expiry, access time). The table
+//! bridges the two with one *working entry*: a lookup for use unpacks the record into it (a
+//! boxed value moves, small inline bytes are copied) and hands out `&mut Entry`; the next call
+//! that touches the table first packs it back (`settle`). So at most one entry per table is
+//! unpacked, and everything that reads records directly (`records()`: iteration, SCAN, the
+//! expire cycle, snapshots) sees them settled. Entries with an expiry are counted per segment,
+//! so the active expire cycle visits only segments that have some.
 
+use super::record::Record;
 use super::segtable::{Item, SegTable};
 use super::smallstr::SmallStr;
 use super::value::Value;
 
+pub use super::record::ValueRef;
 pub use super::segtable::{key_hash, SEGMENT_ENTRIES_MAX};
 
-/// One key and its value. `expire_at_ms` is a Unix time in milliseconds, 0 when the key is
-/// persistent. `access_s` is the server clock (seconds) of the last access, for OBJECT IDLETIME.
-///
-/// 64 bytes, one allocation per key: the table holds 8-byte pointers to entries (so a split moves
-/// pointers, and a half-empty bucket costs 8 bytes, not 64), and a short key and short value sit
-/// inline in the entry, so a GET touches the control bytes, the bucket and this one cache line.
+/// One key and its value, unpacked. `expire_at_ms` is a Unix time in milliseconds, 0 when the
+/// key is persistent. `access_s` is the server clock (seconds) of the last access, for OBJECT
+/// IDLETIME.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub key: SmallStr,
@@ -24,28 +29,25 @@ pub struct Entry {
     pub access_s: u32,
 }
 
-impl Item for Box<Entry> {
+impl Item for Record {
     #[inline]
     fn key(&self) -> &[u8] {
-        &self.key
+        Record::key(self)
     }
 
     #[inline]
     fn counted(&self) -> bool {
-        self.expire_at_ms != 0
+        self.has_expiry()
     }
 }
 
+/// The records of a table, settled (no entry unpacked): what readers that walk the table see.
 #[derive(Default)]
-pub struct Table {
-    t: SegTable<Box<Entry>>,
+pub struct Records {
+    t: SegTable<Record>,
 }
 
-impl Table {
-    pub fn new() -> Table {
-        Table { t: SegTable::new() }
-    }
-
+impl Records {
     pub fn len(&self) -> usize {
         self.t.len()
     }
@@ -54,78 +56,19 @@ impl Table {
         self.t.is_empty()
     }
 
-    /// Keys that carry an expiry.
-    pub fn volatile_len(&self) -> usize {
-        self.t.counted_len()
+    pub fn get(&self, key: &[u8]) -> Option<&Record> {
+        self.t.get(key)
     }
 
-    /// Number of segments (for tests and INFO).
-    pub fn segments(&self) -> usize {
-        self.t.segments()
+    /// All records, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Record> {
+        self.t.iter()
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.t.get(key).map(|b| &**b)
-    }
-
-    /// Mutable access to an entry's value and access time (expiry changes go through
-    /// `set_expire`, which keeps the counts right).
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.t.get_mut(key).map(|b| &mut **b)
-    }
-
-    /// One probe: the entry if present and not expired at `now_ms`; otherwise `Err(expired)`.
-    /// An expired entry is deleted when `delete_expired` (masters) and kept (replicas) otherwise.
-    pub fn get_live_mut(
-        &mut self,
-        key: &[u8],
-        now_ms: u64,
-        delete_expired: bool,
-    ) -> Result<&mut Entry, bool> {
-        self.t
-            .get_live_mut(
-                key,
-                |e| e.expire_at_ms != 0 && e.expire_at_ms <= now_ms,
-                delete_expired,
-            )
-            .map(|b| &mut **b)
-    }
-
-    /// Inserts or replaces (reusing the old entry's allocation); returns the previous entry.
-    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
-        let mut old = None;
-        self.t.upsert(
-            entry,
-            |e| &e.key,
-            Box::new,
-            |b, e| old = Some(std::mem::replace(&mut **b, e)),
-        );
-        old
-    }
-
-    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.t.remove(key).map(|b| *b)
-    }
-
-    /// Sets or clears the expiry of an existing key, keeping the volatile counts right.
-    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64) -> bool {
-        self.t.update(key, |e| e.expire_at_ms = expire_at_ms)
-    }
-
-    /// Drops everything.
-    pub fn clear(&mut self) {
-        self.t.clear();
-    }
-
-    /// All entries, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.t.iter().map(|b| &**b)
-    }
-
-    /// One SCAN step: calls `f` on every entry of the segment the cursor points at and returns
+    /// One SCAN step: calls `f` on every record of the segment the cursor points at and returns
     /// the next cursor (0 when the scan is complete).
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry)) -> u64 {
-        self.t.scan(cursor, |b| f(b))
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&Record)) -> u64 {
+        self.t.scan(cursor, f)
     }
 
     /// The first segment at or after `from` that holds keys with an expiry.
@@ -137,24 +80,167 @@ impl Table {
     pub fn expired_in_segment(&self, seg: usize, now_ms: u64, limit: usize) -> Vec<SmallStr> {
         self.t
             .segment_items(seg)
-            .filter(|e| e.expire_at_ms != 0 && e.expire_at_ms <= now_ms)
+            .filter(|r| r.has_expiry() && r.expire_at_ms() <= now_ms)
             .take(limit)
-            .map(|e| e.key.clone())
+            .map(|r| SmallStr::new(r.key()))
             .collect()
     }
 
-    /// A uniformly chosen segment, then an entry within it (RANDOMKEY). `r` is a random number.
-    pub fn random_entry(&self, r: u64) -> Option<&Entry> {
-        self.t.random(r).map(|b| &**b)
+    /// A uniformly chosen segment, then a record within it (RANDOMKEY). `r` is a random number.
+    pub fn random(&self, r: u64) -> Option<&Record> {
+        self.t.random(r)
+    }
+}
+
+#[derive(Default)]
+pub struct Table {
+    records: Records,
+    /// The unpacked entry while `thawed`; its record in `records` is stale until `settle`.
+    work: Option<Entry>,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Keys that carry an expiry.
+    pub fn volatile_len(&mut self) -> usize {
+        self.settle();
+        self.records.t.counted_len()
+    }
+
+    /// Number of segments (for tests and INFO).
+    pub fn segments(&self) -> usize {
+        self.records.t.segments()
+    }
+
+    /// The records, with the working entry packed back first.
+    pub fn records(&mut self) -> &Records {
+        self.settle();
+        &self.records
+    }
+
+    /// Packs the working entry, if any, back into its record.
+    pub fn settle(&mut self) {
+        let Some(e) = self.work.take() else { return };
+        let Entry {
+            key,
+            value,
+            expire_at_ms,
+            access_s,
+        } = e;
+        let found = self
+            .records
+            .t
+            .update(&key, |r| r.put_value(value, expire_at_ms, access_s));
+        debug_assert!(found, "the working entry's record is in the table");
+    }
+
+    /// Unpacks `r` into the working slot (which `settle` emptied).
+    fn thaw<'a>(work: &'a mut Option<Entry>, r: &mut Record) -> &'a mut Entry {
+        debug_assert!(work.is_none());
+        work.insert(Entry {
+            key: SmallStr::new(r.key()),
+            expire_at_ms: r.expire_at_ms(),
+            access_s: r.access_s(),
+            value: r.take_value(),
+        })
+    }
+
+    /// The entry of `key`, unpacked for reading and writing (expiry changes go through
+    /// `set_expire`, which keeps the counts right).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.work.as_ref().is_some_and(|e| &*e.key == key) {
+            return self.work.as_mut();
+        }
+        self.settle();
+        let r = self.records.t.get_mut(key)?;
+        Some(Self::thaw(&mut self.work, r))
+    }
+
+    /// One probe: the entry if present and not expired at `now_ms`; otherwise `Err(expired)`.
+    /// An expired entry is deleted when `delete_expired` (masters) and kept (replicas) otherwise.
+    pub fn get_live_mut(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        delete_expired: bool,
+    ) -> Result<&mut Entry, bool> {
+        if let Some(e) = &self.work {
+            if &*e.key == key {
+                if e.expire_at_ms != 0 && e.expire_at_ms <= now_ms {
+                    self.settle();
+                } else {
+                    return Ok(self.work.as_mut().expect("checked just above"));
+                }
+            }
+        }
+        self.settle();
+        let r = self.records.t.get_live_mut(
+            key,
+            |r| r.has_expiry() && r.expire_at_ms() <= now_ms,
+            delete_expired,
+        )?;
+        Ok(Self::thaw(&mut self.work, r))
+    }
+
+    /// Whether `key` is stored (expired or not), and its expiry.
+    pub fn expiry_of(&mut self, key: &[u8]) -> Option<u64> {
+        self.records().get(key).map(Record::expire_at_ms)
+    }
+
+    /// Inserts or replaces (in place, reusing the old record's allocation when it can).
+    /// Returns the previous value.
+    pub fn insert(&mut self, entry: Entry) -> Option<Value> {
+        self.settle();
+        let mut old = None;
+        self.records.t.upsert(
+            entry,
+            |e| &e.key,
+            |e| Record::new(&e.key, e.value, e.expire_at_ms, e.access_s),
+            |r, e| old = Some(r.replace(e.value, e.expire_at_ms, e.access_s)),
+        );
+        old
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.settle();
+        let mut r = self.records.t.remove(key)?;
+        Some(Entry {
+            key: SmallStr::new(key),
+            expire_at_ms: r.expire_at_ms(),
+            access_s: r.access_s(),
+            value: r.take_value(),
+        })
+    }
+
+    /// Sets or clears the expiry of an existing key, keeping the volatile counts right.
+    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64) -> bool {
+        self.settle();
+        self.records.t.update(key, |r| r.set_expire(expire_at_ms))
+    }
+
+    /// Drops everything.
+    pub fn clear(&mut self) {
+        self.work = None;
+        self.records.t.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn entry_is_one_cache_line() {
+    fn value_stays_24_bytes() {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
-        assert_eq!(std::mem::size_of::<super::Entry>(), 64);
     }
 
     use super::*;
@@ -178,13 +264,13 @@ mod tests {
         assert_eq!(t.len(), 20_000);
         assert!(t.segments() > 16);
         for i in 0..20_000u32 {
-            assert!(t.get(format!("key:{i}").as_bytes()).is_some());
+            assert!(t.records().get(format!("key:{i}").as_bytes()).is_some());
         }
         for i in 0..10_000u32 {
             assert!(t.remove(format!("key:{i}").as_bytes()).is_some());
         }
         assert_eq!(t.len(), 10_000);
-        assert!(t.get(b"key:1").is_none());
+        assert!(t.records().get(b"key:1").is_none());
     }
 
     #[test]
@@ -197,8 +283,8 @@ mod tests {
         let mut cursor = 0;
         let mut added = 0u32;
         loop {
-            cursor = t.scan(cursor, |e| {
-                seen.insert(e.key.clone());
+            cursor = t.records().scan(cursor, |r| {
+                seen.insert(r.key().to_vec());
             });
             // Grow the table between calls so segments split under the cursor.
             for _ in 0..500 {
@@ -233,21 +319,74 @@ mod tests {
         assert_eq!(t.volatile_len(), 0);
     }
 
+    fn string_of(v: &Value) -> Vec<u8> {
+        v.to_bytes().expect("string values only in these tests")
+    }
+
     proptest::proptest! {
+        /// Random inserts, removals, in-place edits through the working entry, expiry changes
+        /// and reads of settled records, against a map.
         #[test]
-        fn behaves_like_a_map(ops in proptest::collection::vec((0u8..3, 0u16..3000), 1..4000)) {
+        fn behaves_like_a_map(ops in proptest::collection::vec((0u8..6, 0u16..400, 0usize..40), 1..3000)) {
             let mut t = Table::new();
-            let mut model = BTreeMap::new();
-            for (op, k) in ops {
+            let mut model: BTreeMap<Vec<u8>, (Vec<u8>, u64)> = BTreeMap::new();
+            for (op, k, n) in ops {
                 let key = format!("k{k}").into_bytes();
                 match op {
-                    0 => { t.insert(entry(&key)); model.insert(key, ()); }
-                    1 => { proptest::prop_assert_eq!(t.remove(&key).is_some(), model.remove(&key).is_some()); }
-                    _ => { proptest::prop_assert_eq!(t.get(&key).is_some(), model.contains_key(&key)); }
+                    0 => {
+                        let v = vec![b'a' + (n % 26) as u8; n];
+                        let old = t.insert(Entry { key: key.as_slice().into(), value: Value::from_bytes(&v), expire_at_ms: 0, access_s: 0 });
+                        let was = model.insert(key, (v, 0));
+                        proptest::prop_assert_eq!(old.map(|o| string_of(&o)), was.map(|w| w.0));
+                    }
+                    1 => {
+                        let got = t.remove(&key).map(|e| (string_of(&e.value), e.expire_at_ms));
+                        proptest::prop_assert_eq!(got, model.remove(&key));
+                    }
+                    2 => {
+                        // Edit in place: append n bytes (a short value may become a long one).
+                        let e = t.get_mut(&key);
+                        proptest::prop_assert_eq!(e.is_some(), model.contains_key(&key));
+                        if let Some(e) = e {
+                            let mut v = string_of(&e.value);
+                            v.extend(std::iter::repeat_n(b'x', n));
+                            e.value = Value::Str(SmallStr::from_vec(v.clone()));
+                            e.access_s = n as u32;
+                            model.get_mut(&key).unwrap().0 = v;
+                        }
+                    }
+                    3 => {
+                        let ms = if n % 2 == 0 { 0 } else { 1000 + n as u64 };
+                        let present = t.set_expire(&key, ms);
+                        proptest::prop_assert_eq!(present, model.contains_key(&key));
+                        if let Some(m) = model.get_mut(&key) { m.1 = ms; }
+                    }
+                    4 => {
+                        // A lookup that expires keys due at `now` (n), like a master's read.
+                        let now = 1000 + n as u64;
+                        let got = t.get_live_mut(&key, now, true).map(|e| string_of(&e.value));
+                        match model.get(&key) {
+                            None => proptest::prop_assert_eq!(got, Err(false)),
+                            Some((v, ms)) if *ms != 0 && *ms <= now => {
+                                proptest::prop_assert_eq!(got, Err(true));
+                                model.remove(&key);
+                            }
+                            Some((v, _)) => proptest::prop_assert_eq!(got, Ok(v.clone())),
+                        }
+                    }
+                    _ => {
+                        let got = t.records().get(&key).map(|r| (string_of(&r.value()), r.expire_at_ms()));
+                        proptest::prop_assert_eq!(got, model.get(&key).cloned());
+                    }
                 }
             }
             proptest::prop_assert_eq!(t.len(), model.len());
-            proptest::prop_assert_eq!(t.iter().count(), model.len());
+            let volatile = model.values().filter(|m| m.1 != 0).count();
+            proptest::prop_assert_eq!(t.volatile_len(), volatile);
+            let mut all: Vec<_> = t.records().iter()
+                .map(|r| (r.key().to_vec(), (string_of(&r.value()), r.expire_at_ms()))).collect();
+            all.sort();
+            proptest::prop_assert_eq!(all, model.into_iter().collect::<Vec<_>>());
         }
     }
 }

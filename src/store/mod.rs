@@ -9,6 +9,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod pack;
+pub mod record;
 pub mod segtable;
 pub mod set;
 pub mod smallstr;

@@ -75,6 +75,17 @@ impl Pack {
         self.buf.len()
     }
 
+    /// The encoded buffer (for the keyspace's records, which keep small packs inline).
+    pub fn raw(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// A pack from bytes `raw()` returned. The bytes are trusted: they never left the process.
+    pub fn from_raw(buf: Box<[u8]>) -> Pack {
+        debug_assert!(buf.len() >= 4);
+        Pack { buf }
+    }
+
     fn set_len(buf: &mut [u8], n: usize) {
         buf[..4].copy_from_slice(&(n as u32).to_le_bytes());
     }

@@ -68,6 +68,17 @@ impl IntSet {
         self.buf.len()
     }
 
+    /// The encoded buffer (for the keyspace's records, which keep small intsets inline).
+    pub fn raw(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// An intset from bytes `raw()` returned. The bytes are trusted: they never left the process.
+    pub fn from_raw(buf: Box<[u8]>) -> IntSet {
+        debug_assert!(!buf.is_empty() && matches!(buf[0], 2 | 4 | 8));
+        IntSet { buf }
+    }
+
     pub fn get(&self, i: usize) -> i64 {
         let w = self.width();
         let b = &self.buf[1 + i * w..1 + (i + 1) * w];
