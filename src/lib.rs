@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod persist;
 pub mod resp;
 pub mod runtime;
 pub mod server;

@@ -65,6 +65,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
             ctx.out.simple(hex(&d).as_bytes())
         }
         (b"digest-value", _) => digest_value(ctx, &args),
+        (b"reload", _) => reload(ctx, &args),
         (b"log", 3) => {
             log::warning(&format!(
                 "DEBUG LOG: {}",
@@ -82,6 +83,42 @@ fn debug(ctx: &mut Ctx, args: Args) {
                 one_line(args.get(1), 128)
             );
             ctx.out.err(&text)
+        }
+    }
+}
+
+/// DEBUG RELOAD [NOSAVE]: saves the dataset (unless NOSAVE), empties every database and loads
+/// the file back; OK, or the error that stopped it (the dataset is kept when the save fails).
+fn reload(ctx: &mut Ctx, args: &Args) {
+    let mut nosave = false;
+    for a in args.iter().skip(2) {
+        if a.eq_ignore_ascii_case(b"nosave") {
+            nosave = true;
+        } else {
+            return ctx.out.err("DEBUG RELOAD only supports the NOSAVE option.");
+        }
+    }
+    if !nosave && super::persistence::save_to_disk(ctx).is_err() {
+        return ctx.out.err("Error trying to save the DB");
+    }
+    let name = ctx.srv.config().dbfilename.clone();
+    let bytes = match std::fs::read(&name) {
+        Ok(b) => b,
+        Err(e) => {
+            return ctx
+                .out
+                .err(&format!("Error trying to load the RDB dump: {e}"))
+        }
+    };
+    match super::persistence::load_snapshot(ctx, &bytes) {
+        Ok(_) => {
+            log::notice("DB reloaded by DEBUG RELOAD");
+            ctx.out.ok()
+        }
+        Err(e) => {
+            log::warning(&format!("Internal error in RDB reading file {name}: {e}"));
+            ctx.out
+                .err("Error trying to load the RDB dump, check server logs.")
         }
     }
 }

@@ -226,7 +226,7 @@ fn human(n: u64) -> String {
 }
 
 /// Resident set size in bytes, from /proc/self/statm.
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     let text = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = text
         .split_whitespace()

@@ -14,6 +14,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod longdouble;
+pub mod persistence;
 pub mod pubsub;
 pub mod sets;
 pub mod sort;
@@ -185,6 +186,7 @@ pub fn table() -> &'static Table {
             transactions::COMMANDS,
             pubsub::COMMANDS,
             sort::COMMANDS,
+            persistence::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

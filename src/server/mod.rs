@@ -12,6 +12,7 @@ pub mod blocked;
 pub mod client;
 pub mod conn;
 pub mod exec;
+pub mod load;
 pub mod locks;
 pub mod log;
 pub mod multi;

@@ -68,8 +68,8 @@ pub fn run(config: Config) -> i32 {
     };
     block_signals();
     install_panic_hook();
-    let shared = match build_shared(config.clone(), threads) {
-        Ok(s) => Arc::new(s),
+    let mut shared = match build_shared(config.clone(), threads) {
+        Ok(s) => s,
         Err(e) => {
             log::warning(&e);
             return 1;
@@ -81,6 +81,10 @@ pub fn run(config: Config) -> i32 {
         log::notice(&format!("Running mode=standalone, port={}.", config.port));
     }
     log::warning("Server initialized");
+    if super::load::load_dump(&mut shared.shards, &config).is_err() {
+        return 1;
+    }
+    let shared = Arc::new(shared);
     // Rings are created on their own threads (single-issuer rings belong to one thread); each
     // reports back whether it could start, so an unusable io_uring is one clear message.
     let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();

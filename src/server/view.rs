@@ -25,6 +25,11 @@ impl ShardCell {
     pub fn new(shard: Shard) -> ShardCell {
         ShardCell(UnsafeCell::new(shard))
     }
+
+    /// Exclusive access through exclusive ownership (start-up, before any thread runs).
+    pub fn get_mut(&mut self) -> &mut Shard {
+        self.0.get_mut()
+    }
 }
 
 pub struct ShardView<'a> {

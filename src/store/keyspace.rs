@@ -201,6 +201,12 @@ impl Table {
     /// Inserts or replaces (in place, reusing the old record's allocation when it can).
     /// Returns the previous value.
     pub fn insert(&mut self, entry: Entry) -> Option<Value> {
+        if let Some(w) = self.work.as_mut().filter(|w| w.key == entry.key) {
+            // Overwriting the working entry (SET after its lookup): no probe now, one at settle.
+            w.expire_at_ms = entry.expire_at_ms;
+            w.access_s = entry.access_s;
+            return Some(std::mem::replace(&mut w.value, entry.value));
+        }
         self.settle();
         let mut old = None;
         self.records.t.upsert(
@@ -213,6 +219,12 @@ impl Table {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.work.as_ref().is_some_and(|w| &*w.key == key) {
+            // The record is stale (its boxed value, if any, moved into the working entry);
+            // dropping it frees only its own memory.
+            drop(self.records.t.remove(key));
+            return self.work.take();
+        }
         self.settle();
         let mut r = self.records.t.remove(key)?;
         Some(Entry {
@@ -225,6 +237,10 @@ impl Table {
 
     /// Sets or clears the expiry of an existing key, keeping the volatile counts right.
     pub fn set_expire(&mut self, key: &[u8], expire_at_ms: u64) -> bool {
+        if let Some(w) = self.work.as_mut().filter(|w| &*w.key == key) {
+            w.expire_at_ms = expire_at_ms; // `settle` brings the volatile counts up to date
+            return true;
+        }
         self.settle();
         self.records.t.update(key, |r| r.set_expire(expire_at_ms))
     }

@@ -173,15 +173,31 @@ impl Record {
 
     /// Writes `value` at `at` (the record is already sized for it) and sets the kind byte.
     fn write_payload(&mut self, at: usize, value: Value) {
-        let size = self.size_for_payload_at(at, &value);
-        // SAFETY: the caller sized the allocation for this payload (`size` bytes).
-        let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), size) };
         match inline_bytes(&value) {
-            Some(Payload::Int(i)) => {
+            Some(p) => self.write_inline(at, &p),
+            None => {
+                // SAFETY: the caller sized the allocation for a pointer payload at `at`.
+                let buf =
+                    unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), at + PTR_BYTES) };
+                buf[0] = K_BOXED;
+                let p = Box::into_raw(Box::new(value));
+                buf[at..].copy_from_slice(&(p as usize).to_ne_bytes());
+                return;
+            }
+        }
+        drop(value); // inline copy made; the value's own buffers go
+    }
+
+    /// Writes an inline payload at `at` (the record is already sized for it) and its kind.
+    fn write_inline(&mut self, at: usize, p: &Payload) {
+        // SAFETY: the caller sized the allocation for this payload.
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), at + p.bytes()) };
+        match *p {
+            Payload::Int(i) => {
                 buf[0] = K_INT;
                 buf[at..at + 8].copy_from_slice(&i.to_le_bytes());
             }
-            Some(Payload::Bytes(kind, b)) => {
+            Payload::Bytes(kind, b) => {
                 buf[0] = kind;
                 let n = if kind == K_STR {
                     buf[at] = b.len() as u8;
@@ -189,16 +205,9 @@ impl Record {
                 } else {
                     write_varint(&mut buf[at..], b.len())
                 };
-                buf[at + n..at + n + b.len()].copy_from_slice(b);
-            }
-            None => {
-                buf[0] = K_BOXED;
-                let p = Box::into_raw(Box::new(value));
-                buf[at..at + PTR_BYTES].copy_from_slice(&(p as usize).to_ne_bytes());
-                return;
+                buf[at + n..].copy_from_slice(b);
             }
         }
-        drop(value); // inline copy made; the value's own buffers go
     }
 
     fn size_for_payload_at(&self, at: usize, value: &Value) -> usize {
@@ -373,6 +382,20 @@ impl Record {
     /// Stores `value`, expiry and access time (the key stays), resizing the allocation when the
     /// new form needs a different size. Reuses the box memory of a value taken out.
     pub fn put_value(&mut self, value: Value, expire_at_ms: u64, access_s: u32) {
+        // The common case (a read, or a same-size overwrite of a small value): same inline
+        // size, same header shape, so write in place.
+        if let Some(p) = inline_bytes(&value) {
+            let kind = self.kind();
+            if kind != K_BOXED && kind != K_MOVED && (expire_at_ms != 0) == self.has_expiry() {
+                let (_, end) = self.payload();
+                let at = self.payload_offset();
+                if end - at == p.bytes() {
+                    self.write_times(expire_at_ms, access_s);
+                    self.write_inline(at, &p);
+                    return;
+                }
+            }
+        }
         let old_size = self.size();
         let (prefix, key_off) = self.prefix();
         let key_len = prefix.len() - key_off;
@@ -442,6 +465,18 @@ impl Record {
             self.resize(old_size, new_size);
         }
         debug_assert_eq!(self.size(), new_size);
+    }
+
+    /// Rewrites access time and expiry (whose presence must not change).
+    fn write_times(&mut self, expire_at_ms: u64, access_s: u32) {
+        debug_assert_eq!(expire_at_ms != 0, self.has_expiry());
+        let n = HEADER_BYTES + if expire_at_ms != 0 { 8 } else { 0 };
+        // SAFETY: the header (and the expiry, when present) is inside the allocation.
+        let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), n) };
+        buf[2..6].copy_from_slice(&access_s.to_le_bytes());
+        if expire_at_ms != 0 {
+            buf[HEADER_BYTES..].copy_from_slice(&expire_at_ms.to_le_bytes());
+        }
     }
 
     fn resize(&mut self, old_size: usize, new_size: usize) {

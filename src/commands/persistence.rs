@@ -1,0 +1,240 @@
+//! Persistence commands (Redis's rdb.c and cluster.c's DUMP/RESTORE): SAVE, DUMP, RESTORE, and
+//! the whole-keyspace snapshot and reload DEBUG RELOAD uses.
+//!
+//! SAVE serializes every shard's keyspace while holding all shard locks (keyspace-wide, like
+//! FLUSHALL), so the file is one consistent cut; it blocks the server for the duration, as
+//! Redis's SAVE does. The encoding lives in `persist::rdb`; this file only walks the shards.
+
+use std::sync::atomic::Ordering;
+
+use super::{
+    arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, ALL_SHARDS, DENYOOM, NOSCRIPT, NOT_INTEGER, NO_KEYS,
+    READONLY, SYNTAX, WRITE,
+};
+use crate::config::notify::GENERIC;
+use crate::persist::rdb::read::{restore_payload, Reader};
+use crate::persist::rdb::write::{dump_payload, Writer};
+use crate::persist::rdb::Encodings;
+use crate::resp::Args;
+use crate::runtime::clock::unix_ms;
+use crate::server::log;
+use crate::store::db::lru_clock;
+use crate::store::Entry;
+
+#[rustfmt::skip]
+pub const COMMANDS: &[Spec] = &[
+    spec("save", 1, ADMIN | NOSCRIPT | ALL_SHARDS, NO_KEYS, save, "server", "Synchronously saves the database(s) to disk.", "1.0.0"),
+    spec("dump", 2, READONLY, (1, 1, 1), dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0"),
+    spec("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0"),
+];
+
+const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+
+/// The encoding thresholds of the running thread, for rebuilding loaded values.
+pub fn encodings(ctx: &Ctx) -> Encodings {
+    Encodings {
+        hash: ctx.limits.hash,
+        list: ctx.limits.list,
+        set: ctx.limits.set,
+        zset: ctx.limits.zset,
+    }
+}
+
+/// Redis 7's AUX fields for a file written now.
+fn aux(ctx: &Ctx) -> Vec<(&'static str, String)> {
+    vec![
+        ("redis-ver", crate::server::start::REDIS_VERSION.to_string()),
+        ("redis-bits", "64".into()),
+        ("ctime", (unix_ms() / 1000).to_string()),
+        ("used-mem", super::info::rss_bytes().to_string()),
+        ("repl-id", ctx.srv.run_id.clone()),
+        ("repl-offset", "0".into()),
+        ("aof-base", "0".into()),
+    ]
+}
+
+/// The whole keyspace (every held shard, which for keyspace-wide commands is all of them) as
+/// an RDB file.
+pub fn snapshot(ctx: &mut Ctx) -> Vec<u8> {
+    let (compress, checksum, databases) = {
+        let c = ctx.srv.config();
+        let b = |n| c.get_bool(n).unwrap_or(true);
+        (b("rdbcompression"), b("rdbchecksum"), c.databases)
+    };
+    let mut w = Writer::new(compress);
+    w.header(&aux(ctx));
+    let held: Vec<usize> = ctx.shards.held().collect();
+    for d in 0..databases {
+        let (mut keys, mut volatile) = (0, 0);
+        for &i in &held {
+            let t = &mut ctx.shards.shard(i).dbs[d].table;
+            keys += t.len();
+            volatile += t.volatile_len();
+        }
+        if keys == 0 {
+            continue;
+        }
+        w.select_db(d, keys, volatile);
+        for &i in &held {
+            for r in ctx.shards.shard(i).dbs[d].table.records().iter() {
+                w.key_value(r.key(), &r.value(), r.expire_at_ms());
+            }
+        }
+    }
+    w.finish(checksum)
+}
+
+/// Writes the snapshot to `dbfilename` in `dir`; on success resets the change counters and
+/// LASTSAVE. The error is the log line (already logged).
+pub fn save_to_disk(ctx: &mut Ctx) -> Result<(), String> {
+    let bytes = snapshot(ctx);
+    let name = ctx.srv.config().dbfilename.clone();
+    if let Err(e) = crate::persist::write_atomic(&name, &bytes) {
+        let cwd = std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let line = format!(
+            "Failed opening the temp RDB file temp-{}.rdb (in server root dir {cwd}) for saving: {e}",
+            std::process::id()
+        );
+        log::warning(&line);
+        return Err(line);
+    }
+    log::notice("DB saved on disk");
+    let held: Vec<usize> = ctx.shards.held().collect();
+    for i in held {
+        ctx.shards.shard(i).dirty = 0;
+    }
+    ctx.srv
+        .lastsave_s
+        .store(unix_ms() / 1000, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Empties every database and loads `bytes` (an RDB file) into the held shards, each key to
+/// the shard that owns it.
+pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
+    let enc = encodings(ctx);
+    let databases = ctx.srv.config().databases;
+    let held: Vec<usize> = ctx.shards.held().collect();
+    for &i in &held {
+        for db in ctx.shards.shard(i).dbs.iter_mut() {
+            db.table.clear();
+        }
+    }
+    let now = ctx.now_ms;
+    let access_s = lru_clock(now);
+    let shards = &mut ctx.shards;
+    let summary = Reader::new(bytes, enc)
+        .file(now, databases, true, |l| {
+            let db = shards.db_at(l.db, &l.key);
+            db.db.table.insert(Entry {
+                key: l.key.as_slice().into(),
+                value: l.value,
+                expire_at_ms: l.expire_at_ms,
+                access_s,
+            });
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(summary.keys)
+}
+
+/// SAVE: writes the dataset to disk, blocking; OK, or an error when the file could not be
+/// written (logged with the reason).
+fn save(ctx: &mut Ctx, _args: Args) {
+    match save_to_disk(ctx) {
+        Ok(()) => ctx.out.ok(),
+        Err(_) => ctx.out.error("ERR"),
+    }
+}
+
+/// DUMP key: the value in Redis's serialized form (RDB encoding, RDB version, CRC-64), or nil.
+fn dump(ctx: &mut Ctx, args: Args) {
+    let compress = ctx.srv.config().get_bool("rdbcompression").unwrap_or(true);
+    let mut db = ctx.shards.db(args.get(1));
+    match db.lookup_read(args.get(1)) {
+        None => ctx.out.null(),
+        Some(e) => {
+            let p = dump_payload(&e.value, compress);
+            ctx.out.bulk(&p)
+        }
+    }
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]: creates
+/// `key` from a DUMP payload; OK. BUSYKEY when it exists (without REPLACE); a TTL already in
+/// the past deletes instead.
+fn restore(ctx: &mut Ctx, args: Args) {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle_s, mut freq) = (None::<i64>, None::<i64>);
+    let mut j = 4;
+    while j < args.len() {
+        let a = args.get(j);
+        let has_value = j + 1 < args.len();
+        if eq_ic(a, "replace") {
+            replace = true;
+        } else if eq_ic(a, "absttl") {
+            absttl = true;
+        } else if eq_ic(a, "idletime") && has_value && freq.is_none() {
+            j += 1;
+            let Some(v) = arg_i64(args.get(j)) else {
+                return ctx.out.error(NOT_INTEGER);
+            };
+            if v < 0 {
+                return ctx.out.err("Invalid IDLETIME value, must be >= 0");
+            }
+            idle_s = Some(v);
+        } else if eq_ic(a, "freq") && has_value && idle_s.is_none() {
+            j += 1;
+            let Some(v) = arg_i64(args.get(j)) else {
+                return ctx.out.error(NOT_INTEGER);
+            };
+            if !(0..=255).contains(&v) {
+                return ctx.out.err("Invalid FREQ value, must be >= 0 and <= 255");
+            }
+            freq = Some(v);
+        } else {
+            return ctx.out.error(SYNTAX);
+        }
+        j += 1;
+    }
+    let key = args.get(1);
+    let enc = encodings(ctx);
+    let now = ctx.now_ms;
+    let mut db = ctx.shards.db(key);
+    if !replace && db.exists(key) {
+        return ctx.out.error(BUSYKEY);
+    }
+    let Some(ttl) = arg_i64(args.get(2)) else {
+        return ctx.out.error(NOT_INTEGER);
+    };
+    if ttl < 0 {
+        return ctx.out.err("Invalid TTL value, must be >= 0");
+    }
+    let value = match restore_payload(args.get(3), enc) {
+        Ok(v) => v,
+        Err(e) => return ctx.out.error(e),
+    };
+    let deleted = replace && db.remove(key).is_some();
+    let expire_at_ms = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    if expire_at_ms != 0 && expire_at_ms <= now {
+        // Already expired: nothing is created (an old value was deleted with REPLACE).
+        if deleted {
+            ctx.notify(GENERIC, "del", key);
+        }
+        return ctx.out.ok();
+    }
+    let access_s = lru_clock(now).wrapping_sub(idle_s.unwrap_or(0).min(u32::MAX as i64) as u32);
+    db.insert_entry(Entry {
+        key: key.into(),
+        value,
+        expire_at_ms,
+        access_s,
+    });
+    ctx.notify(GENERIC, "restore", key);
+    ctx.out.ok()
+}

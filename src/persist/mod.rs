@@ -1,0 +1,36 @@
+//! Persistence: the RDB format (files, DUMP/RESTORE payloads) and its building blocks.
+//!
+//! This layer turns `store` values into bytes and back. It never touches sockets or the event
+//! loop; the commands that save and load (`commands/persistence.rs`) and start-up decide when.
+
+pub mod crc64;
+pub mod lzf;
+pub mod rdb;
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `name` in the working directory (the `dir` directive chdirs there) the
+/// crash-safe way: a `temp-<pid>.rdb` file, fsync, rename over `name`, fsync the directory. A
+/// crash at any point leaves either the old file or the new one, never a torn one.
+pub fn write_atomic(name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = format!("temp-{}.rdb", std::process::id());
+    let result = (|| {
+        let mut f = std::fs::File::create(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&temp, name)?;
+        std::fs::File::open(
+            Path::new(name)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?
+        .sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

@@ -1,0 +1,94 @@
+//! Loading the dump file at start-up, before any worker thread runs: each key goes straight
+//! into the shard that owns it. Logs Redis's lines; a damaged file stops the server (exit 1)
+//! with the byte offset and reason, as Redis does, rather than starting with part of the data.
+
+use super::log;
+use super::view::ShardCell;
+use crate::config::Config;
+use crate::persist::rdb::read::Reader;
+use crate::persist::rdb::Encodings;
+use crate::runtime::clock::{mono_us, unix_ms};
+use crate::store::db::lru_clock;
+use crate::store::{shard_of, Entry};
+
+/// The server must not start (the reason is logged).
+#[derive(Debug)]
+pub struct LoadFailed;
+
+/// Loads `dbfilename` (in `dir`, the working directory) into `shards` if it exists.
+pub fn load_dump(shards: &mut [ShardCell], config: &Config) -> Result<(), LoadFailed> {
+    let name = &config.dbfilename;
+    let bytes = match std::fs::read(name) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            log::warning(&format!("Fatal error loading the DB: {e}. Exiting."));
+            return Err(LoadFailed);
+        }
+    };
+    let limits = super::worker::Limits::from_config(config, 0);
+    let enc = Encodings {
+        hash: limits.hash,
+        list: limits.list,
+        set: limits.set,
+        zset: limits.zset,
+    };
+    let started_us = mono_us();
+    let now = unix_ms();
+    let access_s = lru_clock(now);
+    let n = shards.len();
+    let verify = config.get_bool("rdbchecksum").unwrap_or(true);
+    let result = Reader::new(&bytes, enc).file(now, config.databases, verify, |l| {
+        let shard = shards[shard_of(&l.key, n)].get_mut();
+        shard.dbs[l.db].table.insert(Entry {
+            key: l.key.as_slice().into(),
+            value: l.value,
+            expire_at_ms: l.expire_at_ms,
+            access_s,
+        });
+    });
+    match result {
+        Ok(summary) => {
+            let aux = |k: &str| {
+                summary
+                    .aux
+                    .iter()
+                    .find(|(a, _)| a == k)
+                    .map(|(_, v)| v.clone())
+            };
+            if let Some(v) = aux("redis-ver") {
+                log::notice(&format!("Loading RDB produced by version {v}"));
+            }
+            if let Some(ctime) = aux("ctime").and_then(|c| c.parse::<u64>().ok()) {
+                let age = (now / 1000).saturating_sub(ctime);
+                log::notice(&format!("RDB age {age} seconds"));
+            }
+            if let Some(mem) = aux("used-mem").and_then(|m| m.parse::<u64>().ok()) {
+                log::notice(&format!(
+                    "RDB memory usage when created {:.2} Mb",
+                    mem as f64 / (1024.0 * 1024.0)
+                ));
+            }
+            for s in &summary.skipped {
+                log::warning(&format!("Skipped {s} while loading the RDB"));
+            }
+            log::notice(&format!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                summary.keys, summary.expired_skipped
+            ));
+            log::notice(&format!(
+                "DB loaded from disk: {:.3} seconds",
+                (mono_us() - started_us) as f64 / 1e6
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            log::warning(&format!(
+                "Internal error in RDB reading offset {}, file {name}: {}",
+                e.offset, e.reason
+            ));
+            log::warning("Terminating server after rdb file reading failure.");
+            Err(LoadFailed)
+        }
+    }
+}
