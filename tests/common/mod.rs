@@ -218,11 +218,16 @@ pub fn raw_exchange_n(
 pub struct RealRedis {
     child: std::process::Child,
     pub port: u16,
-    dir: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
 }
 
 impl RealRedis {
     pub fn start() -> RealRedis {
+        Self::start_with(&[])
+    }
+
+    /// `start` with extra arguments last (so `--dir` there wins over the default one).
+    pub fn start_with(extra: &[&str]) -> RealRedis {
         for _ in 0..3 {
             let port = free_port();
             let dir = temp_dir("real-redis");
@@ -237,6 +242,7 @@ impl RealRedis {
                 ])
                 .args(["--enable-debug-command", "yes", "--daemonize", "no"])
                 .args(["--dir", dir.to_str().unwrap()])
+                .args(extra)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()

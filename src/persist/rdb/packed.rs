@@ -229,6 +229,32 @@ mod tests {
     }
 
     #[test]
+    fn ziplist_and_zipmap_entries() {
+        // "ab" (6-bit string), 5 (immediate), 300 (int16); each after the previous length.
+        let body = [0x00, 0x02, b'a', b'b', 0x04, 0xF6, 0x02, 0xC0, 0x2C, 0x01];
+        let mut zl = Vec::new();
+        zl.extend_from_slice(&((10 + body.len() + 1) as u32).to_le_bytes());
+        zl.extend_from_slice(&16u32.to_le_bytes());
+        zl.extend_from_slice(&3u16.to_le_bytes());
+        zl.extend_from_slice(&body);
+        zl.push(0xFF);
+        let mut got = Vec::new();
+        assert_eq!(ziplist(&zl, |e| got.push(e.to_vec())), Ok(3));
+        assert_eq!(got, vec![b"ab".to_vec(), b"5".to_vec(), b"300".to_vec()]);
+        for cut in 0..zl.len() {
+            assert!(ziplist(&zl[..cut], |_| {}).is_err());
+        }
+        // A zipmap {"k": "val"} with one free byte after the value.
+        let zm = [1, 1, b'k', 3, 1, b'v', b'a', b'l', 0, 0xFF];
+        let mut pairs = Vec::new();
+        assert_eq!(
+            zipmap(&zm, |k, v| pairs.push((k.to_vec(), v.to_vec()))),
+            Ok(1)
+        );
+        assert_eq!(pairs, vec![(b"k".to_vec(), b"val".to_vec())]);
+    }
+
+    #[test]
     fn intset_and_malformed_blobs() {
         let mut is = Vec::new();
         is.extend_from_slice(&2u32.to_le_bytes());

@@ -1,0 +1,401 @@
+//! Persistence checked against the real thing: dump files written by ringkv pass
+//! redis-check-rdb and load into redis-server 7 to the same DEBUG DIGEST; files written by
+//! redis-server load into ringkv to the same digest; DUMP payloads RESTORE in both directions
+//! with the same replies; a damaged file stops ringkv at start with the offset in the log.
+
+mod common;
+
+use common::{err, have_tool, q, temp_dir, wait_until, RealRedis, Server};
+use redis::Value as V;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn cmd(c: &mut redis::Connection, args: &[&str]) {
+    q::<V>(c, args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+}
+
+fn cmd_owned(c: &mut redis::Connection, args: Vec<String>) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    cmd(c, &refs);
+}
+
+/// Every type in its small and large encodings, integers, long and compressible strings,
+/// expiries, and keys in two databases.
+fn fill(c: &mut redis::Connection) {
+    cmd(c, &["SET", "s", "hello"]);
+    cmd(c, &["SET", "n", "12345"]);
+    cmd(c, &["SET", "neg", "-70000"]);
+    cmd(c, &["SET", "i64", "-9223372036854775808"]);
+    cmd(c, &["SET", "compressible", &"abc".repeat(200)]);
+    let noise: String = (0..120u32)
+        .map(|i| (b'!' + ((i.wrapping_mul(2_654_435_761) >> 7) % 90) as u8) as char)
+        .collect();
+    cmd(c, &["SET", "noise", &noise]);
+    cmd(c, &["SET", "e", "v", "EX", "1000"]);
+    cmd(c, &["HSET", "h", "a", "1", "b", "two"]);
+    let mut big_h = vec!["HSET".to_string(), "bigh".into()];
+    let mut big_z = vec!["ZADD".to_string(), "bigz".into()];
+    let mut big_s = vec!["SADD".to_string(), "bigs".into()];
+    let mut big_i = vec!["SADD".to_string(), "bigi".into()];
+    let mut big_l = vec!["RPUSH".to_string(), "bigl".into()];
+    for i in 0..600 {
+        big_h.extend([format!("f{i}"), format!("{}x", "v".repeat(i % 70))]);
+        big_z.extend([format!("{}", i as f64 / 7.0), format!("m{i}")]);
+        big_s.push(format!("mem{i}"));
+        big_i.push(format!("{}", i as i64 * 1_000_003 - 300_000_000));
+    }
+    for i in 0..3000 {
+        big_l.push(format!("e{i}"));
+    }
+    for a in [big_h, big_z, big_s, big_i, big_l] {
+        cmd_owned(c, a);
+    }
+    cmd(c, &["RPUSH", "l", "a", "b", "c", "1", "-2"]);
+    cmd(c, &["RPUSH", "plainl", &"z".repeat(10_000), "x"]);
+    cmd(c, &["SADD", "si", "1", "2", "3", "-5"]);
+    cmd(c, &["SADD", "ss", "a", "b", "c"]);
+    cmd(
+        c,
+        &["ZADD", "z", "1", "a", "2.5", "b", "-inf", "c", "+inf", "d"],
+    );
+    cmd(c, &["HSET", "hv", "f", "v"]);
+    cmd(c, &["PEXPIRE", "hv", "5000000"]);
+    cmd(c, &["SELECT", "2"]);
+    cmd(c, &["SET", "other", "x"]);
+    cmd(c, &["SADD", "other-set", "q"]);
+    cmd(c, &["SELECT", "0"]);
+    cmd(c, &["DEBUG", "POPULATE", "1000"]);
+}
+
+fn digest(c: &mut redis::Connection) -> String {
+    q(c, &["DEBUG", "DIGEST"]).unwrap()
+}
+
+fn copy_dump(from: &std::path::Path, tag: &str) -> std::path::PathBuf {
+    let dir = temp_dir(tag);
+    std::fs::copy(from.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
+    dir
+}
+
+#[test]
+fn ringkv_dumps_pass_redis_check_rdb_and_load_into_redis() {
+    if !have_tool("redis-server") || !have_tool("redis-check-rdb") {
+        return;
+    }
+    let k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    fill(&mut kc);
+    let want = digest(&mut kc);
+    for compression in ["yes", "no"] {
+        cmd(&mut kc, &["CONFIG", "SET", "rdbcompression", compression]);
+        let before: i64 = q(&mut kc, &["LASTSAVE"]).unwrap();
+        cmd(&mut kc, &["SET", "dirty", "1"]);
+        cmd(&mut kc, &["DEL", "dirty"]);
+        assert_eq!(q::<String>(&mut kc, &["SAVE"]).unwrap(), "OK");
+        let info: String = q(&mut kc, &["INFO", "persistence"]).unwrap();
+        assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+        assert!(q::<i64>(&mut kc, &["LASTSAVE"]).unwrap() >= before);
+        let check = Command::new("redis-check-rdb")
+            .arg(k.dir.join("dump.rdb"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&check.stdout).to_string();
+        assert!(
+            check.status.success() && text.contains("RDB looks OK"),
+            "{text}"
+        );
+
+        let dir = copy_dump(&k.dir, "to-redis");
+        let r = RealRedis::start_with(&["--dir", dir.to_str().unwrap()]);
+        let mut rc = r.client();
+        assert_eq!(digest(&mut rc), want, "rdbcompression {compression}");
+        assert!(q::<i64>(&mut rc, &["TTL", "e"]).unwrap() > 900);
+        drop(r);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    assert!(k.log_text().contains("DB saved on disk"));
+}
+
+#[test]
+fn redis_dumps_load_into_ringkv() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let r = RealRedis::start();
+    let mut rc = r.client();
+    fill(&mut rc);
+    let want = digest(&mut rc);
+    assert_eq!(q::<String>(&mut rc, &["SAVE"]).unwrap(), "OK");
+    let dir = copy_dump(&r.dir, "from-redis");
+    let k = Server::start(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut kc = k.client();
+    assert_eq!(digest(&mut kc), want);
+    let log = k.log_text();
+    assert!(log.contains("Loading RDB produced by version 7."), "{log}");
+    assert!(
+        log.contains("Done loading RDB, keys loaded: 1021, keys expired: 0."),
+        "{log}"
+    );
+    for (key, enc) in [
+        ("h", "listpack"),
+        ("bigh", "hashtable"),
+        ("si", "intset"),
+        ("bigi", "hashtable"),
+        ("z", "listpack"),
+        ("bigz", "skiplist"),
+    ] {
+        assert_eq!(
+            q::<String>(&mut kc, &["OBJECT", "ENCODING", key]).unwrap(),
+            enc,
+            "{key}"
+        );
+    }
+    let pttl: i64 = q(&mut kc, &["PTTL", "hv"]).unwrap();
+    assert!(pttl > 4_000_000 && pttl <= 5_000_000, "{pttl}");
+    drop(k);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn debug_reload_keeps_the_dataset() {
+    let k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    fill(&mut kc);
+    let want = digest(&mut kc);
+    assert_eq!(q::<String>(&mut kc, &["DEBUG", "RELOAD"]).unwrap(), "OK");
+    assert_eq!(digest(&mut kc), want);
+    assert_eq!(q::<i64>(&mut kc, &["DBSIZE"]).unwrap(), 1019);
+}
+
+#[test]
+fn dump_and_restore_agree_with_redis_both_ways() {
+    let Some((r, k)) = common::real_and_ringkv(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let (mut rc, mut kc) = (r.client(), k.client());
+    fill(&mut rc);
+    fill(&mut kc);
+    let keys = [
+        "s",
+        "n",
+        "neg",
+        "i64",
+        "compressible",
+        "noise",
+        "h",
+        "bigh",
+        "bigz",
+        "bigs",
+        "bigi",
+        "bigl",
+        "l",
+        "plainl",
+        "si",
+        "ss",
+        "z",
+    ];
+    for key in keys {
+        let from_redis: Vec<u8> = q(&mut rc, &["DUMP", key]).unwrap();
+        let from_ringkv: Vec<u8> = q(&mut kc, &["DUMP", key]).unwrap();
+        let copy = format!("{key}:copy");
+        for (c, payload) in [(&mut kc, &from_redis), (&mut rc, &from_ringkv)] {
+            let reply: String = redis::cmd("RESTORE")
+                .arg(&copy)
+                .arg(0)
+                .arg(payload)
+                .query(c)
+                .unwrap();
+            assert_eq!(reply, "OK");
+        }
+        let a: Vec<String> = q(&mut rc, &["DEBUG", "DIGEST-VALUE", key, &copy]).unwrap();
+        let b: Vec<String> = q(&mut kc, &["DEBUG", "DIGEST-VALUE", key, &copy]).unwrap();
+        assert_eq!(a[0], a[1], "{key} restored into redis from ringkv's DUMP");
+        assert_eq!(b[0], b[1], "{key} restored into ringkv from redis's DUMP");
+        assert_eq!(a, b, "{key}");
+    }
+    // Same replies for the options and the errors.
+    let payload: Vec<u8> = q(&mut rc, &["DUMP", "s"]).unwrap();
+    let mut bad = payload.clone();
+    bad[1] ^= 0x40;
+    let runs: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("busy", vec![b"s".to_vec(), b"0".to_vec(), payload.clone()]),
+        (
+            "replace",
+            vec![
+                b"s".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"REPLACE".to_vec(),
+            ],
+        ),
+        (
+            "negative ttl",
+            vec![b"t1".to_vec(), b"-1".to_vec(), payload.clone()],
+        ),
+        (
+            "bad ttl",
+            vec![b"t1".to_vec(), b"x".to_vec(), payload.clone()],
+        ),
+        (
+            "bad payload",
+            vec![b"t1".to_vec(), b"0".to_vec(), bad.clone()],
+        ),
+        (
+            "short payload",
+            vec![b"t1".to_vec(), b"0".to_vec(), b"abc".to_vec()],
+        ),
+        (
+            "idletime",
+            vec![
+                b"t2".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"IDLETIME".to_vec(),
+                b"-1".to_vec(),
+            ],
+        ),
+        (
+            "freq",
+            vec![
+                b"t2".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"FREQ".to_vec(),
+                b"256".to_vec(),
+            ],
+        ),
+        (
+            "both",
+            vec![
+                b"t2".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"FREQ".to_vec(),
+                b"2".to_vec(),
+                b"IDLETIME".to_vec(),
+                b"2".to_vec(),
+            ],
+        ),
+        (
+            "syntax",
+            vec![
+                b"t2".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"NOPE".to_vec(),
+            ],
+        ),
+        (
+            "past absttl",
+            vec![
+                b"s".to_vec(),
+                b"1000".to_vec(),
+                payload.clone(),
+                b"REPLACE".to_vec(),
+                b"ABSTTL".to_vec(),
+            ],
+        ),
+        (
+            "ttl",
+            vec![b"t3".to_vec(), b"5000".to_vec(), payload.clone()],
+        ),
+        (
+            "idle",
+            vec![
+                b"t4".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"IDLETIME".to_vec(),
+                b"1000".to_vec(),
+            ],
+        ),
+    ];
+    for (name, args) in runs {
+        let mut replies = Vec::new();
+        for c in [&mut rc, &mut kc] {
+            let mut command = redis::cmd("RESTORE");
+            for a in &args {
+                command.arg(a.as_slice());
+            }
+            replies.push(match command.query::<V>(c) {
+                Ok(v) => format!("{v:?}"),
+                Err(_) => err(command.query::<V>(c)),
+            });
+        }
+        assert_eq!(replies[0], replies[1], "{name}");
+    }
+    for c in [&mut rc, &mut kc] {
+        assert_eq!(
+            q::<i64>(c, &["EXISTS", "s"]).unwrap(),
+            0,
+            "past ABSTTL deletes"
+        );
+        let pttl: i64 = q(c, &["PTTL", "t3"]).unwrap();
+        assert!(pttl > 0 && pttl <= 5000, "{pttl}");
+        assert!(q::<i64>(c, &["OBJECT", "IDLETIME", "t4"]).unwrap() >= 1000);
+    }
+}
+
+/// Starts ringkv on `dir` expecting it to refuse to start; returns its output.
+fn start_fails(dir: &std::path::Path) -> String {
+    let log = dir.join("out.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringkv"))
+        .args(["--port", &common::free_port().to_string(), "--save", ""])
+        .args(["--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "ringkv started on a damaged dump"
+    );
+    assert_eq!(status.unwrap().code(), Some(1));
+    std::fs::read_to_string(log).unwrap()
+}
+
+#[test]
+fn damaged_dumps_stop_the_start_with_the_offset() {
+    let k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    fill(&mut kc);
+    assert_eq!(q::<String>(&mut kc, &["SAVE"]).unwrap(), "OK");
+    let good = std::fs::read(k.dir.join("dump.rdb")).unwrap();
+    let mut flipped = good.clone();
+    let at = good.len() / 2;
+    flipped[at] ^= 0x01;
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "truncated",
+            good[..good.len() - 100].to_vec(),
+            "Internal error in RDB reading offset",
+        ),
+        ("flipped", flipped, "Internal error in RDB reading offset"),
+        ("signature", b"RADIS0010\xff".to_vec(), "wrong signature"),
+        (
+            "version",
+            b"REDIS0099\xff".to_vec(),
+            "can't handle RDB format version",
+        ),
+    ];
+    for (name, bytes, expect) in cases {
+        let dir = temp_dir(name);
+        std::fs::write(dir.join("dump.rdb"), bytes).unwrap();
+        let out = start_fails(&dir);
+        assert!(out.contains(expect), "{name}: {out}");
+        assert!(
+            out.contains("Terminating server after rdb file reading failure."),
+            "{name}: {out}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
