@@ -399,3 +399,94 @@ fn damaged_dumps_stop_the_start_with_the_offset() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = q(c, &["INFO", "persistence"]).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("{field} missing from {info}"))
+        .trim()
+        .to_string()
+}
+
+/// BGSAVE is a point-in-time cut across both threads' shards: writes, deletes, new keys and a
+/// FLUSHALL racing the (slowed) save do not reach the file, and do reach the live data.
+#[test]
+fn bgsave_writes_the_cut_while_writes_race_it() {
+    let k = Server::start(&["--enable-debug-command", "yes", "--threads", "2"]);
+    let mut kc = k.client();
+    let mut writer = k.client();
+    cmd(&mut kc, &["DEBUG", "POPULATE", "20000"]);
+    cmd(&mut kc, &["HSET", "h", "f", "v"]);
+    cmd(&mut kc, &["SELECT", "1"]);
+    cmd(&mut kc, &["SET", "in-db1", "x"]);
+    cmd(&mut kc, &["SELECT", "0"]);
+    let at_cut = digest(&mut kc);
+    // 20000 keys at 50 µs each: about a second of saving, while the writes below race it.
+    cmd(&mut kc, &["CONFIG", "SET", "rdb-key-save-delay", "50"]);
+    assert_eq!(
+        q::<String>(&mut kc, &["BGSAVE"]).unwrap(),
+        "Background saving started"
+    );
+    assert_eq!(info_field(&mut kc, "rdb_bgsave_in_progress"), "1");
+    assert_eq!(
+        err(q(&mut kc, &["BGSAVE"])),
+        "ERR Background save already in progress"
+    );
+    assert_eq!(
+        err(q(&mut kc, &["SAVE"])),
+        "ERR Background save already in progress"
+    );
+    let mut i = 0u32;
+    let done = wait_until(Duration::from_secs(60), || {
+        for _ in 0..50 {
+            let key = format!("key:{}", (i * 7919) % 20000);
+            cmd(&mut writer, &["SET", &key, "changed"]);
+            cmd(
+                &mut writer,
+                &["DEL", &format!("key:{}", (i * 104_729) % 20000)],
+            );
+            cmd(&mut writer, &["SET", &format!("new:{i}"), "n"]);
+            cmd(&mut writer, &["HSET", "h", &format!("f{i}"), "v"]);
+            i += 1;
+        }
+        if i == 100 {
+            cmd(&mut writer, &["FLUSHALL"]);
+        }
+        info_field(&mut kc, "rdb_bgsave_in_progress") == "0"
+    });
+    assert!(done, "the background save did not finish");
+    assert!(i >= 50, "no write raced the save");
+    assert_eq!(info_field(&mut kc, "rdb_last_bgsave_status"), "ok");
+    assert_ne!(
+        digest(&mut kc),
+        at_cut,
+        "the racing writes reached the live data"
+    );
+    assert!(k
+        .log_text()
+        .contains("Background saving terminated with success"));
+
+    // The file holds the dataset as it was at the cut.
+    let dir = copy_dump(&k.dir, "bgsave");
+    let loaded = Server::start(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(digest(&mut loaded.client()), at_cut);
+    if have_tool("redis-check-rdb") {
+        let check = Command::new("redis-check-rdb")
+            .arg(dir.join("dump.rdb"))
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -195,7 +195,7 @@ fn time(ctx: &mut Ctx, _args: Args) {
 /// LASTSAVE: the Unix time of the last successful save, as an integer.
 fn lastsave(ctx: &mut Ctx, _args: Args) {
     ctx.out
-        .int(ctx.srv.lastsave_s.load(Ordering::Relaxed) as i64);
+        .int(ctx.srv.save.lastsave_s.load(Ordering::Relaxed) as i64);
 }
 
 /// ROLE: ["master", replication offset, replicas].

@@ -369,20 +369,37 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
         ],
     );
     field(out, "rdb_changes_since_last_save", dirty);
-    field(out, "rdb_bgsave_in_progress", 0);
+    let save = &ctx.srv.save;
+    let in_progress = save.in_progress.load(Ordering::Acquire);
+    field(out, "rdb_bgsave_in_progress", in_progress as u8);
     field(
         out,
         "rdb_last_save_time",
-        ctx.srv.lastsave_s.load(Ordering::Relaxed),
+        save.lastsave_s.load(Ordering::Relaxed),
+    );
+    let ok = save.last_bgsave_ok.load(Ordering::Relaxed);
+    field(out, "rdb_last_bgsave_status", if ok { "ok" } else { "err" });
+    field(
+        out,
+        "rdb_last_bgsave_time_sec",
+        save.last_bgsave_time_s.load(Ordering::Relaxed),
+    );
+    let current = if in_progress {
+        let started = save.started_us.load(Ordering::Relaxed);
+        ((crate::runtime::clock::mono_us() - started) / 1_000_000) as i64
+    } else {
+        -1
+    };
+    field(out, "rdb_current_bgsave_time_sec", current);
+    field(out, "rdb_saves", save.saves.load(Ordering::Relaxed));
+    field(
+        out,
+        "rdb_last_cow_size",
+        save.last_cow_bytes.load(Ordering::Relaxed),
     );
     fixed(
         out,
         &[
-            ("rdb_last_bgsave_status", "ok"),
-            ("rdb_last_bgsave_time_sec", "-1"),
-            ("rdb_current_bgsave_time_sec", "-1"),
-            ("rdb_saves", "0"),
-            ("rdb_last_cow_size", "0"),
             ("rdb_last_load_keys_expired", "0"),
             ("rdb_last_load_keys_loaded", "0"),
             ("aof_enabled", "0"),

@@ -15,6 +15,7 @@ use crate::config::notify::GENERIC;
 use crate::persist::rdb::read::{restore_payload, Reader};
 use crate::persist::rdb::write::{dump_payload, Writer};
 use crate::persist::rdb::Encodings;
+use crate::persist::snapshot::FileSink;
 use crate::resp::Args;
 use crate::runtime::clock::unix_ms;
 use crate::server::log;
@@ -24,11 +25,48 @@ use crate::store::Entry;
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
     spec("save", 1, ADMIN | NOSCRIPT | ALL_SHARDS, NO_KEYS, save, "server", "Synchronously saves the database(s) to disk.", "1.0.0"),
+    spec("bgsave", -1, ADMIN | NOSCRIPT | ALL_SHARDS, NO_KEYS, bgsave, "server", "Asynchronously saves the database(s) to disk.", "1.0.0"),
     spec("dump", 2, READONLY, (1, 1, 1), dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0"),
     spec("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0"),
 ];
 
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+const IN_PROGRESS: &str = "Background save already in progress";
+
+/// BGSAVE [SCHEDULE]: starts a background save and replies "Background saving started". No
+/// fork: this command holds every shard for an instant to take the cut, then each thread
+/// copies its shard while it keeps serving (see `persist::snapshot`). An error while one runs.
+fn bgsave(ctx: &mut Ctx, args: Args) {
+    if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
+        return ctx.out.error(SYNTAX);
+    }
+    if ctx.srv.save.in_progress.load(Ordering::Acquire) {
+        return ctx.out.err(IN_PROGRESS);
+    }
+    let (compress, checksum, name) = {
+        let c = ctx.srv.config();
+        let b = |n| c.get_bool(n).unwrap_or(true);
+        (b("rdbcompression"), b("rdbchecksum"), c.dbfilename.clone())
+    };
+    let held: Vec<usize> = ctx.shards.held().collect();
+    let header = aux(ctx);
+    let status = ctx.srv.save.clone();
+    let sink = match FileSink::start(&name, &header, compress, checksum, held.len(), status) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warning(&format!("Can't save in background: {e}"));
+            return ctx.out.err(&format!("Background save failed: {e}"));
+        }
+    };
+    for i in held {
+        let shard = ctx.shards.shard(i);
+        // Changes from here on are the next save's (a failed save does not give them back).
+        shard.dirty = 0;
+        shard.start_snapshot(sink.clone());
+    }
+    log::notice("Background saving started");
+    ctx.out.simple(b"Background saving started")
+}
 
 /// The encoding thresholds of the running thread, for rebuilding loaded values.
 pub fn encodings(ctx: &Ctx) -> Encodings {
@@ -106,8 +144,10 @@ pub fn save_to_disk(ctx: &mut Ctx) -> Result<(), String> {
         ctx.shards.shard(i).dirty = 0;
     }
     ctx.srv
+        .save
         .lastsave_s
         .store(unix_ms() / 1000, Ordering::Relaxed);
+    ctx.srv.save.saves.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
@@ -140,8 +180,11 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
 }
 
 /// SAVE: writes the dataset to disk, blocking; OK, or an error when the file could not be
-/// written (logged with the reason).
+/// written (logged with the reason) or a background save is running.
 fn save(ctx: &mut Ctx, _args: Args) {
+    if ctx.srv.save.in_progress.load(Ordering::Acquire) {
+        return ctx.out.err(IN_PROGRESS);
+    }
     match save_to_disk(ctx) {
         Ok(()) => ctx.out.ok(),
         Err(_) => ctx.out.error("ERR"),

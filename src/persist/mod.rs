@@ -6,6 +6,7 @@
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot;
 
 use std::io::Write;
 use std::path::Path;

@@ -100,7 +100,8 @@ pub struct Shared {
     /// Pub/sub subscriptions of every thread's clients.
     pub pubsub: std::sync::RwLock<pubsub::Registry>,
     pub monitor_count: AtomicUsize,
-    pub lastsave_s: AtomicU64,
+    /// Saves: LASTSAVE, INFO persistence, the background save in progress.
+    pub save: Arc<crate::persist::snapshot::SaveStatus>,
     pub stat_numcommands_reset_ms: AtomicU64,
     pub active_expire: AtomicBool,
     pub executable: String,

@@ -21,6 +21,8 @@ use crate::config::{Config, OutputLimit};
 use crate::runtime::clock::{mono_us, unix_ms};
 use crate::runtime::{Completion, Ring};
 
+/// Keys a background-save step copies between checks of its time budget.
+const SAVE_STEP_KEYS: usize = 2_000;
 const KIND_SHIFT: u32 = 60;
 const KIND_ACCEPT: u64 = 1;
 const KIND_RECV: u64 = 2;
@@ -55,6 +57,8 @@ pub struct Limits {
     pub latency_threshold_ms: u64,
     pub databases: usize,
     pub tcp_keepalive_s: u64,
+    /// `rdb-key-save-delay`: µs per key a background save spends (a test knob; 0 = full speed).
+    pub rdb_key_save_delay_us: i64,
     /// Compact-encoding thresholds of the collection types.
     pub hash: crate::store::hash::HashLimits,
     pub list: crate::store::list::ListLimits,
@@ -78,6 +82,7 @@ impl Limits {
             auth_required: c.requirepass.is_some(),
             protected_mode: c.protected_mode,
             hz: c.hz.clamp(1, 500),
+            rdb_key_save_delay_us: c.get_int("rdb-key-save-delay").unwrap_or(0),
             slowlog_slower_than_us: c.slowlog_log_slower_than_us,
             slowlog_len_max: c.slowlog_max_len,
             latency_threshold_ms: c.latency_monitor_threshold_ms,
@@ -731,6 +736,28 @@ impl Worker {
         }
     }
 
+    /// Copies part of our shard into a background save in progress: a quarter of a cron tick,
+    /// or with `rdb-key-save-delay` one key per that many µs of the tick.
+    fn save_step(&mut self) {
+        let shared = self.shared.clone();
+        // SAFETY: as in `cron`: our own shard's lock is free and this thread is its owner.
+        let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
+        let shard = view.shard(self.id);
+        if !shard.saving() {
+            return;
+        }
+        let tick_us = 1_000_000 / self.limits.hz as i64;
+        let delay_us = self.limits.rdb_key_save_delay_us;
+        if delay_us > 0 {
+            shard.save_step((tick_us / delay_us).max(1) as usize);
+            return;
+        }
+        let deadline = mono_us() + (tick_us / 4) as u64;
+        while shard.saving() && mono_us() < deadline {
+            shard.save_step(SAVE_STEP_KEYS);
+        }
+    }
+
     /// Periodic work, `hz` times a second: active expiry and idle-client timeouts.
     fn cron(&mut self) {
         self.check_kills();
@@ -774,6 +801,9 @@ impl Worker {
                 );
                 self.deliver_all(deliveries);
             }
+        }
+        if self.lock.is_free() {
+            self.save_step();
         }
         if self.limits.timeout_s > 0 {
             let limit_ms = self.limits.timeout_s * 1000;

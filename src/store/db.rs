@@ -128,6 +128,14 @@ pub struct Shard {
     expire_cursor: (usize, usize),
     /// A command touched a key that blocked clients wait for: serve them after it.
     pub blocked_ready: bool,
+    /// A snapshot this shard is still copying: its sink and where the walk resumes.
+    save: Option<ShardSave>,
+}
+
+struct ShardSave {
+    sink: std::sync::Arc<dyn super::keyspace::SegmentSink>,
+    db: usize,
+    seg: usize,
 }
 
 impl Shard {
@@ -142,6 +150,46 @@ impl Shard {
             expire_enabled: true,
             expire_cursor: (0, 0),
             blocked_ready: false,
+            save: None,
+        }
+    }
+
+    /// Starts copying this shard into a snapshot whose cut is now (the caller holds every
+    /// shard, so all shards start at the same instant).
+    pub fn start_snapshot(&mut self, sink: std::sync::Arc<dyn super::keyspace::SegmentSink>) {
+        for (d, db) in self.dbs.iter_mut().enumerate() {
+            db.table.start_snapshot(sink.clone(), d);
+        }
+        self.save = Some(ShardSave {
+            sink,
+            db: 0,
+            seg: 0,
+        });
+    }
+
+    /// Whether this shard is still copying a snapshot.
+    pub fn saving(&self) -> bool {
+        self.save.is_some()
+    }
+
+    /// Copies about `budget_keys` keys of the running snapshot (segments no write has copied
+    /// yet); tells the sink when this shard is done.
+    pub fn save_step(&mut self, mut budget_keys: usize) {
+        let Some(save) = self.save.as_mut() else {
+            return;
+        };
+        while save.db < self.dbs.len() {
+            if !self.dbs[save.db]
+                .table
+                .save_step(&mut save.seg, &mut budget_keys)
+            {
+                return;
+            }
+            save.db += 1;
+            save.seg = 0;
+        }
+        if let Some(done) = self.save.take() {
+            done.sink.shard_done();
         }
     }
 

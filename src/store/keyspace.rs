@@ -9,11 +9,20 @@
 //! unpacked, and everything that reads records directly (`records()`: iteration, SCAN, the
 //! expire cycle, snapshots) sees them settled. Entries with an expiry are counted per segment,
 //! so the active expire cycle visits only segments that have some.
+//!
+//! Snapshots without fork: `start_snapshot` marks the instant of the cut; from then on, every
+//! call that may change a key (any lookup for use, insert, remove, expiry change, clear) first
+//! copies the key's segment to the snapshot's sink if it has not been copied yet, and
+//! `save_step` copies the others in the background of the owning loop. So the sink receives
+//! every segment exactly as it was at the cut, and the extra memory is one segment's copy at
+//! a time. Invariant: while a snapshot runs, the working entry's segment is already copied
+//! (it was copied before the lookup that unpacked it; `start_snapshot` settles first).
 
 use super::record::Record;
 use super::segtable::{Item, SegTable};
 use super::smallstr::SmallStr;
 use super::value::Value;
+use std::sync::Arc;
 
 pub use super::record::ValueRef;
 pub use super::segtable::{key_hash, SEGMENT_ENTRIES_MAX};
@@ -92,11 +101,26 @@ impl Records {
     }
 }
 
+/// Where a snapshot in progress sends what it copies (implemented by `persist::snapshot`).
+pub trait SegmentSink: Send + Sync {
+    /// Serializes the records of one segment of database `db`, as they are now.
+    fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>);
+    /// One shard has copied all of its segments.
+    fn shard_done(&self);
+}
+
+/// A snapshot in progress over one table: where its segments go, and as which database.
+struct Cow {
+    sink: Arc<dyn SegmentSink>,
+    db: usize,
+}
+
 #[derive(Default)]
 pub struct Table {
     records: Records,
     /// The unpacked entry while `thawed`; its record in `records` is stale until `settle`.
     work: Option<Entry>,
+    cow: Option<Cow>,
 }
 
 impl Table {
@@ -162,6 +186,7 @@ impl Table {
         if self.work.as_ref().is_some_and(|e| &*e.key == key) {
             return self.work.as_mut();
         }
+        self.before_change(key);
         self.settle();
         let r = self.records.t.get_mut(key)?;
         Some(Self::thaw(&mut self.work, r))
@@ -184,6 +209,7 @@ impl Table {
                 }
             }
         }
+        self.before_change(key);
         self.settle();
         let r = self.records.t.get_live_mut(
             key,
@@ -207,6 +233,7 @@ impl Table {
             w.access_s = entry.access_s;
             return Some(std::mem::replace(&mut w.value, entry.value));
         }
+        self.before_change(&entry.key);
         self.settle();
         let mut old = None;
         self.records.t.upsert(
@@ -225,6 +252,7 @@ impl Table {
             drop(self.records.t.remove(key));
             return self.work.take();
         }
+        self.before_change(key);
         self.settle();
         let mut r = self.records.t.remove(key)?;
         Some(Entry {
@@ -241,14 +269,80 @@ impl Table {
             w.expire_at_ms = expire_at_ms; // `settle` brings the volatile counts up to date
             return true;
         }
+        self.before_change(key);
         self.settle();
         self.records.t.update(key, |r| r.set_expire(expire_at_ms))
     }
 
     /// Drops everything.
     pub fn clear(&mut self) {
+        if self.cow.is_some() {
+            // The snapshot keeps what was there at its cut: copy it all before it goes.
+            let (mut seg, mut budget) = (0, usize::MAX);
+            self.save_step(&mut seg, &mut budget);
+        }
         self.work = None;
         self.records.t.clear();
+    }
+
+    /// Starts a snapshot of this table as database `db` (the cut is now): every segment goes
+    /// to `sink` before its first change, or from `save_step`, whichever comes first.
+    pub fn start_snapshot(&mut self, sink: Arc<dyn SegmentSink>, db: usize) {
+        self.settle();
+        for s in 0..self.records.t.segments() {
+            self.records.t.set_saved(s, false);
+        }
+        self.cow = Some(Cow { sink, db });
+    }
+
+    /// Copies segments not copied yet, from `*seg` on, until about `*budget_keys` keys were
+    /// copied (deducted). True when the table is done (its snapshot ends here).
+    pub fn save_step(&mut self, seg: &mut usize, budget_keys: &mut usize) -> bool {
+        if self.cow.is_none() {
+            return true;
+        }
+        while *seg < self.records.t.segments() {
+            if *budget_keys == 0 {
+                return false;
+            }
+            if !self.records.t.is_saved(*seg) {
+                let copied = self.save_segment(*seg);
+                *budget_keys = budget_keys.saturating_sub(copied.max(1));
+            }
+            *seg += 1;
+        }
+        self.cow = None;
+        true
+    }
+
+    /// Sends segment `s` to the snapshot; returns its key count.
+    fn save_segment(&mut self, s: usize) -> usize {
+        let cow = self.cow.as_ref().expect("a snapshot is running");
+        let keys = self.records.t.segment_items(s).count();
+        cow.sink
+            .segment(cow.db, &mut self.records.t.segment_items(s));
+        self.records.t.set_saved(s, true);
+        keys
+    }
+
+    /// Copy-on-write: called before anything that may change `key`.
+    #[inline]
+    fn before_change(&mut self, key: &[u8]) {
+        if self.cow.is_some() {
+            self.copy_segment_of(key);
+        }
+    }
+
+    #[cold]
+    fn copy_segment_of(&mut self, key: &[u8]) {
+        debug_assert!(self
+            .work
+            .as_ref()
+            .is_none_or(|w| self.records.t.is_saved(self.records.t.segment_of(&w.key))));
+        let s = self.records.t.segment_of(key);
+        if !self.records.t.is_saved(s) {
+            self.save_segment(s);
+        }
     }
 }
 
@@ -335,6 +429,28 @@ mod tests {
         assert_eq!(t.volatile_len(), 0);
     }
 
+    /// (database, key, value) as a snapshot copied it.
+    type Copied = (usize, Vec<u8>, Vec<u8>);
+
+    /// Collects what a snapshot copies.
+    #[derive(Default)]
+    struct Collect {
+        got: std::sync::Mutex<Vec<Copied>>,
+        done: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SegmentSink for Collect {
+        fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>) {
+            let mut got = self.got.lock().unwrap();
+            for r in records {
+                got.push((db, r.key().to_vec(), string_of(&r.value())));
+            }
+        }
+        fn shard_done(&self) {
+            self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     fn string_of(v: &Value) -> Vec<u8> {
         v.to_bytes().expect("string values only in these tests")
     }
@@ -403,6 +519,46 @@ mod tests {
                 .map(|r| (r.key().to_vec(), (string_of(&r.value()), r.expire_at_ms()))).collect();
             all.sort();
             proptest::prop_assert_eq!(all, model.into_iter().collect::<Vec<_>>());
+        }
+    }
+
+    proptest::proptest! {
+        /// A snapshot started at some point receives exactly the table as it was then, whatever
+        /// inserts (with splits), removals, edits and clears race the background copy.
+        #[test]
+        fn snapshot_is_the_table_at_the_cut(
+            before in proptest::collection::vec(0u16..3000, 0..3000),
+            ops in proptest::collection::vec((0u8..5, 0u16..6000, 0usize..50), 0..3000),
+        ) {
+            let mut t = Table::new();
+            for k in before {
+                t.insert(entry(format!("k{k}").as_bytes()));
+            }
+            // Unpack one entry before the cut: the cut must settle it.
+            if let Some(e) = t.get_mut(b"k1") {
+                e.value = Value::from_bytes(b"edited-before-cut");
+            }
+            let mut want: Vec<Copied> = t.records().iter()
+                .map(|r| (7, r.key().to_vec(), string_of(&r.value()))).collect();
+            let sink = std::sync::Arc::new(Collect::default());
+            t.start_snapshot(sink.clone(), 7);
+            let mut seg = 0;
+            for (op, k, n) in ops {
+                let key = format!("k{k}").into_bytes();
+                match op {
+                    0 => { t.insert(entry(&key)); }
+                    1 => { t.remove(&key); }
+                    2 => if let Some(e) = t.get_mut(&key) { e.value = Value::from_bytes(b"changed"); },
+                    3 => { let mut budget = n; t.save_step(&mut seg, &mut budget); }
+                    _ => if n == 0 { t.clear(); } else { t.set_expire(&key, n as u64); },
+                }
+            }
+            let mut budget = usize::MAX;
+            proptest::prop_assert!(t.save_step(&mut seg, &mut budget));
+            let mut got = sink.got.lock().unwrap().clone();
+            got.sort();
+            want.sort();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }

@@ -18,7 +18,7 @@ pub mod zset;
 pub mod ztree;
 
 pub use db::{Db, Shard};
-pub use keyspace::{key_hash, Entry, Table};
+pub use keyspace::{key_hash, Entry, SegmentSink, Table};
 pub use smallstr::SmallStr;
 pub use value::Value;
 

@@ -57,6 +57,8 @@ struct Segment<T> {
     depth: u32,
     /// Items whose `counted()` is true.
     counted: u32,
+    /// A snapshot in progress has copied this segment (inherited by both halves of a split).
+    saved: bool,
     map: HashTable<T>,
 }
 
@@ -87,6 +89,7 @@ impl<T: Item> SegTable<T> {
             segments: vec![Segment {
                 depth: 0,
                 counted: 0,
+                saved: false,
                 map: HashTable::new(),
             }],
             global_depth: 0,
@@ -266,10 +269,12 @@ impl<T: Item> SegTable<T> {
         let old = &mut self.segments[s];
         old.depth = depth + 1;
         old.counted -= moved_counted;
+        let saved = old.saved;
         let new_index = self.segments.len() as u32;
         self.segments.push(Segment {
             depth: depth + 1,
             counted: moved_counted,
+            saved,
             map: moved,
         });
         // Every directory slot that pointed at `s` and has the new bit set now points at the new
@@ -305,6 +310,22 @@ impl<T: Item> SegTable<T> {
         v = v.reverse_bits();
         v = v.wrapping_add(1);
         v.reverse_bits()
+    }
+
+    /// The segment `key` lives in (or would be inserted into).
+    #[inline]
+    pub fn segment_of(&self, key: &[u8]) -> usize {
+        self.seg_index(key_hash(key))
+    }
+
+    /// Whether a snapshot in progress has copied segment `seg`.
+    #[inline]
+    pub fn is_saved(&self, seg: usize) -> bool {
+        self.segments[seg].saved
+    }
+
+    pub fn set_saved(&mut self, seg: usize, saved: bool) {
+        self.segments[seg].saved = saved;
     }
 
     /// The first segment at or after `from` that holds counted items.

@@ -143,6 +143,12 @@ impl Writer {
         }
     }
 
+    /// SELECTDB alone (a snapshot's chunks each say which database they belong to).
+    pub fn select(&mut self, db: usize) {
+        self.byte(OP_SELECTDB);
+        self.len(db as u64);
+    }
+
     /// SELECTDB and RESIZEDB for a database about to be written.
     pub fn select_db(&mut self, db: usize, keys: usize, volatile: usize) {
         self.byte(OP_SELECTDB);

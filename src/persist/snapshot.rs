@@ -1,0 +1,185 @@
+//! BGSAVE without fork: a snapshot file fed by every shard while the server keeps serving.
+//!
+//! The cut is taken while one command holds every shard (`Shard::start_snapshot`); after it,
+//! each table copies a segment into this sink before the segment's first change, and each
+//! shard's loop copies the remaining segments a few thousand keys per cron tick. Chunks are
+//! appended to `temp-<pid>.rdb` in whatever order they come, each starting with SELECTDB for
+//! its database (the RDB format allows any number of them), and the CRC-64 is computed as they
+//! are appended. When the last shard reports done, the sink writes EOF and the checksum,
+//! fsyncs, renames over `dbfilename` and fsyncs the directory.
+//!
+//! Memory: one segment's serialized chunk at a time per shard (reported as
+//! `rdb_last_cow_size`, the largest chunk), never a copy of the dataset.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::crc64::crc64;
+use super::rdb::write::Writer;
+use super::rdb::OP_EOF;
+use crate::runtime::clock::{mono_us, unix_ms};
+use crate::server::log;
+use crate::store::record::Record;
+use crate::store::SegmentSink;
+
+/// What INFO persistence and LASTSAVE report; shared by all threads.
+pub struct SaveStatus {
+    pub in_progress: AtomicBool,
+    pub last_bgsave_ok: AtomicBool,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub lastsave_s: AtomicU64,
+    pub saves: AtomicU64,
+    /// Seconds the last background save took (-1 before the first).
+    pub last_bgsave_time_s: AtomicI64,
+    /// Monotonic µs when the running background save started.
+    pub started_us: AtomicU64,
+    /// The largest chunk the last background save held in memory at once.
+    pub last_cow_bytes: AtomicU64,
+}
+
+impl Default for SaveStatus {
+    fn default() -> SaveStatus {
+        SaveStatus {
+            in_progress: AtomicBool::new(false),
+            last_bgsave_ok: AtomicBool::new(true),
+            lastsave_s: AtomicU64::new(unix_ms() / 1000),
+            saves: AtomicU64::new(0),
+            last_bgsave_time_s: AtomicI64::new(-1),
+            started_us: AtomicU64::new(0),
+            last_cow_bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+struct Out {
+    file: Option<BufWriter<File>>,
+    crc: u64,
+    error: Option<String>,
+    peak_chunk_bytes: usize,
+}
+
+pub struct FileSink {
+    out: Mutex<Out>,
+    compress: bool,
+    checksum: bool,
+    shards_pending: AtomicUsize,
+    temp: String,
+    target: String,
+    status: Arc<SaveStatus>,
+}
+
+impl FileSink {
+    /// Creates the temp file with the header; the caller then starts every shard.
+    pub fn start(
+        target: &str,
+        header: &[(&str, String)],
+        compress: bool,
+        checksum: bool,
+        shards: usize,
+        status: Arc<SaveStatus>,
+    ) -> std::io::Result<Arc<FileSink>> {
+        let temp = format!("temp-{}.rdb", std::process::id());
+        let mut file = BufWriter::new(File::create(&temp)?);
+        let mut w = Writer::new(compress);
+        w.header(header);
+        file.write_all(&w.buf)?;
+        status.in_progress.store(true, Ordering::Release);
+        status.started_us.store(mono_us(), Ordering::Relaxed);
+        Ok(Arc::new(FileSink {
+            out: Mutex::new(Out {
+                file: Some(file),
+                crc: crc64(0, &w.buf),
+                error: None,
+                peak_chunk_bytes: 0,
+            }),
+            compress,
+            checksum,
+            shards_pending: AtomicUsize::new(shards),
+            temp,
+            target: target.to_string(),
+            status,
+        }))
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.peak_chunk_bytes = out.peak_chunk_bytes.max(bytes.len());
+        if out.error.is_some() {
+            return;
+        }
+        let result = out.file.as_mut().map(|f| f.write_all(bytes));
+        match result {
+            Some(Ok(())) => out.crc = crc64(out.crc, bytes),
+            Some(Err(e)) => out.error = Some(format!("Write error saving DB on disk: {e}")),
+            None => {}
+        }
+    }
+
+    /// EOF, checksum, fsync, rename, directory fsync; then the status and the log.
+    fn finish(&self) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let crc = crc64(out.crc, &[OP_EOF]);
+        let trailer = if self.checksum { crc } else { 0 };
+        let mut tail = vec![OP_EOF];
+        tail.extend_from_slice(&trailer.to_le_bytes());
+        let result = match (out.error.take(), out.file.take()) {
+            (Some(e), _) => Err(e),
+            (None, None) => Err("no file".to_string()),
+            (None, Some(mut f)) => (|| {
+                f.write_all(&tail)?;
+                let f = f.into_inner().map_err(|e| e.into_error())?;
+                f.sync_all()?;
+                drop(f);
+                std::fs::rename(&self.temp, &self.target)?;
+                File::open(".")?.sync_all()
+            })()
+            .map_err(|e| format!("Error saving DB on disk: {e}")),
+        };
+        let s = &self.status;
+        let took_s = (mono_us() - s.started_us.load(Ordering::Relaxed)) / 1_000_000;
+        s.last_bgsave_time_s.store(took_s as i64, Ordering::Relaxed);
+        s.last_cow_bytes
+            .store(out.peak_chunk_bytes as u64, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                log::notice("DB saved on disk");
+                log::notice("Background saving terminated with success");
+                s.lastsave_s.store(unix_ms() / 1000, Ordering::Relaxed);
+                s.saves.fetch_add(1, Ordering::Relaxed);
+                s.last_bgsave_ok.store(true, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.temp);
+                log::warning(&e);
+                log::warning("Background saving error");
+                s.last_bgsave_ok.store(false, Ordering::Relaxed);
+            }
+        }
+        s.in_progress.store(false, Ordering::Release);
+    }
+}
+
+impl SegmentSink for FileSink {
+    fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>) {
+        let mut w = Writer::new(self.compress);
+        let mut any = false;
+        for r in records {
+            if !any {
+                w.select(db);
+                any = true;
+            }
+            w.key_value(r.key(), &r.value(), r.expire_at_ms());
+        }
+        if any {
+            self.append(&w.buf);
+        }
+    }
+
+    fn shard_done(&self) {
+        if self.shards_pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish();
+        }
+    }
+}
