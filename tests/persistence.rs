@@ -490,3 +490,62 @@ fn bgsave_writes_the_cut_while_writes_race_it() {
     drop(loaded);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Waits for `k` to exit after `stop` and returns whether a dump was left in its directory.
+fn dump_after_exit(k: &mut Server, stop: impl FnOnce(&mut Server)) -> bool {
+    stop(k);
+    let mut exited = false;
+    assert!(wait_until(Duration::from_secs(10), || {
+        exited = exited || k.child.try_wait().unwrap().is_some();
+        exited
+    }));
+    k.dir.join("dump.rdb").exists()
+}
+
+/// Redis's rule for the final save: SHUTDOWN SAVE always, SHUTDOWN NOSAVE never, otherwise
+/// (SIGTERM, plain SHUTDOWN) when save points are configured. The saved data loads back.
+#[test]
+fn shutdown_saves_when_redis_would() {
+    let sigterm = |k: &mut Server| {
+        let _ = Command::new("kill").arg(k.pid().to_string()).status();
+    };
+    let shutdown = |how: &'static str| {
+        move |k: &mut Server| {
+            let mut c = k.client();
+            let _ = q::<V>(&mut c, &["SHUTDOWN", how]);
+        }
+    };
+    let mut k = Server::start(&["--save", "3600 1"]);
+    cmd(&mut k.client(), &["SET", "kept", "yes"]);
+    assert!(
+        dump_after_exit(&mut k, sigterm),
+        "SIGTERM with save points saves"
+    );
+    assert!(k
+        .log_text()
+        .contains("Saving the final RDB snapshot before exiting."));
+    let dir = copy_dump(&k.dir, "final");
+    let loaded = Server::start(&["--dir", dir.to_str().unwrap()]);
+    assert_eq!(
+        q::<String>(&mut loaded.client(), &["GET", "kept"]).unwrap(),
+        "yes"
+    );
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(dir);
+
+    let mut k = Server::start(&["--save", "3600 1"]);
+    cmd(&mut k.client(), &["SET", "a", "1"]);
+    assert!(
+        !dump_after_exit(&mut k, shutdown("NOSAVE")),
+        "SHUTDOWN NOSAVE"
+    );
+    let mut k = Server::start(&[]);
+    cmd(&mut k.client(), &["SET", "a", "1"]);
+    assert!(
+        !dump_after_exit(&mut k, sigterm),
+        "no save points: no final save"
+    );
+    let mut k = Server::start(&[]);
+    cmd(&mut k.client(), &["SET", "a", "1"]);
+    assert!(dump_after_exit(&mut k, shutdown("SAVE")), "SHUTDOWN SAVE");
+}

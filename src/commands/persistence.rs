@@ -20,7 +20,7 @@ use crate::resp::Args;
 use crate::runtime::clock::unix_ms;
 use crate::server::log;
 use crate::store::db::lru_clock;
-use crate::store::Entry;
+use crate::store::{Entry, Shard};
 
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
@@ -49,7 +49,7 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
         (b("rdbcompression"), b("rdbchecksum"), c.dbfilename.clone())
     };
     let held: Vec<usize> = ctx.shards.held().collect();
-    let header = aux(ctx);
+    let header = aux(&ctx.srv.run_id);
     let status = ctx.srv.save.clone();
     let sink = match FileSink::start(&name, &header, compress, checksum, held.len(), status) {
         Ok(s) => s,
@@ -79,13 +79,13 @@ pub fn encodings(ctx: &Ctx) -> Encodings {
 }
 
 /// Redis 7's AUX fields for a file written now.
-fn aux(ctx: &Ctx) -> Vec<(&'static str, String)> {
+pub fn aux(run_id: &str) -> Vec<(&'static str, String)> {
     vec![
         ("redis-ver", crate::server::start::REDIS_VERSION.to_string()),
         ("redis-bits", "64".into()),
         ("ctime", (unix_ms() / 1000).to_string()),
         ("used-mem", super::info::rss_bytes().to_string()),
-        ("repl-id", ctx.srv.run_id.clone()),
+        ("repl-id", run_id.to_string()),
         ("repl-offset", "0".into()),
         ("aof-base", "0".into()),
     ]
@@ -94,32 +94,50 @@ fn aux(ctx: &Ctx) -> Vec<(&'static str, String)> {
 /// The whole keyspace (every held shard, which for keyspace-wide commands is all of them) as
 /// an RDB file.
 pub fn snapshot(ctx: &mut Ctx) -> Vec<u8> {
-    let (compress, checksum, databases) = {
-        let c = ctx.srv.config();
-        let b = |n| c.get_bool(n).unwrap_or(true);
-        (b("rdbcompression"), b("rdbchecksum"), c.databases)
-    };
-    let mut w = Writer::new(compress);
-    w.header(&aux(ctx));
+    let header = aux(&ctx.srv.run_id);
+    let config = ctx.srv.config().clone();
     let held: Vec<usize> = ctx.shards.held().collect();
-    for d in 0..databases {
+    let shards = &mut ctx.shards;
+    write_rdb(
+        &config,
+        &header,
+        held.len(),
+        |j, f| f(shards.shard(held[j])),
+    )
+}
+
+/// An RDB file of `shards` shards, each reached through `with(index, f)` (so callers that hold
+/// shards differently, commands or the shut-down path, share the walk).
+pub fn write_rdb(
+    config: &crate::config::Config,
+    header: &[(&str, String)],
+    shards: usize,
+    mut with: impl FnMut(usize, &mut dyn FnMut(&mut Shard)),
+) -> Vec<u8> {
+    let b = |n| config.get_bool(n).unwrap_or(true);
+    let mut w = Writer::new(b("rdbcompression"));
+    w.header(header);
+    for d in 0..config.databases {
         let (mut keys, mut volatile) = (0, 0);
-        for &i in &held {
-            let t = &mut ctx.shards.shard(i).dbs[d].table;
-            keys += t.len();
-            volatile += t.volatile_len();
+        for i in 0..shards {
+            with(i, &mut |sh| {
+                keys += sh.dbs[d].table.len();
+                volatile += sh.dbs[d].table.volatile_len();
+            });
         }
         if keys == 0 {
             continue;
         }
         w.select_db(d, keys, volatile);
-        for &i in &held {
-            for r in ctx.shards.shard(i).dbs[d].table.records().iter() {
-                w.key_value(r.key(), &r.value(), r.expire_at_ms());
-            }
+        for i in 0..shards {
+            with(i, &mut |sh| {
+                for r in sh.dbs[d].table.records().iter() {
+                    w.key_value(r.key(), &r.value(), r.expire_at_ms());
+                }
+            });
         }
     }
-    w.finish(checksum)
+    w.finish(b("rdbchecksum"))
 }
 
 /// Writes the snapshot to `dbfilename` in `dir`; on success resets the change counters and

@@ -468,7 +468,11 @@ impl Worker {
                 null_array,
             } => self.block(slot, deadline_ms, done, null_array),
             ClientAction::Shutdown { save } => {
-                let code = if save == Some(true) { 2 } else { 1 };
+                let code = match save {
+                    Some(true) => super::SHUTDOWN_SAVE,
+                    Some(false) => super::SHUTDOWN_NOSAVE,
+                    None => super::SHUTDOWN_DEFAULT,
+                };
                 self.shared.shutdown.store(code, Ordering::Release);
                 self.shared.wake_all();
             }

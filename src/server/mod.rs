@@ -32,6 +32,11 @@ use crate::runtime::Mailbox;
 use client::ClientShared;
 use view::ShardCell;
 
+/// `Shared::shutdown` values: running (0), then why it stops, which decides the final save.
+pub const SHUTDOWN_DEFAULT: u8 = 1;
+pub const SHUTDOWN_SAVE: u8 = 2;
+pub const SHUTDOWN_NOSAVE: u8 = 3;
+
 /// Messages between event-loop threads.
 pub enum Msg {
     /// Asks the receiver for the lock of its shard on behalf of connection `token` of `from`.

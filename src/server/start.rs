@@ -129,12 +129,58 @@ pub fn run(config: Config) -> i32 {
     for h in handles {
         let _ = h.join();
     }
+    let mut exit_code = 0;
+    if !final_save(&shared) {
+        exit_code = 1;
+    }
     if let Some(p) = &pidfile {
         log::notice("Removing the pid file.");
         let _ = std::fs::remove_file(p);
     }
     log::warning("ringkv is now ready to exit, bye bye...");
-    0
+    exit_code
+}
+
+/// After the workers stopped: drops an unfinished background save and writes the final
+/// snapshot when SHUTDOWN SAVE asked for it, or when save points are configured and neither
+/// SHUTDOWN NOSAVE nor an empty `save` says otherwise (Redis's rule). False when the save
+/// failed. (Redis then refuses to exit; here the threads are already gone, so it exits 1.)
+fn final_save(shared: &Shared) -> bool {
+    let status = &shared.save;
+    if status.in_progress.load(Ordering::Acquire) {
+        log::warning("There is a background save in progress: dropping it.");
+        let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
+    }
+    let config = shared.config().clone();
+    let save_points = !config
+        .get_matching(b"save")
+        .first()
+        .is_none_or(|(_, v)| v.is_empty());
+    let reason = shared.shutdown.load(Ordering::Acquire);
+    let wanted =
+        reason == super::SHUTDOWN_SAVE || (reason != super::SHUTDOWN_NOSAVE && save_points);
+    if !wanted {
+        return true;
+    }
+    log::notice("Saving the final RDB snapshot before exiting.");
+    let header = crate::commands::persistence::aux(&shared.run_id);
+    let bytes =
+        crate::commands::persistence::write_rdb(&config, &header, shared.shards.len(), |i, f| {
+            // SAFETY: every worker thread has been joined, so nothing else can reach a shard; this
+            // is the only reference, created and dropped within this call.
+            let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << i) };
+            f(view.shard(i))
+        });
+    match crate::persist::write_atomic(&config.dbfilename, &bytes) {
+        Ok(()) => {
+            log::notice("DB saved on disk");
+            true
+        }
+        Err(e) => {
+            log::warning(&format!("Error trying to save the DB, can't exit: {e}"));
+            false
+        }
+    }
 }
 
 fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
