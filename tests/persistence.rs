@@ -549,3 +549,76 @@ fn shutdown_saves_when_redis_would() {
     cmd(&mut k.client(), &["SET", "a", "1"]);
     assert!(dump_after_exit(&mut k, shutdown("SAVE")), "SHUTDOWN SAVE");
 }
+
+/// A failed background save stops writes (and PING) with Redis's MISCONF text while save
+/// points are configured, as redis-server does; reads still work; `save ""` lifts it.
+#[test]
+fn failed_bgsave_stops_writes_like_redis() {
+    let Some((r, k)) = common::real_and_ringkv(&["--save", "3600 1"]) else {
+        return;
+    };
+    let mut replies: Vec<Vec<String>> = Vec::new();
+    for (mut c, dir) in [(r.client(), r.dir.clone()), (k.client(), k.dir.clone())] {
+        if dir == r.dir {
+            cmd(&mut c, &["CONFIG", "SET", "save", "3600 1"]);
+        }
+        cmd(&mut c, &["SET", "a", "1"]);
+        // The working directory disappears: the save cannot create its file.
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut got = vec![q::<String>(&mut c, &["BGSAVE"]).unwrap()];
+        assert!(wait_until(Duration::from_secs(10), || {
+            info_field(&mut c, "rdb_last_bgsave_status") == "err"
+                && info_field(&mut c, "rdb_bgsave_in_progress") == "0"
+        }));
+        got.push(err(q(&mut c, &["SET", "a", "2"])));
+        got.push(err(q(&mut c, &["PING"])));
+        got.push(q::<String>(&mut c, &["GET", "a"]).unwrap());
+        got.push(err(q(&mut c, &["SAVE"])));
+        cmd(&mut c, &["CONFIG", "SET", "save", ""]);
+        got.push(q::<String>(&mut c, &["SET", "a", "3"]).unwrap());
+        std::fs::create_dir_all(&dir).unwrap();
+        replies.push(got);
+    }
+    assert!(replies[0][1].starts_with("MISCONF "), "{:?}", replies[0]);
+    assert_eq!(replies[0], replies[1]);
+}
+
+/// kill -9 in the middle of a background save leaves the previous dump as it was.
+#[test]
+fn kill_during_bgsave_keeps_the_previous_dump() {
+    let mut k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["DEBUG", "POPULATE", "5000"]);
+    assert_eq!(q::<String>(&mut kc, &["SAVE"]).unwrap(), "OK");
+    let before = std::fs::read(k.dir.join("dump.rdb")).unwrap();
+    let at_save = digest(&mut kc);
+    cmd(&mut kc, &["DEBUG", "POPULATE", "20000", "other"]);
+    // 25000 keys at 1 ms each: the save is still running when the process dies.
+    cmd(&mut kc, &["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+    assert_eq!(
+        q::<String>(&mut kc, &["BGSAVE"]).unwrap(),
+        "Background saving started"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_dir(&k.dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+    }));
+    assert_eq!(info_field(&mut kc, "rdb_bgsave_in_progress"), "1");
+    k.child.kill().unwrap();
+    k.child.wait().unwrap();
+    assert_eq!(std::fs::read(k.dir.join("dump.rdb")).unwrap(), before);
+    let dir = copy_dump(&k.dir, "after-kill");
+    let loaded = Server::start(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(digest(&mut loaded.client()), at_save);
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -54,8 +54,12 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
     let sink = match FileSink::start(&name, &header, compress, checksum, held.len(), status) {
         Ok(s) => s,
         Err(e) => {
-            log::warning(&format!("Can't save in background: {e}"));
-            return ctx.out.err(&format!("Background save failed: {e}"));
+            // As when Redis's child fails to open its file: the save "started" and failed.
+            log::notice("Background saving started");
+            log::warning(&temp_file_error(&e));
+            log::warning("Background saving error");
+            ctx.srv.save.last_bgsave_ok.store(false, Ordering::Relaxed);
+            return ctx.out.simple(b"Background saving started");
         }
     };
     for i in held {
@@ -146,13 +150,7 @@ pub fn save_to_disk(ctx: &mut Ctx) -> Result<(), String> {
     let bytes = snapshot(ctx);
     let name = ctx.srv.config().dbfilename.clone();
     if let Err(e) = crate::persist::write_atomic(&name, &bytes) {
-        let cwd = std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        let line = format!(
-            "Failed opening the temp RDB file temp-{}.rdb (in server root dir {cwd}) for saving: {e}",
-            std::process::id()
-        );
+        let line = temp_file_error(&e);
         log::warning(&line);
         return Err(line);
     }
@@ -167,6 +165,18 @@ pub fn save_to_disk(ctx: &mut Ctx) -> Result<(), String> {
         .store(unix_ms() / 1000, Ordering::Relaxed);
     ctx.srv.save.saves.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Redis's log line for a temp file that could not be written.
+fn temp_file_error(e: &std::io::Error) -> String {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    format!(
+        "Failed opening the temp RDB file temp-{}.rdb (in server root dir {cwd}) for saving: {}",
+        std::process::id(),
+        crate::config::io_error_text(e)
+    )
 }
 
 /// Empties every database and loads `bytes` (an RDB file) into the held shards, each key to

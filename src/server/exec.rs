@@ -333,7 +333,11 @@ impl Worker {
         } = conn;
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
-        match check(out, client, *monitor, &args) {
+        // Writes are refused while the last background save failed (stop-writes-on-bgsave-error
+        // with save points configured), as Redis does.
+        let misconf = self.limits.stop_writes_on_save_error
+            && !self.shared.save.last_bgsave_ok.load(Ordering::Relaxed);
+        match check(out, client, *monitor, misconf, &args) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
                 super::multi::queue_or_route(out, client, spec, &args, raw, shards)
@@ -646,12 +650,19 @@ pub(super) fn route(spec: &Spec, args: &Args, shards: usize) -> u64 {
     m
 }
 
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
+    unable to persist to disk. Commands that may modify the data set are disabled, because this \
+    instance is configured to report errors during writes if RDB snapshotting fails \
+    (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
+    error.";
+
 /// Pre-routing checks, in Redis's order: known command, arity, authentication. On failure the
 /// error is already queued.
 fn check(
     out: &mut Vec<u8>,
     client: &ClientState,
     monitor: bool,
+    misconf: bool,
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
     let mut reply = Reply::new(out, client.resp3);
@@ -668,6 +679,10 @@ fn check(
     }
     if !client.authenticated && !spec.has(commands::NO_AUTH) {
         reply.error("NOAUTH Authentication required.");
+        return Err(());
+    }
+    if misconf && (spec.has(commands::WRITE) || spec.name == "ping") {
+        reply.error(MISCONF);
         return Err(());
     }
     if client.subscribed()

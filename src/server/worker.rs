@@ -59,6 +59,9 @@ pub struct Limits {
     pub tcp_keepalive_s: u64,
     /// `rdb-key-save-delay`: µs per key a background save spends (a test knob; 0 = full speed).
     pub rdb_key_save_delay_us: i64,
+    /// `stop-writes-on-bgsave-error yes` and save points configured: a failed background save
+    /// stops writes (MISCONF).
+    pub stop_writes_on_save_error: bool,
     /// Compact-encoding thresholds of the collection types.
     pub hash: crate::store::hash::HashLimits,
     pub list: crate::store::list::ListLimits,
@@ -83,6 +86,10 @@ impl Limits {
             protected_mode: c.protected_mode,
             hz: c.hz.clamp(1, 500),
             rdb_key_save_delay_us: c.get_int("rdb-key-save-delay").unwrap_or(0),
+            stop_writes_on_save_error: c.get_bool("stop-writes-on-bgsave-error").unwrap_or(true)
+                && c.get_matching(b"save")
+                    .first()
+                    .is_some_and(|(_, v)| !v.is_empty()),
             slowlog_slower_than_us: c.slowlog_log_slower_than_us,
             slowlog_len_max: c.slowlog_max_len,
             latency_threshold_ms: c.latency_monitor_threshold_ms,

@@ -9,15 +9,16 @@
 //! ```
 //!
 //! The payload of a short string, an integer, or a small packed collection (hash or sorted-set
-//! pack, intset up to `INLINE_PACK_BYTES_MAX`) is stored inline; anything else is a pointer to
-//! a boxed `Value` (long strings, lists, large collections), which moves in and out without a
-//! copy. Commands never see records: `keyspace::Table` unpacks the one a command works on into
+//! pack, intset up to `INLINE_PACK_BYTES_MAX`) is stored inline; a longer string's bytes are
+//! owned through a pointer and length; anything else is a pointer to a boxed `Value` (lists,
+//! large collections). Out-of-line parts move in and out without a copy. Commands never see records: `keyspace::Table` unpacks the one a command works on into
 //! an `Entry` and packs it back (see there).
 //!
 //! This module owns the only raw allocation handling of the keyspace. Invariants every unsafe
 //! block relies on: `ptr` points at an allocation of exactly `self.size()` bytes made with
 //! `layout(size)`; its header is always fully written; a `K_BOXED` payload holds a pointer
-//! made by `Box::into_raw` and owned by this record alone; a `K_MOVED` payload holds the
+//! made by `Box::into_raw` and owned by this record alone (a `K_HEAP_STR` payload likewise the
+//! pointer and length of a `Box<[u8]>`); a `K_MOVED` payload holds the
 //! allocation of such a box whose `Value` has been moved out (`take_value`).
 
 use super::hash::Hash;
@@ -40,6 +41,11 @@ const K_ZSET_PACK: u8 = 3;
 const K_INTSET: u8 = 4;
 const K_BOXED: u8 = 5;
 const K_MOVED: u8 = 6;
+/// A long string's bytes on the heap, owned by the record: pointer and length.
+const K_HEAP_STR: u8 = 7;
+/// ... whose bytes were moved out (`take_value`): nothing to free.
+const K_HEAP_MOVED: u8 = 8;
+const HEAP_STR_BYTES: usize = 2 * PTR_BYTES;
 
 const HAS_EXPIRE: u8 = 1;
 /// kind, flags, access_s.
@@ -90,13 +96,6 @@ impl Payload<'_> {
             Payload::Bytes(_, b) => varint_len(b.len()) + b.len(),
         }
     }
-
-    fn kind(&self) -> u8 {
-        match self {
-            Payload::Int(_) => K_INT,
-            Payload::Bytes(k, _) => *k,
-        }
-    }
 }
 
 /// The inline form of `v`, if it has one.
@@ -117,6 +116,14 @@ fn inline_bytes(v: &Value) -> Option<Payload<'_>> {
     }
 }
 
+/// Bytes a record needs for `value`'s payload at offset `at`, plus `at`.
+fn payload_bytes(at: usize, value: &Value) -> usize {
+    at + match value {
+        Value::Str(SmallStr::Boxed(_)) => HEAP_STR_BYTES,
+        v => inline_bytes(v).map_or(PTR_BYTES, |p| p.bytes()),
+    }
+}
+
 /// One key's stored form. Owns its allocation (and a boxed value, if any) like a `Box`.
 pub struct Record {
     ptr: NonNull<u8>,
@@ -133,11 +140,9 @@ impl Record {
     /// A record for `key` holding `value`.
     pub fn new(key: &[u8], value: Value, expire_at_ms: u64, access_s: u32) -> Record {
         let key_off = Self::key_offset_for(expire_at_ms != 0, key.len());
-        let (kind, size) = match inline_bytes(&value) {
-            Some(p) => (p.kind(), key_off + key.len() + p.bytes()),
-            None => (K_BOXED, key_off + key.len() + PTR_BYTES),
-        };
-        // SAFETY: `size` > 0 (the header alone is 6 bytes) and the layout is valid.
+        let size = payload_bytes(key_off + key.len(), &value);
+        let kind = K_INT; // set for real by `write_payload`
+                          // SAFETY: `size` > 0 (the header alone is 6 bytes) and the layout is valid.
         let raw = unsafe { alloc(layout(size)) };
         let Some(ptr) = NonNull::new(raw) else {
             std::alloc::handle_alloc_error(layout(size));
@@ -173,6 +178,21 @@ impl Record {
 
     /// Writes `value` at `at` (the record is already sized for it) and sets the kind byte.
     fn write_payload(&mut self, at: usize, value: Value) {
+        let value = match value {
+            Value::Str(SmallStr::Boxed(b)) => {
+                let len = b.len();
+                let p = Box::into_raw(b) as *mut u8;
+                // SAFETY: the caller sized the allocation for a heap-string payload at `at`.
+                let buf = unsafe {
+                    std::slice::from_raw_parts_mut(self.ptr.as_ptr(), at + HEAP_STR_BYTES)
+                };
+                buf[0] = K_HEAP_STR;
+                buf[at..at + PTR_BYTES].copy_from_slice(&(p as usize).to_ne_bytes());
+                buf[at + PTR_BYTES..].copy_from_slice(&len.to_ne_bytes());
+                return;
+            }
+            v => v,
+        };
         match inline_bytes(&value) {
             Some(p) => self.write_inline(at, &p),
             None => {
@@ -211,7 +231,25 @@ impl Record {
     }
 
     fn size_for_payload_at(&self, at: usize, value: &Value) -> usize {
-        at + inline_bytes(value).map_or(PTR_BYTES, |p| p.bytes())
+        payload_bytes(at, value)
+    }
+
+    /// The pointer and length of a heap string's bytes.
+    fn heap_parts(&self) -> (*mut u8, usize) {
+        let (b, _) = self.payload();
+        let mut p = [0u8; PTR_BYTES];
+        p.copy_from_slice(&b[..PTR_BYTES]);
+        let mut n = [0u8; PTR_BYTES];
+        n.copy_from_slice(&b[PTR_BYTES..]);
+        (usize::from_ne_bytes(p) as *mut u8, usize::from_ne_bytes(n))
+    }
+
+    /// The bytes of a heap string, borrowed.
+    fn heap_bytes(&self) -> &[u8] {
+        let (p, n) = self.heap_parts();
+        // SAFETY: a K_HEAP_STR payload points at `n` live bytes this record owns; `&self`
+        // keeps them alive and unmodified for the returned lifetime.
+        unsafe { std::slice::from_raw_parts(p, n) }
     }
 
     #[inline]
@@ -295,6 +333,7 @@ impl Record {
         match self.kind() {
             K_INT => len_at(8),
             K_BOXED | K_MOVED => len_at(PTR_BYTES),
+            K_HEAP_STR | K_HEAP_MOVED => len_at(HEAP_STR_BYTES),
             K_STR => {
                 let n = self.byte(at) as usize;
                 let (b, end) = len_at(1 + n);
@@ -323,7 +362,7 @@ impl Record {
     /// Redis's type name (TYPE), without unpacking the value.
     pub fn type_name(&self) -> &'static str {
         match self.kind() {
-            K_INT | K_STR => "string",
+            K_INT | K_STR | K_HEAP_STR => "string",
             K_HASH_PACK => "hash",
             K_ZSET_PACK => "zset",
             K_INTSET => "set",
@@ -340,7 +379,10 @@ impl Record {
                 // keeps it alive and unmodified for the returned lifetime.
                 ValueRef::Borrowed(unsafe { &*self.boxed_ptr() })
             }
-            K_MOVED => unreachable!("a record is read only while its value is in place"),
+            K_HEAP_STR => ValueRef::Owned(Value::Str(SmallStr::new(self.heap_bytes()))),
+            K_MOVED | K_HEAP_MOVED => {
+                unreachable!("a record is read only while its value is in place")
+            }
             _ => ValueRef::Owned(self.decode_inline()),
         }
     }
@@ -374,7 +416,16 @@ impl Record {
                 unsafe { *self.ptr.as_ptr() = K_MOVED };
                 v
             }
-            K_MOVED => unreachable!("value already taken"),
+            K_HEAP_STR => {
+                let (p, n) = self.heap_parts();
+                // SAFETY: the parts came from `Box::<[u8]>::into_raw` and this record owned
+                // them; ownership moves to the returned value (kind K_HEAP_MOVED from now).
+                let b = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)) };
+                // SAFETY: byte 0 is inside the allocation.
+                unsafe { *self.ptr.as_ptr() = K_HEAP_MOVED };
+                Value::Str(SmallStr::Boxed(b))
+            }
+            K_MOVED | K_HEAP_MOVED => unreachable!("value already taken"),
             _ => self.decode_inline(),
         }
     }
@@ -386,7 +437,8 @@ impl Record {
         // size, same header shape, so write in place.
         if let Some(p) = inline_bytes(&value) {
             let kind = self.kind();
-            if kind != K_BOXED && kind != K_MOVED && (expire_at_ms != 0) == self.has_expiry() {
+            let out_of_line = matches!(kind, K_BOXED | K_MOVED | K_HEAP_STR | K_HEAP_MOVED);
+            if !out_of_line && (expire_at_ms != 0) == self.has_expiry() {
                 let (_, end) = self.payload();
                 let at = self.payload_offset();
                 if end - at == p.bytes() {
@@ -405,10 +457,18 @@ impl Record {
             K_MOVED => Some((self.boxed_ptr(), true)),
             _ => None,
         };
+        // An old heap string still owned (not moved out) is freed.
+        let old_heap = (self.kind() == K_HEAP_STR).then(|| self.heap_parts());
         let new_key_off = Self::key_offset_for(expire_at_ms != 0, key_len);
         let payload_at = new_key_off + key_len;
-        let inline = inline_bytes(&value).is_some();
+        // Only a value that would be boxed can reuse the old box.
+        let inline =
+            inline_bytes(&value).is_some() || matches!(value, Value::Str(SmallStr::Boxed(_)));
         let new_size = self.size_for_payload_at(payload_at, &value);
+        if let Some((p, n)) = old_heap {
+            // SAFETY: this record owned these bytes (not moved out); freed exactly once, here.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)) });
+        }
 
         if new_size > old_size {
             self.resize(old_size, new_size);
@@ -511,6 +571,11 @@ impl Drop for Record {
             K_BOXED => drop(unsafe { Box::from_raw(self.boxed_ptr()) }),
             // SAFETY: the box's value was moved out; only its memory is left to free.
             K_MOVED => unsafe { dealloc(self.boxed_ptr() as *mut u8, Layout::new::<Value>()) },
+            K_HEAP_STR => {
+                let (p, n) = self.heap_parts();
+                // SAFETY: the record owns these bytes; freed exactly once, here.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)) });
+            }
             _ => {}
         }
         // SAFETY: allocated with `layout(size)` (size kept in step by every resize).
