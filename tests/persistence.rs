@@ -622,3 +622,42 @@ fn kill_during_bgsave_keeps_the_previous_dump() {
     drop(loaded);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `save <seconds> <changes>` points start a background save from cron on two threads, like
+/// Redis's serverCron, and the file holds the changes.
+#[test]
+fn save_points_trigger_background_saves() {
+    let k = Server::start(&[
+        "--save",
+        "1 2",
+        "--threads",
+        "2",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["SET", "first", "1"]);
+    cmd(&mut kc, &["SET", "{x}second", "2"]);
+    let want = digest(&mut kc);
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            k.log_text()
+                .contains("Background saving terminated with success")
+        }),
+        "no save point fired: {}",
+        k.log_text()
+    );
+    assert!(k.log_text().contains("changes in 1 seconds. Saving..."));
+    assert_eq!(info_field(&mut kc, "rdb_changes_since_last_save"), "0");
+    assert!(info_field(&mut kc, "rdb_saves").parse::<u64>().unwrap() >= 1);
+    let dir = copy_dump(&k.dir, "savepoint");
+    let loaded = Server::start(&[
+        "--dir",
+        dir.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(digest(&mut loaded.client()), want);
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -19,6 +19,7 @@ use crate::persist::snapshot::FileSink;
 use crate::resp::Args;
 use crate::runtime::clock::unix_ms;
 use crate::server::log;
+use crate::server::view::ShardView;
 use crate::store::db::lru_clock;
 use crate::store::{Entry, Shard};
 
@@ -43,33 +44,38 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
     if ctx.srv.save.in_progress.load(Ordering::Acquire) {
         return ctx.out.err(IN_PROGRESS);
     }
+    start_background_save(ctx.srv, &mut ctx.shards);
+    ctx.out.simple(b"Background saving started")
+}
+
+/// Takes the cut over the held shards (the caller holds all of them) and starts the save
+/// (BGSAVE, and save points from cron). A file that cannot be created fails the save the way
+/// Redis's child does: logged, and `rdb_last_bgsave_status:err`.
+pub fn start_background_save(srv: &crate::server::Shared, shards: &mut ShardView) {
     let (compress, checksum, name) = {
-        let c = ctx.srv.config();
+        let c = srv.config();
         let b = |n| c.get_bool(n).unwrap_or(true);
         (b("rdbcompression"), b("rdbchecksum"), c.dbfilename.clone())
     };
-    let held: Vec<usize> = ctx.shards.held().collect();
-    let header = aux(&ctx.srv.run_id);
-    let status = ctx.srv.save.clone();
+    let held: Vec<usize> = shards.held().collect();
+    let header = aux(&srv.run_id);
+    log::notice("Background saving started");
+    let status = srv.save.clone();
     let sink = match FileSink::start(&name, &header, compress, checksum, held.len(), status) {
         Ok(s) => s,
         Err(e) => {
-            // As when Redis's child fails to open its file: the save "started" and failed.
-            log::notice("Background saving started");
             log::warning(&temp_file_error(&e));
             log::warning("Background saving error");
-            ctx.srv.save.last_bgsave_ok.store(false, Ordering::Relaxed);
-            return ctx.out.simple(b"Background saving started");
+            srv.save.last_bgsave_ok.store(false, Ordering::Relaxed);
+            return;
         }
     };
     for i in held {
-        let shard = ctx.shards.shard(i);
+        let shard = shards.shard(i);
         // Changes from here on are the next save's (a failed save does not give them back).
         shard.dirty = 0;
         shard.start_snapshot(sink.clone());
     }
-    log::notice("Background saving started");
-    ctx.out.simple(b"Background saving started")
 }
 
 /// The encoding thresholds of the running thread, for rebuilding loaded values.
@@ -136,7 +142,7 @@ pub fn write_rdb(
         for i in 0..shards {
             with(i, &mut |sh| {
                 for r in sh.dbs[d].table.records().iter() {
-                    w.key_value(r.key(), &r.value(), r.expire_at_ms());
+                    w.record(r);
                 }
             });
         }

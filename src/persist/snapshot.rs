@@ -37,6 +37,8 @@ pub struct SaveStatus {
     pub started_us: AtomicU64,
     /// The largest chunk the last background save held in memory at once.
     pub last_cow_bytes: AtomicU64,
+    /// Unix seconds of the last save-point attempt (a failed one is retried after a delay).
+    pub last_try_s: AtomicU64,
 }
 
 impl Default for SaveStatus {
@@ -49,6 +51,7 @@ impl Default for SaveStatus {
             last_bgsave_time_s: AtomicI64::new(-1),
             started_us: AtomicU64::new(0),
             last_cow_bytes: AtomicU64::new(0),
+            last_try_s: AtomicU64::new(0),
         }
     }
 }
@@ -170,7 +173,7 @@ impl SegmentSink for FileSink {
                 w.select(db);
                 any = true;
             }
-            w.key_value(r.key(), &r.value(), r.expire_at_ms());
+            w.record(r);
         }
         if any {
             self.append(&w.buf);

@@ -17,6 +17,7 @@ pub mod locks;
 pub mod log;
 pub mod multi;
 pub mod pubsub;
+pub mod savepoint;
 pub mod ship;
 pub mod slowlog;
 pub mod start;
@@ -80,6 +81,8 @@ pub struct WorkerStats {
     pub total_error_replies: AtomicU64,
     /// Connections blocked on keys right now.
     pub blocked_clients: AtomicU64,
+    /// Changes to this thread's shard since the last save, published by its cron.
+    pub dirty: AtomicU64,
 }
 
 /// State shared by every thread. Everything on the request path is an atomic or is only touched

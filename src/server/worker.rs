@@ -62,6 +62,8 @@ pub struct Limits {
     /// `stop-writes-on-bgsave-error yes` and save points configured: a failed background save
     /// stops writes (MISCONF).
     pub stop_writes_on_save_error: bool,
+    /// `save` points as (seconds, changes).
+    pub save_points: Vec<(u64, u64)>,
     /// Compact-encoding thresholds of the collection types.
     pub hash: crate::store::hash::HashLimits,
     pub list: crate::store::list::ListLimits,
@@ -86,6 +88,12 @@ impl Limits {
             protected_mode: c.protected_mode,
             hz: c.hz.clamp(1, 500),
             rdb_key_save_delay_us: c.get_int("rdb-key-save-delay").unwrap_or(0),
+            save_points: super::savepoint::save_points(
+                &c.get_matching(b"save")
+                    .first()
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            ),
             stop_writes_on_save_error: c.get_bool("stop-writes-on-bgsave-error").unwrap_or(true)
                 && c.get_matching(b"save")
                     .first()
@@ -156,6 +164,8 @@ pub struct Worker {
     /// Deadlines of blocked connections: (Unix ms, token), earliest first.
     pub timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
     last_prune_s: u64,
+    /// Worker 0 acquiring every shard for a due save point (`savepoint.rs`).
+    pub cron_save: Option<super::savepoint::CronSave>,
 }
 
 impl Worker {
@@ -190,6 +200,7 @@ impl Worker {
             overflow: Default::default(),
             timers: Default::default(),
             last_prune_s: 0,
+            cron_save: None,
         })
     }
 
@@ -615,7 +626,11 @@ impl Worker {
         // A parked batch runs and releases at once, so the grant moves on to the next holder.
         loop {
             let conns = &self.conns;
+            let saving = self.cron_save.is_some();
             let next = self.lock.release(|t| {
+                if t == super::savepoint::SAVE_TOKEN {
+                    return saving;
+                }
                 let slot = (t & 0xffff_ffff) as usize;
                 conns
                     .get(slot)
@@ -636,6 +651,7 @@ impl Worker {
     fn grant_local(&mut self, next: Option<Holder>) {
         match next {
             None | Some(Holder::Batch(_)) => {}
+            Some(Holder::Local(super::savepoint::SAVE_TOKEN)) => self.on_save_grant(self.id),
             Some(Holder::Local(token)) => {
                 let slot = (token & 0xffff_ffff) as usize;
                 self.conns[slot].held |= 1u64 << self.id;
@@ -675,6 +691,9 @@ impl Worker {
                             },
                         );
                     }
+                }
+                Msg::LockGrant { shard, token } if token == super::savepoint::SAVE_TOKEN => {
+                    self.on_save_grant(shard)
                 }
                 Msg::LockGrant { shard, token } => match self.conn_by_token(token) {
                     Some(slot) if self.conns[slot].need & (1u64 << shard) != 0 => {
@@ -750,6 +769,9 @@ impl Worker {
         // SAFETY: as in `cron`: our own shard's lock is free and this thread is its owner.
         let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
         let shard = view.shard(self.id);
+        self.shared.stats[self.id]
+            .dirty
+            .store(shard.dirty, Ordering::Relaxed);
         if !shard.saving() {
             return;
         }
@@ -812,6 +834,7 @@ impl Worker {
         if self.lock.is_free() {
             self.save_step();
         }
+        self.maybe_save_point();
         if self.limits.timeout_s > 0 {
             let limit_ms = self.limits.timeout_s * 1000;
             let idle: Vec<usize> = self

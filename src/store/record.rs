@@ -371,6 +371,16 @@ impl Record {
         }
     }
 
+    /// The bytes of a string value stored as bytes (not integers, not boxed), without a copy:
+    /// what a snapshot writes for most keys.
+    pub fn str_bytes(&self) -> Option<&[u8]> {
+        match self.kind() {
+            K_STR => Some(self.payload().0),
+            K_HEAP_STR => Some(self.heap_bytes()),
+            _ => None,
+        }
+    }
+
     /// The value, borrowed when boxed, decoded when inline.
     pub fn value(&self) -> ValueRef<'_> {
         match self.kind() {

@@ -160,13 +160,30 @@ impl Writer {
 
     /// One key: expiry (if any), type, key, value.
     pub fn key_value(&mut self, key: &[u8], v: &Value, expire_at_ms: u64) {
+        self.expiry(expire_at_ms);
+        self.byte(Self::type_of(v));
+        self.string(key);
+        self.value(v);
+    }
+
+    /// One stored record: strings straight from its bytes, other values through `value`.
+    pub fn record(&mut self, r: &crate::store::record::Record) {
+        match r.str_bytes() {
+            Some(s) => {
+                self.expiry(r.expire_at_ms());
+                self.byte(TYPE_STRING);
+                self.string(r.key());
+                self.string(s);
+            }
+            None => self.key_value(r.key(), &r.value(), r.expire_at_ms()),
+        }
+    }
+
+    fn expiry(&mut self, expire_at_ms: u64) {
         if expire_at_ms != 0 {
             self.byte(OP_EXPIRETIME_MS);
             self.buf.extend_from_slice(&expire_at_ms.to_le_bytes());
         }
-        self.byte(Self::type_of(v));
-        self.string(key);
-        self.value(v);
     }
 
     /// EOF and the checksum (0 when `checksum` is off, as Redis writes it).

@@ -1,0 +1,151 @@
+//! `save <seconds> <changes>` points: worker 0 starts a background save when enough changes
+//! are old enough, as Redis's serverCron does.
+//!
+//! A background save's cut must be taken while every shard is held, like the BGSAVE command
+//! does (`persist::snapshot`). Cron has no connection, so worker 0 acquires the shard locks
+//! under a reserved holder token (`SAVE_TOKEN`) with the same protocol connections use:
+//! ascending shard order, the local lock directly, remote ones by LockRequest/LockGrant. When
+//! it holds them all it starts the save and releases them. Changes are counted per shard by
+//! its owner and published in `WorkerStats::dirty` each cron tick.
+
+use std::sync::atomic::Ordering;
+
+use super::locks::Holder;
+use super::worker::Worker;
+use super::{log, Msg};
+use crate::runtime::clock::unix_ms;
+
+/// The lock-holder token of the save-point acquisition (no connection has it: connection
+/// tokens carry a 32-bit slot, never all ones).
+pub const SAVE_TOKEN: u64 = u64::MAX;
+/// After a failed background save, the next attempt waits this long (Redis's retry delay).
+const RETRY_DELAY_S: u64 = 5;
+
+/// Shard locks the save-point trigger needs, holds and has asked for.
+#[derive(Default)]
+pub struct CronSave {
+    need: u64,
+    held: u64,
+    requested: u64,
+}
+
+/// Parses the `save` directive's value ("3600 1 300 100") into (seconds, changes) pairs.
+pub fn save_points(value: &str) -> Vec<(u64, u64)> {
+    let nums: Vec<u64> = value
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    nums.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+impl Worker {
+    /// On worker 0's cron: starts acquiring every shard when a save point is due.
+    pub fn maybe_save_point(&mut self) {
+        if self.id != 0 || self.cron_save.is_some() || self.limits.save_points.is_empty() {
+            return;
+        }
+        let status = &self.shared.save;
+        if status.in_progress.load(Ordering::Acquire) {
+            return;
+        }
+        let now_s = unix_ms() / 1000;
+        let since_s = now_s.saturating_sub(status.lastsave_s.load(Ordering::Relaxed));
+        let failed = !status.last_bgsave_ok.load(Ordering::Relaxed);
+        let last_try_s = status.last_try_s.load(Ordering::Relaxed);
+        if failed && now_s.saturating_sub(last_try_s) < RETRY_DELAY_S {
+            return;
+        }
+        let changes: u64 = self
+            .shared
+            .stats
+            .iter()
+            .map(|s| s.dirty.load(Ordering::Relaxed))
+            .sum();
+        let Some(&(secs, _)) = self
+            .limits
+            .save_points
+            .iter()
+            .find(|&&(secs, min_changes)| changes >= min_changes && since_s >= secs)
+        else {
+            return;
+        };
+        log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
+        let all = (1u64 << self.shared.workers()) - 1;
+        self.cron_save = Some(CronSave {
+            need: all,
+            ..Default::default()
+        });
+        self.advance_save();
+    }
+
+    /// A lock for the save-point trigger was granted (`shard` is ours or a remote one).
+    pub fn on_save_grant(&mut self, shard: usize) {
+        match self.cron_save.as_mut() {
+            Some(s) if s.need & (1u64 << shard) != 0 => {
+                s.held |= 1u64 << shard;
+                self.advance_save();
+            }
+            // Nothing is waiting for it any more: give it back.
+            _ if shard == self.id => self.release(1u64 << shard),
+            _ => self.shared.send(shard, Msg::Unlock),
+        }
+    }
+
+    /// Acquires the next lock in shard order; with all of them, starts the save and releases.
+    fn advance_save(&mut self) {
+        let me = self.id;
+        loop {
+            let Some(s) = self.cron_save.as_mut() else {
+                return;
+            };
+            let missing = s.need & !s.held;
+            if missing == 0 {
+                break;
+            }
+            let next = missing.trailing_zeros() as usize;
+            let bit = 1u64 << next;
+            if next == me {
+                if self.lock.acquire(Holder::Local(SAVE_TOKEN)) {
+                    s.held |= bit;
+                    continue;
+                }
+                return; // granted later through `grant_local`
+            }
+            if s.requested & bit == 0 {
+                s.requested |= bit;
+                self.shared.send(
+                    next,
+                    Msg::LockRequest {
+                        from: me,
+                        token: SAVE_TOKEN,
+                    },
+                );
+            }
+            return;
+        }
+        let held = self.cron_save.take().map_or(0, |s| s.held);
+        let shared = self.shared.clone();
+        // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
+        // through the lock protocol, so no other thread touches them until `release` below.
+        let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
+        self.shared
+            .save
+            .last_try_s
+            .store(unix_ms() / 1000, Ordering::Relaxed);
+        crate::commands::persistence::start_background_save(&shared, &mut view);
+        drop(view);
+        self.release(held);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_save_points() {
+        assert_eq!(
+            super::save_points("3600 1 300 100 60 10000"),
+            vec![(3600, 1), (300, 100), (60, 10000)]
+        );
+        assert!(super::save_points("").is_empty());
+    }
+}
