@@ -125,15 +125,16 @@ impl Worker {
         }
         let held = self.cron_save.take().map_or(0, |s| s.held);
         let shared = self.shared.clone();
-        // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
-        // through the lock protocol, so no other thread touches them until `release` below.
-        let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
-        self.shared
+        shared
             .save
             .last_try_s
             .store(unix_ms() / 1000, Ordering::Relaxed);
-        crate::commands::persistence::start_background_save(&shared, &mut view);
-        drop(view);
+        {
+            // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
+            // through the lock protocol, so no other thread touches them until `release` below.
+            let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
+            crate::commands::persistence::start_background_save(&shared, &mut view);
+        }
         self.release(held);
     }
 }
