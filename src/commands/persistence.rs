@@ -203,7 +203,7 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
         .file(now, databases, true, |l| {
             let db = shards.db_at(l.db, &l.key);
             db.db.table.insert(Entry {
-                key: l.key.as_slice().into(),
+                key: (&*l.key).into(),
                 value: l.value,
                 expire_at_ms: l.expire_at_ms,
                 access_s,

@@ -9,7 +9,10 @@ const DISTANCE_MAX: usize = 1 << 13;
 const MATCH_BYTES_MAX: usize = 264;
 /// Literal runs are at most 32 bytes.
 const LITERAL_RUN_MAX: usize = 32;
-const HASH_BITS: u32 = 14;
+/// Hash table slots at most; small inputs get a table their size (zeroing 64 KiB for every
+/// 100-byte string would cost more than compressing it).
+const HASH_BITS_MAX: u32 = 14;
+const HASH_BITS_MIN: u32 = 6;
 
 /// The largest expansion one input byte can produce (a 3-byte reference yields 264 bytes), so
 /// a declared output length above `input.len() * EXPANSION_MAX` is a lie and is refused before
@@ -17,16 +20,17 @@ const HASH_BITS: u32 = 14;
 pub const EXPANSION_MAX: usize = MATCH_BYTES_MAX / 2;
 
 #[inline]
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], bits: u32) -> usize {
     let v = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
 /// Compresses `input`; `None` when the result would not be shorter than `out_max` bytes
 /// (Redis then stores the string as is).
 pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
     let n = input.len();
-    let mut table = vec![0u32; 1 << HASH_BITS];
+    let bits = (usize::BITS - n.leading_zeros()).clamp(HASH_BITS_MIN, HASH_BITS_MAX);
+    let mut table = vec![0u32; 1 << bits];
     let mut out = Vec::with_capacity(out_max.min(n + n / 32 + 1));
     let mut run_at = out.len(); // where the current literal run's control byte sits
     out.push(0);
@@ -34,7 +38,7 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
     let mut ip = 0usize;
     while ip < n {
         if ip + 2 < n {
-            let h = hash3(&input[ip..]);
+            let h = hash3(&input[ip..], bits);
             let candidate = table[h] as usize;
             table[h] = ip as u32 + 1;
             if candidate > 0 {

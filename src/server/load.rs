@@ -41,7 +41,7 @@ pub fn load_dump(shards: &mut [ShardCell], config: &Config) -> Result<(), LoadFa
     let result = Reader::new(&bytes, enc).file(now, config.databases, verify, |l| {
         let shard = shards[shard_of(&l.key, n)].get_mut();
         shard.dbs[l.db].table.insert(Entry {
-            key: l.key.as_slice().into(),
+            key: (&*l.key).into(),
             value: l.value,
             expire_at_ms: l.expire_at_ms,
             access_s,

@@ -1,25 +1,46 @@
-//! `ZTree`: the order of a large sorted set, an order-statistics treap in an arena.
+//! `ZTree`: the order of a large sorted set, a B+tree with subtree counts in an arena.
 //!
-//! Entries are ordered by (score, member). Every node knows the size of its subtree, so rank
-//! (how many entries sort before a given one) and select (the entry at a rank) take O(log n)
-//! expected steps, which is what ZRANK, ZRANGE by index and the by-score/by-lex bounds need.
-//! Nodes live in a `Vec` addressed by `u32` index, with a free list; there are no pointers and no
-//! `unsafe`. Recursion depth is the treap's height, O(log n) expected (random priorities).
+//! Entries are ordered by (score, member). Leaves hold up to `LEAF_CAP` entries (scores and
+//! members in two parallel arrays, so a search reads a few cache lines of scores) and are linked
+//! in order; inner nodes hold up to `INNER_CAP` children with the entry count of each child and a
+//! lower-bound separator key per child (the first child has none). So finding an entry, its rank
+//! (how many sort before it) and the entry at a rank take O(log n) steps over a handful of wide
+//! nodes instead of ~2 log n pointer hops of a binary tree: this is what ZADD's update (remove and
+//! insert), ZRANK, ZRANGE by index and the by-score/by-lex bounds pay per call.
+//!
+//! Separators are lower bounds, not copies that must stay exact: every key of child `i` is at
+//! least `sep[i]` and below `sep[i + 1]`. Inserting keeps that (a key goes to the last child whose
+//! separator is not above it), removing cannot break it, and a split sets the new right node's
+//! separator to its first key. Nodes are not merged when they shrink; an emptied leaf (and then
+//! an emptied inner node) is unlinked and freed, and a root with one child is replaced by it.
+//! Nodes live in a `Vec` addressed by `u32` index with a free list; no `unsafe`, no recursion.
 
 use std::cmp::Ordering;
 
 use super::smallstr::SmallStr;
 
 const NIL: u32 = u32::MAX;
+/// Entries per leaf at most (small in unit tests, so they exercise splits and shrinking).
+const LEAF_CAP: usize = if cfg!(test) { 4 } else { 64 };
+/// Children per inner node at most.
+const INNER_CAP: usize = if cfg!(test) { 4 } else { 64 };
 
 #[derive(Clone)]
-struct Node {
-    score: f64,
-    member: SmallStr,
-    left: u32,
-    right: u32,
-    priority: u32,
-    size: u32,
+enum Node {
+    Leaf {
+        scores: Vec<f64>,
+        members: Vec<SmallStr>,
+        prev: u32,
+        next: u32,
+    },
+    Inner {
+        children: Vec<u32>,
+        counts: Vec<u32>,
+        /// Lower bound of each child's keys; entry 0 is unused.
+        sep_scores: Vec<f64>,
+        sep_members: Vec<SmallStr>,
+    },
+    Free,
 }
 
 /// The (score, member) order. Scores are never NaN.
@@ -35,7 +56,7 @@ pub struct ZTree {
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: u32,
-    seed: u64,
+    len: usize,
 }
 
 impl Default for ZTree {
@@ -44,96 +65,57 @@ impl Default for ZTree {
             nodes: Vec::new(),
             free: Vec::new(),
             root: NIL,
-            seed: 0x853c_49e6_748f_ea9b,
+            len: 0,
         }
     }
 }
 
+/// Index of the child of an inner node whose range holds `(score, member)`.
+fn child_for(sep_scores: &[f64], sep_members: &[SmallStr], score: f64, member: &[u8]) -> usize {
+    // Separators 1.. are ascending; count those not above the key.
+    let n = sep_scores.len();
+    let (mut lo, mut hi) = (1usize, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if cmp_entry(sep_scores[mid], &sep_members[mid], score, member) != Ordering::Greater {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo - 1
+}
+
+/// Position of `(score, member)` among a leaf's entries: Ok(exact) or Err(insertion point).
+fn leaf_pos(
+    scores: &[f64],
+    members: &[SmallStr],
+    score: f64,
+    member: &[u8],
+) -> Result<usize, usize> {
+    let (mut lo, mut hi) = (0usize, scores.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match cmp_entry(scores[mid], &members[mid], score, member) {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => return Ok(mid),
+        }
+    }
+    Err(lo)
+}
+
 impl ZTree {
     pub fn len(&self) -> usize {
-        self.size(self.root) as usize
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.root == NIL
+        self.len == 0
     }
 
-    fn size(&self, n: u32) -> u32 {
-        if n == NIL {
-            0
-        } else {
-            self.nodes[n as usize].size
-        }
-    }
-
-    fn fix(&mut self, n: u32) {
-        let (l, r) = (self.nodes[n as usize].left, self.nodes[n as usize].right);
-        self.nodes[n as usize].size = 1 + self.size(l) + self.size(r);
-    }
-
-    fn next_priority(&mut self) -> u32 {
-        // xorshift64*: priorities only need to look random.
-        self.seed ^= self.seed >> 12;
-        self.seed ^= self.seed << 25;
-        self.seed ^= self.seed >> 27;
-        (self.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
-    }
-
-    /// Splits `t` into (entries before the bound, entries at or after it). `before(node)` says
-    /// whether a node sorts before the bound.
-    fn split(&mut self, t: u32, before: &dyn Fn(&Node) -> bool) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        if before(&self.nodes[t as usize]) {
-            let r = self.nodes[t as usize].right;
-            let (a, b) = self.split(r, before);
-            self.nodes[t as usize].right = a;
-            self.fix(t);
-            (t, b)
-        } else {
-            let l = self.nodes[t as usize].left;
-            let (a, b) = self.split(l, before);
-            self.nodes[t as usize].left = b;
-            self.fix(t);
-            (a, t)
-        }
-    }
-
-    /// Joins two treaps where every entry of `a` sorts before every entry of `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.nodes[a as usize].priority > self.nodes[b as usize].priority {
-            let r = self.nodes[a as usize].right;
-            let m = self.merge(r, b);
-            self.nodes[a as usize].right = m;
-            self.fix(a);
-            a
-        } else {
-            let l = self.nodes[b as usize].left;
-            let m = self.merge(a, l);
-            self.nodes[b as usize].left = m;
-            self.fix(b);
-            b
-        }
-    }
-
-    /// Adds an entry (the caller guarantees the member is not present).
-    pub fn insert(&mut self, score: f64, member: &[u8]) {
-        let node = Node {
-            score,
-            member: SmallStr::new(member),
-            left: NIL,
-            right: NIL,
-            priority: self.next_priority(),
-            size: 1,
-        };
-        let n = match self.free.pop() {
+    fn alloc(&mut self, node: Node) -> u32 {
+        match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
                 i
@@ -142,98 +124,370 @@ impl ZTree {
                 self.nodes.push(node);
                 (self.nodes.len() - 1) as u32
             }
+        }
+    }
+
+    fn release(&mut self, i: u32) {
+        self.nodes[i as usize] = Node::Free;
+        self.free.push(i);
+    }
+
+    fn new_leaf(&mut self) -> u32 {
+        self.alloc(Node::Leaf {
+            scores: Vec::with_capacity(LEAF_CAP + 1),
+            members: Vec::with_capacity(LEAF_CAP + 1),
+            prev: NIL,
+            next: NIL,
+        })
+    }
+
+    /// The path from the root to the leaf whose range holds the key: (inner node, child index).
+    fn descend(&self, score: f64, member: &[u8], path: &mut Vec<(u32, usize)>) -> u32 {
+        let mut n = self.root;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Inner {
+                    children,
+                    sep_scores,
+                    sep_members,
+                    ..
+                } => {
+                    let c = child_for(sep_scores, sep_members, score, member);
+                    path.push((n, c));
+                    n = children[c];
+                }
+                _ => return n,
+            }
+        }
+    }
+
+    fn add_counts(&mut self, path: &[(u32, usize)], delta: i64) {
+        for &(n, c) in path {
+            if let Node::Inner { counts, .. } = &mut self.nodes[n as usize] {
+                counts[c] = (counts[c] as i64 + delta) as u32;
+            }
+        }
+    }
+
+    /// Adds an entry (the caller guarantees the member is not present).
+    pub fn insert(&mut self, score: f64, member: &[u8]) {
+        if self.root == NIL {
+            self.root = self.new_leaf();
+        }
+        let mut path = Vec::new();
+        let leaf = self.descend(score, member, &mut path);
+        let Node::Leaf {
+            scores, members, ..
+        } = &mut self.nodes[leaf as usize]
+        else {
+            unreachable!("descend ends at a leaf")
         };
-        let root = self.root;
-        let (a, b) = self.split(root, &|x: &Node| {
-            cmp_entry(x.score, &x.member, score, member) == Ordering::Less
-        });
-        let left = self.merge(a, n);
-        self.root = self.merge(left, b);
+        let at = leaf_pos(scores, members, score, member).unwrap_or_else(|e| e);
+        scores.insert(at, score);
+        members.insert(at, SmallStr::new(member));
+        let full = scores.len() > LEAF_CAP;
+        self.len += 1;
+        self.add_counts(&path, 1);
+        if full {
+            self.split_leaf(leaf, &mut path);
+        }
+    }
+
+    /// Splits an over-full leaf in two and inserts the right half into its parent.
+    fn split_leaf(&mut self, leaf: u32, path: &mut Vec<(u32, usize)>) {
+        let right = self.new_leaf();
+        let (rs, rm, old_next) = {
+            let Node::Leaf {
+                scores,
+                members,
+                next,
+                ..
+            } = &mut self.nodes[leaf as usize]
+            else {
+                unreachable!("a leaf")
+            };
+            let half = scores.len() / 2;
+            let rs = scores.split_off(half);
+            let rm = members.split_off(half);
+            let old_next = *next;
+            *next = right;
+            (rs, rm, old_next)
+        };
+        if old_next != NIL {
+            if let Node::Leaf { prev, .. } = &mut self.nodes[old_next as usize] {
+                *prev = right;
+            }
+        }
+        let (sep_s, sep_m, right_len) = (rs[0], rm[0].clone(), rs.len() as u32);
+        if let Node::Leaf {
+            scores,
+            members,
+            prev,
+            next,
+        } = &mut self.nodes[right as usize]
+        {
+            scores.extend(rs);
+            members.extend(rm);
+            *prev = leaf;
+            *next = old_next;
+        }
+        self.attach(leaf, right, right_len, sep_s, sep_m, path);
+    }
+
+    /// Puts new node `right` (holding `right_len` entries, keys from `(sep_s, sep_m)` on) just
+    /// after `left` in the parent at the end of `path`, splitting parents that overflow.
+    fn attach(
+        &mut self,
+        mut left: u32,
+        mut right: u32,
+        mut right_len: u32,
+        mut sep_s: f64,
+        mut sep_m: SmallStr,
+        path: &mut Vec<(u32, usize)>,
+    ) {
+        loop {
+            let Some((parent, c)) = path.pop() else {
+                // `left` was the root: grow a level.
+                let total = self.len as u32;
+                let root = self.alloc(Node::Inner {
+                    children: vec![left, right],
+                    counts: vec![total - right_len, right_len],
+                    sep_scores: vec![0.0, sep_s],
+                    sep_members: vec![SmallStr::new(b""), sep_m],
+                });
+                self.root = root;
+                return;
+            };
+            let Node::Inner {
+                children,
+                counts,
+                sep_scores,
+                sep_members,
+            } = &mut self.nodes[parent as usize]
+            else {
+                unreachable!("paths hold inner nodes")
+            };
+            debug_assert_eq!(children[c], left);
+            counts[c] -= right_len;
+            children.insert(c + 1, right);
+            counts.insert(c + 1, right_len);
+            sep_scores.insert(c + 1, sep_s);
+            sep_members.insert(c + 1, sep_m);
+            if children.len() <= INNER_CAP {
+                return;
+            }
+            let half = children.len() / 2;
+            let rc = children.split_off(half);
+            let rn = counts.split_off(half);
+            let rss = sep_scores.split_off(half);
+            let rsm = sep_members.split_off(half);
+            let moved: u32 = rn.iter().sum();
+            sep_s = rss[0];
+            sep_m = rsm[0].clone();
+            let new_inner = self.alloc(Node::Inner {
+                children: rc,
+                counts: rn,
+                sep_scores: rss,
+                sep_members: rsm,
+            });
+            left = parent;
+            right = new_inner;
+            right_len = moved;
+        }
     }
 
     /// Removes the entry (score, member); returns whether it was there.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let root = self.root;
-        let (a, rest) = self.split(root, &|x: &Node| {
-            cmp_entry(x.score, &x.member, score, member) == Ordering::Less
-        });
-        let (mid, b) = self.split(rest, &|x: &Node| {
-            cmp_entry(x.score, &x.member, score, member) != Ordering::Greater
-        });
-        let found = mid != NIL;
-        if found {
-            debug_assert_eq!(self.size(mid), 1);
-            self.nodes[mid as usize].member = SmallStr::new(b"");
-            self.free.push(mid);
+        if self.root == NIL {
+            return false;
         }
-        self.root = self.merge(a, b);
-        found
+        let mut path = Vec::new();
+        let leaf = self.descend(score, member, &mut path);
+        let Node::Leaf {
+            scores, members, ..
+        } = &mut self.nodes[leaf as usize]
+        else {
+            unreachable!("descend ends at a leaf")
+        };
+        let Ok(at) = leaf_pos(scores, members, score, member) else {
+            return false;
+        };
+        scores.remove(at);
+        members.remove(at);
+        let emptied = scores.is_empty();
+        self.len -= 1;
+        self.add_counts(&path, -1);
+        if emptied {
+            self.drop_empty(leaf, &mut path);
+        }
+        true
     }
 
-    /// How many entries sort before the bound (`before(score, member)` true for them).
-    pub fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let mut n = self.root;
-        let mut count = 0usize;
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            if before(node.score, &node.member) {
-                count += self.size(node.left) as usize + 1;
-                n = node.right;
-            } else {
-                n = node.left;
+    /// Unlinks an emptied node from its parent (and emptied parents from theirs), then
+    /// shortens the tree while the root has a single child.
+    fn drop_empty(&mut self, node: u32, path: &mut Vec<(u32, usize)>) {
+        if let Node::Leaf { prev, next, .. } = self.nodes[node as usize] {
+            if path.is_empty() {
+                return; // the root leaf stays, empty
             }
-        }
-        count
-    }
-
-    /// The entry at rank `k` (0 = lowest).
-    pub fn select(&self, mut k: usize) -> Option<(f64, &[u8])> {
-        let mut n = self.root;
-        while n != NIL {
-            let node = &self.nodes[n as usize];
-            let left = self.size(node.left) as usize;
-            match k.cmp(&left) {
-                Ordering::Less => n = node.left,
-                Ordering::Equal => return Some((node.score, &node.member)),
-                Ordering::Greater => {
-                    k -= left + 1;
-                    n = node.right;
+            if prev != NIL {
+                if let Node::Leaf { next: n, .. } = &mut self.nodes[prev as usize] {
+                    *n = next;
+                }
+            }
+            if next != NIL {
+                if let Node::Leaf { prev: p, .. } = &mut self.nodes[next as usize] {
+                    *p = prev;
                 }
             }
         }
-        None
+        let mut gone = node;
+        while let Some((parent, c)) = path.pop() {
+            self.release(gone);
+            let Node::Inner {
+                children,
+                counts,
+                sep_scores,
+                sep_members,
+            } = &mut self.nodes[parent as usize]
+            else {
+                unreachable!("paths hold inner nodes")
+            };
+            children.remove(c);
+            counts.remove(c);
+            sep_scores.remove(c);
+            sep_members.remove(c);
+            if !children.is_empty() {
+                break;
+            }
+            gone = parent;
+            if path.is_empty() {
+                // The root itself emptied: start over with an empty tree.
+                self.release(parent);
+                self.root = NIL;
+                return;
+            }
+        }
+        while let Node::Inner { children, .. } = &self.nodes[self.root as usize] {
+            if children.len() != 1 {
+                break;
+            }
+            let only = children[0];
+            let old = self.root;
+            self.root = only;
+            self.release(old);
+        }
+    }
+
+    /// How many entries sort before the bound (`before(score, member)` true for them; it must
+    /// be true on a prefix of the order).
+    pub fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        if self.root == NIL {
+            return 0;
+        }
+        let mut n = self.root;
+        let mut count = 0usize;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Inner {
+                    children,
+                    counts,
+                    sep_scores,
+                    sep_members,
+                } => {
+                    // Children before the first separator that is not "before" are entirely so.
+                    let (mut lo, mut hi) = (1usize, children.len());
+                    while lo < hi {
+                        let mid = (lo + hi) / 2;
+                        if before(sep_scores[mid], &sep_members[mid]) {
+                            lo = mid + 1;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    let c = lo - 1;
+                    count += counts[..c].iter().map(|&x| x as usize).sum::<usize>();
+                    n = children[c];
+                }
+                Node::Leaf {
+                    scores, members, ..
+                } => {
+                    let (mut lo, mut hi) = (0usize, scores.len());
+                    while lo < hi {
+                        let mid = (lo + hi) / 2;
+                        if before(scores[mid], &members[mid]) {
+                            lo = mid + 1;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                    return count + lo;
+                }
+                Node::Free => unreachable!("reachable nodes are live"),
+            }
+        }
+    }
+
+    /// The leaf holding rank `k` and the index in it.
+    fn locate(&self, mut k: usize) -> Option<(u32, usize)> {
+        if k >= self.len {
+            return None;
+        }
+        let mut n = self.root;
+        loop {
+            match &self.nodes[n as usize] {
+                Node::Inner {
+                    children, counts, ..
+                } => {
+                    let mut c = 0;
+                    while k >= counts[c] as usize {
+                        k -= counts[c] as usize;
+                        c += 1;
+                    }
+                    n = children[c];
+                }
+                Node::Leaf { .. } => return Some((n, k)),
+                Node::Free => unreachable!("reachable nodes are live"),
+            }
+        }
+    }
+
+    /// The entry at rank `k` (0 = lowest).
+    pub fn select(&self, k: usize) -> Option<(f64, &[u8])> {
+        let (leaf, i) = self.locate(k)?;
+        match &self.nodes[leaf as usize] {
+            Node::Leaf {
+                scores, members, ..
+            } => Some((scores[i], &members[i])),
+            _ => None,
+        }
     }
 
     /// Entries of ranks `[from, to)` in ascending order.
     pub fn range(&self, from: usize, to: usize) -> Vec<(f64, &[u8])> {
+        let to = to.min(self.len);
         let mut out = Vec::with_capacity(to.saturating_sub(from));
-        self.collect(self.root, 0, from, to, &mut out);
+        let Some((mut leaf, mut i)) = self.locate(from) else {
+            return out;
+        };
+        while out.len() < to.saturating_sub(from) && leaf != NIL {
+            let Node::Leaf {
+                scores,
+                members,
+                next,
+                ..
+            } = &self.nodes[leaf as usize]
+            else {
+                break;
+            };
+            while i < scores.len() && out.len() < to - from {
+                out.push((scores[i], &members[i][..]));
+                i += 1;
+            }
+            leaf = *next;
+            i = 0;
+        }
         out
-    }
-
-    fn collect<'a>(
-        &'a self,
-        n: u32,
-        base: usize,
-        from: usize,
-        to: usize,
-        out: &mut Vec<(f64, &'a [u8])>,
-    ) {
-        if n == NIL || from >= to {
-            return;
-        }
-        let node = &self.nodes[n as usize];
-        let left = self.size(node.left) as usize;
-        let here = base + left;
-        if from < here {
-            self.collect(node.left, base, from, to, out);
-        }
-        if (from..to).contains(&here) {
-            out.push((node.score, &node.member));
-        }
-        if to > here + 1 {
-            self.collect(node.right, here + 1, from, to, out);
-        }
     }
 }
 
@@ -275,6 +529,43 @@ mod tests {
                 proptest::prop_assert_eq!(key(ss, mm), (*s, m.clone()));
                 let before = t.count_before(|xs, xm| cmp_entry(xs, xm, *s as f64 / 4.0, m) == Ordering::Less);
                 proptest::prop_assert_eq!(before, k);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Many members (so leaves and inner nodes split, empty and collapse), checked as above
+        /// after every step's size and at the end for order, ranks, selection and ranges.
+        #[test]
+        fn agrees_at_scale(ops in proptest::collection::vec((0u8..3, 0u16..600, -50i32..50), 1..3000)) {
+            let mut t = ZTree::default();
+            let mut model: std::collections::BTreeMap<Vec<u8>, i32> = Default::default();
+            for (op, m, s) in ops {
+                let member = format!("m{m}").into_bytes();
+                match (op, model.get(&member).copied()) {
+                    (0 | 1, None) => { t.insert(s as f64, &member); model.insert(member, s); }
+                    (0, Some(old)) => {
+                        // An update: remove and insert at the new score, as ZADD does.
+                        proptest::prop_assert!(t.remove(old as f64, &member));
+                        t.insert(s as f64, &member);
+                        model.insert(member, s);
+                    }
+                    (_, Some(old)) => { proptest::prop_assert!(t.remove(old as f64, &member)); model.remove(&member); }
+                    (_, None) => proptest::prop_assert!(!t.remove(s as f64, &member)),
+                }
+                proptest::prop_assert_eq!(t.len(), model.len());
+            }
+            let mut want: Vec<(i32, Vec<u8>)> = model.iter().map(|(m, s)| (*s, m.clone())).collect();
+            want.sort();
+            let all: Vec<(i32, Vec<u8>)> = t.range(0, t.len()).into_iter().map(|(s, m)| (s as i32, m.to_vec())).collect();
+            proptest::prop_assert_eq!(&all, &want);
+            for (k, (s, m)) in want.iter().enumerate().step_by(7) {
+                let (ss, mm) = t.select(k).unwrap();
+                proptest::prop_assert_eq!((ss as i32, mm.to_vec()), (*s, m.clone()));
+                let before = t.count_before(|xs, xm| cmp_entry(xs, xm, *s as f64, m) == Ordering::Less);
+                proptest::prop_assert_eq!(before, k);
+                let part: Vec<(i32, Vec<u8>)> = t.range(k, k + 5).into_iter().map(|(s, m)| (s as i32, m.to_vec())).collect();
+                proptest::prop_assert_eq!(&part[..], &want[k..(k + 5).min(want.len())]);
             }
         }
     }

@@ -9,11 +9,13 @@ use crate::store::list::{End, List};
 use crate::store::set::Set;
 use crate::store::zset::ZSet;
 use crate::store::Value;
+use std::borrow::Cow;
 
 /// One key read from a file.
-pub struct Loaded {
+pub struct Loaded<'a> {
     pub db: usize,
-    pub key: Vec<u8>,
+    /// Borrowed from the file's bytes unless it was compressed.
+    pub key: Cow<'a, [u8]>,
     pub value: Value,
     pub expire_at_ms: u64,
 }
@@ -110,22 +112,23 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
-    pub fn string(&mut self) -> Res<Vec<u8>> {
+    /// A string: borrowed from the input when stored plain, built when integer-encoded or
+    /// compressed (so loading copies each string once, into the keyspace).
+    pub fn string(&mut self) -> Res<Cow<'a, [u8]>> {
+        let int = |i: i64| Ok(Cow::Owned(i.to_string().into_bytes()));
         match self.len_or_enc()? {
             Ok(n) => {
                 let n = usize::try_from(n).or_else(|_| self.err("string too long"))?;
-                Ok(self.bytes(n)?.to_vec())
+                Ok(Cow::Borrowed(self.bytes(n)?))
             }
-            Err(ENC_INT8) => Ok((self.byte()? as i8).to_string().into_bytes()),
+            Err(ENC_INT8) => int(self.byte()? as i8 as i64),
             Err(ENC_INT16) => {
                 let b = self.bytes(2)?;
-                Ok(i16::from_le_bytes([b[0], b[1]]).to_string().into_bytes())
+                int(i16::from_le_bytes([b[0], b[1]]) as i64)
             }
             Err(ENC_INT32) => {
                 let b = self.bytes(4)?;
-                Ok(i32::from_le_bytes(b.try_into().expect("4 bytes"))
-                    .to_string()
-                    .into_bytes())
+                int(i32::from_le_bytes(b.try_into().expect("4 bytes")) as i64)
             }
             Err(ENC_LZF) => {
                 let clen = self.count()?;
@@ -136,7 +139,7 @@ impl<'a> Reader<'a> {
                     .ok()
                     .and_then(|l| lzf::decompress(c, l))
                 {
-                    Some(s) => Ok(s),
+                    Some(s) => Ok(Cow::Owned(s)),
                     None => Err(RdbError {
                         offset: at,
                         reason: "invalid LZF-compressed string".into(),
@@ -204,31 +207,31 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn hash_from(&mut self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Res<Value> {
+    fn hash_from<B: AsRef<[u8]>>(&mut self, pairs: Vec<(B, B)>) -> Res<Value> {
         let mut h = Hash::default();
         for (f, v) in pairs {
-            if !h.set(&f, &v, &self.enc.hash) {
+            if !h.set(f.as_ref(), v.as_ref(), &self.enc.hash) {
                 return self.err("duplicate hash field");
             }
         }
         Ok(Value::Hash(h))
     }
 
-    fn zset_from(&mut self, pairs: Vec<(Vec<u8>, f64)>) -> Res<Value> {
+    fn zset_from<B: AsRef<[u8]>>(&mut self, pairs: Vec<(B, f64)>) -> Res<Value> {
         let mut z = ZSet::default();
         for (m, s) in pairs {
             let s = self.score(s)?;
-            if !z.insert(&m, s, &self.enc.zset) {
+            if !z.insert(m.as_ref(), s, &self.enc.zset) {
                 return self.err("duplicate sorted set member");
             }
         }
         Ok(Value::ZSet(z))
     }
 
-    fn set_from(&mut self, members: Vec<Vec<u8>>) -> Res<Value> {
+    fn set_from<B: AsRef<[u8]>>(&mut self, members: Vec<B>) -> Res<Value> {
         let mut s = Set::default();
         for m in members {
-            if !s.insert(&m, &self.enc.set) {
+            if !s.insert(m.as_ref(), &self.enc.set) {
                 return self.err("duplicate set member");
             }
         }
@@ -381,7 +384,7 @@ impl<'a> Reader<'a> {
         now_ms: u64,
         databases: usize,
         verify_crc: bool,
-        mut sink: impl FnMut(Loaded),
+        mut sink: impl FnMut(Loaded<'a>),
     ) -> Res<Summary> {
         let mut summary = Summary::default();
         let magic = self.bytes(9)?;
@@ -562,7 +565,7 @@ mod tests {
                 .unwrap();
             assert_eq!(summary.keys, items.len());
             for ((k, v, e), l) in items.iter().zip(&got) {
-                assert_eq!((&l.key, l.db, l.expire_at_ms), (k, 3, *e));
+                assert_eq!((&l.key[..], l.db, l.expire_at_ms), (&k[..], 3, *e));
                 assert_eq!(format!("{:?}", l.value), format!("{v:?}"));
             }
         }
