@@ -4,12 +4,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringkv::persist::rdb::read::{restore_payload, Reader};
+use ringkv::persist::rdb::read::{restore_payload, Loaded, Reader};
 use ringkv::persist::rdb::Encodings;
 
 fuzz_target!(|data: &[u8]| {
     let mut file = b"REDIS0011".to_vec();
     file.extend_from_slice(data);
-    let _ = Reader::new(&file, Encodings::default()).file(0, 16, false, |_| {});
+    let _ = Reader::new(&file, Encodings::default()).file(0, 16, false, |_: Loaded| {});
     let _ = restore_payload(data, Encodings::default());
 });

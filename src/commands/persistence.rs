@@ -12,7 +12,7 @@ use super::{
     READONLY, SYNTAX, WRITE,
 };
 use crate::config::notify::GENERIC;
-use crate::persist::rdb::read::{restore_payload, Reader};
+use crate::persist::rdb::read::{restore_payload, Loaded, Reader};
 use crate::persist::rdb::write::{dump_payload, Writer};
 use crate::persist::rdb::Encodings;
 use crate::persist::snapshot::FileSink;
@@ -200,7 +200,7 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
     let access_s = lru_clock(now);
     let shards = &mut ctx.shards;
     let summary = Reader::new(bytes, enc)
-        .file(now, databases, true, |l| {
+        .file(now, databases, true, |l: Loaded| {
             let db = shards.db_at(l.db, &l.key);
             db.db.table.insert(Entry {
                 key: (&*l.key).into(),

@@ -5,11 +5,38 @@
 use super::log;
 use super::view::ShardCell;
 use crate::config::Config;
-use crate::persist::rdb::read::Reader;
+use crate::persist::rdb::read::{LoadSink, Loaded, Reader};
 use crate::persist::rdb::Encodings;
 use crate::runtime::clock::{mono_us, unix_ms};
 use crate::store::db::lru_clock;
 use crate::store::{shard_of, Entry};
+
+/// Sends each loaded key to the shard that owns it; sizes the tables from RESIZEDB first.
+struct IntoShards<'s> {
+    shards: &'s mut [ShardCell],
+    access_s: u32,
+}
+
+impl<'a> LoadSink<'a> for IntoShards<'_> {
+    fn key(&mut self, l: Loaded<'a>) {
+        let n = self.shards.len();
+        let shard = self.shards[shard_of(&l.key, n)].get_mut();
+        shard.dbs[l.db].table.insert(Entry {
+            key: (&*l.key).into(),
+            value: l.value,
+            expire_at_ms: l.expire_at_ms,
+            access_s: self.access_s,
+        });
+    }
+
+    fn resize(&mut self, db: usize, keys: u64) {
+        let n = self.shards.len();
+        let per_shard = usize::try_from(keys).unwrap_or(usize::MAX) / n;
+        for cell in self.shards.iter_mut() {
+            cell.get_mut().dbs[db].table.reserve(per_shard);
+        }
+    }
+}
 
 /// The server must not start (the reason is logged).
 #[derive(Debug)]
@@ -36,17 +63,9 @@ pub fn load_dump(shards: &mut [ShardCell], config: &Config) -> Result<(), LoadFa
     let started_us = mono_us();
     let now = unix_ms();
     let access_s = lru_clock(now);
-    let n = shards.len();
     let verify = config.get_bool("rdbchecksum").unwrap_or(true);
-    let result = Reader::new(&bytes, enc).file(now, config.databases, verify, |l| {
-        let shard = shards[shard_of(&l.key, n)].get_mut();
-        shard.dbs[l.db].table.insert(Entry {
-            key: (&*l.key).into(),
-            value: l.value,
-            expire_at_ms: l.expire_at_ms,
-            access_s,
-        });
-    });
+    let sink = IntoShards { shards, access_s };
+    let result = Reader::new(&bytes, enc).file(now, config.databases, verify, sink);
     match result {
         Ok(summary) => {
             let aux = |k: &str| {

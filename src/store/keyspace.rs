@@ -274,6 +274,14 @@ impl Table {
         self.records.t.update(key, |r| r.set_expire(expire_at_ms))
     }
 
+    /// Prepares an empty table for about `keys` keys (loading a file that says how many).
+    pub fn reserve(&mut self, keys: usize) {
+        if self.is_empty() && self.cow.is_none() {
+            self.work = None;
+            self.records.t = SegTable::with_capacity(keys);
+        }
+    }
+
     /// Drops everything.
     pub fn clear(&mut self) {
         if self.cow.is_some() {

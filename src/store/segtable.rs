@@ -98,6 +98,30 @@ impl<T: Item> SegTable<T> {
         }
     }
 
+    /// An empty table already split for about `items` items (a load that knows its size skips
+    /// the splits, and the rehashing they do, on the way there).
+    pub fn with_capacity(items: usize) -> SegTable<T> {
+        let mut depth = 0u32;
+        while depth < DEPTH_MAX && (items >> depth) > SEGMENT_ENTRIES_MAX * 3 / 4 {
+            depth += 1;
+        }
+        let n = 1usize << depth;
+        SegTable {
+            dir: (0..n as u32).collect(),
+            segments: (0..n)
+                .map(|_| Segment {
+                    depth,
+                    counted: 0,
+                    saved: false,
+                    map: HashTable::with_capacity(SEGMENT_CAPACITY),
+                })
+                .collect(),
+            global_depth: depth,
+            len: 0,
+            counted: 0,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

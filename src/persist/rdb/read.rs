@@ -20,6 +20,19 @@ pub struct Loaded<'a> {
     pub expire_at_ms: u64,
 }
 
+/// Where a file's keys go. Any `FnMut(Loaded)` is one (ignoring sizes).
+pub trait LoadSink<'a> {
+    fn key(&mut self, l: Loaded<'a>);
+    /// RESIZEDB: database `db` is about to receive about `keys` keys.
+    fn resize(&mut self, _db: usize, _keys: u64) {}
+}
+
+impl<'a, F: FnMut(Loaded<'a>)> LoadSink<'a> for F {
+    fn key(&mut self, l: Loaded<'a>) {
+        self(l)
+    }
+}
+
 /// What the loader did besides keys, for the log.
 #[derive(Default, Debug)]
 pub struct Summary {
@@ -115,11 +128,27 @@ impl<'a> Reader<'a> {
     /// A string: borrowed from the input when stored plain, built when integer-encoded or
     /// compressed (so loading copies each string once, into the keyspace).
     pub fn string(&mut self) -> Res<Cow<'a, [u8]>> {
-        let int = |i: i64| Ok(Cow::Owned(i.to_string().into_bytes()));
+        Ok(match self.string_or_int()? {
+            Ok(s) => s,
+            Err(i) => Cow::Owned(i.to_string().into_bytes()),
+        })
+    }
+
+    /// A string value: integer-encoded ones become integers without a round trip through text.
+    fn string_value(&mut self) -> Res<Value> {
+        Ok(match self.string_or_int()? {
+            Ok(s) => Value::from_bytes(&s),
+            Err(i) => Value::Int(i),
+        })
+    }
+
+    /// A string, or `Err(i)` for the integer encodings.
+    fn string_or_int(&mut self) -> Res<Result<Cow<'a, [u8]>, i64>> {
+        let int = |i: i64| Ok(Err(i));
         match self.len_or_enc()? {
             Ok(n) => {
                 let n = usize::try_from(n).or_else(|_| self.err("string too long"))?;
-                Ok(Cow::Borrowed(self.bytes(n)?))
+                Ok(Ok(Cow::Borrowed(self.bytes(n)?)))
             }
             Err(ENC_INT8) => int(self.byte()? as i8 as i64),
             Err(ENC_INT16) => {
@@ -139,7 +168,7 @@ impl<'a> Reader<'a> {
                     .ok()
                     .and_then(|l| lzf::decompress(c, l))
                 {
-                    Some(s) => Ok(Cow::Owned(s)),
+                    Some(s) => Ok(Ok(Cow::Owned(s))),
                     None => Err(RdbError {
                         offset: at,
                         reason: "invalid LZF-compressed string".into(),
@@ -248,7 +277,7 @@ impl<'a> Reader<'a> {
     pub fn value(&mut self, t: u8) -> Res<Value> {
         let at = self.pos;
         match t {
-            TYPE_STRING => Ok(Value::from_bytes(&self.string()?)),
+            TYPE_STRING => self.string_value(),
             TYPE_LIST => {
                 let mut l = List::default();
                 for _ in 0..self.count()? {
@@ -384,7 +413,7 @@ impl<'a> Reader<'a> {
         now_ms: u64,
         databases: usize,
         verify_crc: bool,
-        mut sink: impl FnMut(Loaded<'a>),
+        mut sink: impl LoadSink<'a>,
     ) -> Res<Summary> {
         let mut summary = Summary::default();
         let magic = self.bytes(9)?;
@@ -422,8 +451,9 @@ impl<'a> Reader<'a> {
                     db = n as usize;
                 }
                 OP_RESIZEDB => {
+                    let keys = self.len()?;
                     self.len()?;
-                    self.len()?;
+                    sink.resize(db, keys);
                 }
                 OP_EXPIRETIME_MS => expire_at_ms = self.u64_le()?,
                 OP_EXPIRETIME => {
@@ -451,7 +481,7 @@ impl<'a> Reader<'a> {
                         summary.expired_skipped += 1;
                     } else {
                         summary.keys += 1;
-                        sink(Loaded {
+                        sink.key(Loaded {
                             db,
                             key,
                             value,
@@ -561,12 +591,14 @@ mod tests {
             let file = file_of(&items, compress);
             let mut got = Vec::new();
             let summary = Reader::new(&file, Encodings::default())
-                .file(0, 16, true, |l| got.push(l))
+                .file(0, 16, true, |l: Loaded<'_>| {
+                    got.push((l.key.to_vec(), l.db, l.expire_at_ms, l.value))
+                })
                 .unwrap();
             assert_eq!(summary.keys, items.len());
-            for ((k, v, e), l) in items.iter().zip(&got) {
-                assert_eq!((&l.key[..], l.db, l.expire_at_ms), (&k[..], 3, *e));
-                assert_eq!(format!("{:?}", l.value), format!("{v:?}"));
+            for ((k, v, e), (key, db, expire, value)) in items.iter().zip(&got) {
+                assert_eq!((key, *db, *expire), (k, 3, *e));
+                assert_eq!(format!("{value:?}"), format!("{v:?}"));
             }
         }
     }
@@ -577,7 +609,7 @@ mod tests {
         // Every truncation fails cleanly.
         for cut in (0..file.len()).step_by(37) {
             assert!(Reader::new(&file[..cut], Encodings::default())
-                .file(0, 16, true, |_| {})
+                .file(0, 16, true, |_: Loaded| {})
                 .is_err());
         }
         // A flipped byte in the body is caught by the checksum (or earlier, by the parser).
@@ -585,11 +617,11 @@ mod tests {
         let mid = bad.len() / 2;
         bad[mid] ^= 0x55;
         assert!(Reader::new(&bad, Encodings::default())
-            .file(0, 16, true, |_| {})
+            .file(0, 16, true, |_: Loaded| {})
             .is_err());
         // Too few databases configured.
         let e = Reader::new(&file, Encodings::default())
-            .file(0, 2, true, |_| {})
+            .file(0, 2, true, |_: Loaded| {})
             .unwrap_err();
         assert!(e.reason.contains("more than 2 databases"), "{e}");
     }
@@ -611,7 +643,7 @@ mod tests {
         fn never_panics_on_garbage(b in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             let mut file = b"REDIS0010".to_vec();
             file.extend_from_slice(&b);
-            let _ = Reader::new(&file, Encodings::default()).file(0, 16, true, |_| {});
+            let _ = Reader::new(&file, Encodings::default()).file(0, 16, true, |_: Loaded| {});
             let _ = restore_payload(&b, Encodings::default());
         }
     }
