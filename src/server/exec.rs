@@ -362,7 +362,7 @@ impl Worker {
             shared: &self.shared,
             limits: &self.limits,
             me: self.id,
-            now_ms: self.now_ms,
+            now_ms: self.command_now_ms(),
         };
         let conn = &mut self.conns[slot];
         let Conn {

@@ -135,7 +135,7 @@ impl Worker {
                     shared: &self.shared,
                     limits: &self.limits,
                     me,
-                    now_ms: self.now_ms,
+                    now_ms: self.now_ms + self.clock_us.saturating_sub(self.wake_us) / 1000,
                 };
                 let (finished_us, line) = execute(
                     &env,
@@ -279,7 +279,7 @@ impl Worker {
                         shared: &self.shared,
                         limits: &self.limits,
                         me,
-                        now_ms: self.now_ms,
+                        now_ms: self.command_now_ms(),
                     };
                     let (finished_us, line) = execute(
                         &env,

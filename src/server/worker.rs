@@ -147,6 +147,8 @@ pub struct Worker {
     /// Monotonic clock (µs) read after the last command ran: the next command's start time, so
     /// each command costs one clock read.
     pub clock_us: u64,
+    /// `clock_us` when the loop last woke, when `now_ms` was read.
+    pub(super) wake_us: u64,
     listeners: Vec<RawFd>,
     next_gen: u32,
     completions: Vec<Completion>,
@@ -200,6 +202,7 @@ impl Worker {
             overflow: Default::default(),
             timers: Default::default(),
             last_prune_s: 0,
+            wake_us: mono_us(),
             cron_save: None,
         })
     }
@@ -243,6 +246,7 @@ impl Worker {
             self.shared.mailboxes[self.id].awake();
             self.now_ms = unix_ms();
             self.clock_us = mono_us();
+            self.wake_us = self.clock_us;
             self.refresh_limits();
             let mut batch = std::mem::take(&mut self.completions);
             self.ring.drain(&mut batch);
@@ -760,6 +764,13 @@ impl Worker {
             }
             self.close(slot);
         }
+    }
+
+    /// Unix ms for the command about to run: the wake-up time advanced by the monotonic clock
+    /// read after the previous command, so two commands on different threads, one after the
+    /// other, never see time go backwards by a whole loop turn.
+    pub fn command_now_ms(&self) -> u64 {
+        self.now_ms + self.clock_us.saturating_sub(self.wake_us) / 1000
     }
 
     /// Copies part of our shard into a background save in progress: a quarter of a cron tick,
