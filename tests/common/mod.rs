@@ -17,6 +17,37 @@ pub struct Server {
     pub log: PathBuf,
 }
 
+/// Whether the server answering on `port` is process `pid`. Ports come from `free_port`, so
+/// two tests starting servers at once can race for one; a server that lost the race exits, but
+/// until it does, a PING on the port would be answered by the winner (another test's server).
+pub fn serves_pid(port: u16, pid: u32) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let want = format!("process_id:{pid}\r\n");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < 16_384 {
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+        let text = String::from_utf8_lossy(&got);
+        // A password-protected server cannot be asked; its PID is then taken on trust.
+        if text.contains(&want) || text.starts_with("-NOAUTH") {
+            return true;
+        }
+        if got.ends_with(b"\r\n\r\n") {
+            break;
+        }
+    }
+    false
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -93,15 +124,7 @@ impl Server {
         if let Ok(Some(_)) = self.child.try_wait() {
             return false;
         }
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        if s.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut buf = [0u8; 64];
-        matches!(s.read(&mut buf), Ok(n) if n > 0)
+        serves_pid(self.port, self.child.id())
     }
 
     pub fn url(&self) -> String {
@@ -259,13 +282,7 @@ impl RealRedis {
         if let Ok(Some(_)) = self.child.try_wait() {
             return false;
         }
-        let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)) else {
-            return false;
-        };
-        let Ok(mut c) = client.get_connection() else {
-            return false;
-        };
-        redis::cmd("PING").query::<String>(&mut c).is_ok()
+        serves_pid(self.port, self.child.id())
     }
 
     pub fn client(&self) -> redis::Connection {
