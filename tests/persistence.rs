@@ -141,6 +141,7 @@ fn redis_dumps_load_into_ringkv() {
         log.contains("Done loading RDB, keys loaded: 1021, keys expired: 0."),
         "{log}"
     );
+    assert_eq!(info_field(&mut kc, "rdb_last_load_keys_loaded"), "1021");
     for (key, enc) in [
         ("h", "listpack"),
         ("bigh", "hashtable"),
@@ -660,4 +661,29 @@ fn save_points_trigger_background_saves() {
     assert_eq!(digest(&mut loaded.client()), want);
     drop(loaded);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// BGSAVE SCHEDULE during a save runs another one after it; loads report their key counts.
+#[test]
+fn bgsave_schedule_and_load_counts() {
+    let k = Server::start(&["--enable-debug-command", "yes", "--threads", "2"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["DEBUG", "POPULATE", "2000"]);
+    cmd(&mut kc, &["CONFIG", "SET", "rdb-key-save-delay", "200"]);
+    assert_eq!(
+        q::<String>(&mut kc, &["BGSAVE"]).unwrap(),
+        "Background saving started"
+    );
+    assert_eq!(
+        q::<String>(&mut kc, &["BGSAVE", "SCHEDULE"]).unwrap(),
+        "Background saving scheduled"
+    );
+    assert!(wait_until(Duration::from_secs(30), || {
+        info_field(&mut kc, "rdb_saves") == "2"
+            && info_field(&mut kc, "rdb_bgsave_in_progress") == "0"
+    }));
+    cmd(&mut kc, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    assert_eq!(q::<String>(&mut kc, &["DEBUG", "RELOAD"]).unwrap(), "OK");
+    assert_eq!(info_field(&mut kc, "rdb_last_load_keys_loaded"), "2000");
+    assert_eq!(info_field(&mut kc, "rdb_last_load_keys_expired"), "0");
 }

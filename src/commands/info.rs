@@ -397,11 +397,19 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
         "rdb_last_cow_size",
         save.last_cow_bytes.load(Ordering::Relaxed),
     );
+    field(
+        out,
+        "rdb_last_load_keys_expired",
+        save.last_load_keys_expired.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "rdb_last_load_keys_loaded",
+        save.last_load_keys_loaded.load(Ordering::Relaxed),
+    );
     fixed(
         out,
         &[
-            ("rdb_last_load_keys_expired", "0"),
-            ("rdb_last_load_keys_loaded", "0"),
             ("aof_enabled", "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_rewrite_scheduled", "0"),

@@ -42,6 +42,11 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(SYNTAX);
     }
     if ctx.srv.save.in_progress.load(Ordering::Acquire) {
+        if args.len() == 2 {
+            // Worker 0's cron starts it once the running save ends (`server/savepoint.rs`).
+            ctx.srv.save.scheduled.store(true, Ordering::Release);
+            return ctx.out.simple(b"Background saving scheduled");
+        }
         return ctx.out.err(IN_PROGRESS);
     }
     start_background_save(ctx.srv, &mut ctx.shards);
@@ -210,6 +215,11 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
             });
         })
         .map_err(|e| e.to_string())?;
+    let s = &ctx.srv.save;
+    s.last_load_keys_loaded
+        .store(summary.keys as u64, Ordering::Relaxed);
+    s.last_load_keys_expired
+        .store(summary.expired_skipped as u64, Ordering::Relaxed);
     Ok(summary.keys)
 }
 

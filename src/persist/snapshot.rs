@@ -39,6 +39,11 @@ pub struct SaveStatus {
     pub last_cow_bytes: AtomicU64,
     /// Unix seconds of the last save-point attempt (a failed one is retried after a delay).
     pub last_try_s: AtomicU64,
+    /// BGSAVE SCHEDULE arrived while a save was running: start one when it ends.
+    pub scheduled: AtomicBool,
+    /// Keys the last load (start-up or DEBUG RELOAD) stored, and skipped as expired.
+    pub last_load_keys_loaded: AtomicU64,
+    pub last_load_keys_expired: AtomicU64,
 }
 
 impl Default for SaveStatus {
@@ -52,6 +57,9 @@ impl Default for SaveStatus {
             started_us: AtomicU64::new(0),
             last_cow_bytes: AtomicU64::new(0),
             last_try_s: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
+            last_load_keys_loaded: AtomicU64::new(0),
+            last_load_keys_expired: AtomicU64::new(0),
         }
     }
 }

@@ -43,7 +43,11 @@ impl<'a> LoadSink<'a> for IntoShards<'_> {
 pub struct LoadFailed;
 
 /// Loads `dbfilename` (in `dir`, the working directory) into `shards` if it exists.
-pub fn load_dump(shards: &mut [ShardCell], config: &Config) -> Result<(), LoadFailed> {
+pub fn load_dump(
+    shards: &mut [ShardCell],
+    config: &Config,
+    status: &crate::persist::snapshot::SaveStatus,
+) -> Result<(), LoadFailed> {
     let name = &config.dbfilename;
     let bytes = match std::fs::read(name) {
         Ok(b) => b,
@@ -91,6 +95,13 @@ pub fn load_dump(shards: &mut [ShardCell], config: &Config) -> Result<(), LoadFa
             for s in &summary.skipped {
                 log::warning(&format!("Skipped {s} while loading the RDB"));
             }
+            status
+                .last_load_keys_loaded
+                .store(summary.keys as u64, std::sync::atomic::Ordering::Relaxed);
+            status.last_load_keys_expired.store(
+                summary.expired_skipped as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             log::notice(&format!(
                 "Done loading RDB, keys loaded: {}, keys expired: {}.",
                 summary.keys, summary.expired_skipped

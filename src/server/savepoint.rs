@@ -39,13 +39,21 @@ pub fn save_points(value: &str) -> Vec<(u64, u64)> {
 }
 
 impl Worker {
-    /// On worker 0's cron: starts acquiring every shard when a save point is due.
+    /// On worker 0's cron: starts acquiring every shard when a save point is due, or when a
+    /// BGSAVE SCHEDULE waits for the previous save to end.
     pub fn maybe_save_point(&mut self) {
-        if self.id != 0 || self.cron_save.is_some() || self.limits.save_points.is_empty() {
+        if self.id != 0 || self.cron_save.is_some() {
             return;
         }
         let status = &self.shared.save;
         if status.in_progress.load(Ordering::Acquire) {
+            return;
+        }
+        if status.scheduled.swap(false, Ordering::AcqRel) {
+            self.acquire_for_save();
+            return;
+        }
+        if self.limits.save_points.is_empty() {
             return;
         }
         let now_s = unix_ms() / 1000;
@@ -70,6 +78,11 @@ impl Worker {
             return;
         };
         log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
+        self.acquire_for_save();
+    }
+
+    /// Starts taking every shard lock for a background save.
+    fn acquire_for_save(&mut self) {
         let all = (1u64 << self.shared.workers()) - 1;
         self.cron_save = Some(CronSave {
             need: all,

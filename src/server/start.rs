@@ -81,7 +81,8 @@ pub fn run(config: Config) -> i32 {
         log::notice(&format!("Running mode=standalone, port={}.", config.port));
     }
     log::warning("Server initialized");
-    if super::load::load_dump(&mut shared.shards, &config).is_err() {
+    let status = shared.save.clone();
+    if super::load::load_dump(&mut shared.shards, &config, &status).is_err() {
         return 1;
     }
     let shared = Arc::new(shared);
