@@ -70,20 +70,25 @@ impl Default for ZTree {
     }
 }
 
-/// Index of the child of an inner node whose range holds `(score, member)`.
-fn child_for(sep_scores: &[f64], sep_members: &[SmallStr], score: f64, member: &[u8]) -> usize {
-    // Separators 1.. are ascending; count those not above the key.
-    let n = sep_scores.len();
-    let (mut lo, mut hi) = (1usize, n);
+/// The first index in `lo..hi` where `pred` turns false (`pred` is true on a prefix).
+fn partition(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bool) -> usize {
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if cmp_entry(sep_scores[mid], &sep_members[mid], score, member) != Ordering::Greater {
+        if pred(mid) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    lo - 1
+    lo
+}
+
+/// Index of the child of an inner node whose range holds `(score, member)`: separators 1.. are
+/// ascending; the key goes after every one not above it.
+fn child_for(sep_scores: &[f64], sep_members: &[SmallStr], score: f64, member: &[u8]) -> usize {
+    partition(1, sep_scores.len(), |i| {
+        cmp_entry(sep_scores[i], &sep_members[i], score, member) != Ordering::Greater
+    }) - 1
 }
 
 /// Position of `(score, member)` among a leaf's entries: Ok(exact) or Err(insertion point).
@@ -93,16 +98,13 @@ fn leaf_pos(
     score: f64,
     member: &[u8],
 ) -> Result<usize, usize> {
-    let (mut lo, mut hi) = (0usize, scores.len());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        match cmp_entry(scores[mid], &members[mid], score, member) {
-            Ordering::Less => lo = mid + 1,
-            Ordering::Greater => hi = mid,
-            Ordering::Equal => return Ok(mid),
-        }
+    let at = partition(0, scores.len(), |i| {
+        cmp_entry(scores[i], &members[i], score, member) == Ordering::Less
+    });
+    match scores.get(at) {
+        Some(&s) if cmp_entry(s, &members[at], score, member) == Ordering::Equal => Ok(at),
+        _ => Err(at),
     }
-    Err(lo)
 }
 
 impl ZTree {
@@ -396,32 +398,16 @@ impl ZTree {
                     sep_members,
                 } => {
                     // Children before the first separator that is not "before" are entirely so.
-                    let (mut lo, mut hi) = (1usize, children.len());
-                    while lo < hi {
-                        let mid = (lo + hi) / 2;
-                        if before(sep_scores[mid], &sep_members[mid]) {
-                            lo = mid + 1;
-                        } else {
-                            hi = mid;
-                        }
-                    }
-                    let c = lo - 1;
+                    let c = partition(1, children.len(), |i| {
+                        before(sep_scores[i], &sep_members[i])
+                    }) - 1;
                     count += counts[..c].iter().map(|&x| x as usize).sum::<usize>();
                     n = children[c];
                 }
                 Node::Leaf {
                     scores, members, ..
                 } => {
-                    let (mut lo, mut hi) = (0usize, scores.len());
-                    while lo < hi {
-                        let mid = (lo + hi) / 2;
-                        if before(scores[mid], &members[mid]) {
-                            lo = mid + 1;
-                        } else {
-                            hi = mid;
-                        }
-                    }
-                    return count + lo;
+                    return count + partition(0, scores.len(), |i| before(scores[i], &members[i]));
                 }
                 Node::Free => unreachable!("reachable nodes are live"),
             }
