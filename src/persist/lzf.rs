@@ -14,6 +14,9 @@ const LITERAL_RUN_MAX: usize = 32;
 const HASH_BITS_MAX: u32 = 14;
 const HASH_BITS_MIN: u32 = 6;
 
+/// No Redis string is longer (512 MiB, `proto-max-bulk-len`'s default and Redis's hard limit).
+pub const STRING_BYTES_MAX: usize = 512 * 1024 * 1024;
+
 /// The largest expansion one input byte can produce (a 3-byte reference yields 264 bytes), so
 /// a declared output length above `input.len() * EXPANSION_MAX` is a lie and is refused before
 /// anything is allocated.
@@ -98,10 +101,12 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
 /// Decompresses `input` into exactly `out_len` bytes; `None` when the stream is malformed
 /// (a reference before the start, a run past the end, a length mismatch).
 pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    if out_len > input.len().saturating_mul(EXPANSION_MAX) {
+    if out_len > input.len().saturating_mul(EXPANSION_MAX) || out_len > STRING_BYTES_MAX {
         return None;
     }
-    let mut out = Vec::with_capacity(out_len);
+    // The declared length is only a claim: reserve what the input could plausibly give, and let
+    // real output grow the buffer past that.
+    let mut out = Vec::with_capacity(out_len.min(input.len().saturating_mul(4)));
     let mut ip = 0usize;
     while ip < input.len() {
         let ctrl = input[ip] as usize;
