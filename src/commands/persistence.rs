@@ -207,12 +207,7 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
     let summary = Reader::new(bytes, enc)
         .file(now, databases, true, |l: Loaded| {
             let db = shards.db_at(l.db, &l.key);
-            db.db.table.insert(Entry {
-                key: (&*l.key).into(),
-                value: l.value,
-                expire_at_ms: l.expire_at_ms,
-                access_s,
-            });
+            db.db.table.insert(l.into_entry(access_s));
         })
         .map_err(|e| e.to_string())?;
     let s = &ctx.srv.save;

@@ -195,26 +195,19 @@ impl Worker {
     /// held, runs it, releases the locks and continues with the connection's next commands.
     pub fn advance(&mut self, slot: usize) {
         let me = self.id;
-        loop {
-            let conn = &mut self.conns[slot];
-            let token = Conn::token(slot, conn.gen);
-            let missing = conn.need & !conn.held;
-            if missing == 0 {
-                break;
-            }
-            let next = missing.trailing_zeros() as usize;
-            let bit = 1u64 << next;
-            if next == me {
-                if self.lock.acquire(super::locks::Holder::Local(token)) {
-                    self.conns[slot].held |= bit;
-                    continue;
-                }
-                return;
-            }
-            if conn.requested & bit == 0 {
-                conn.requested |= bit;
-                self.shared.send(next, Msg::LockRequest { from: me, token });
-            }
+        let conn = &mut self.conns[slot];
+        let token = Conn::token(slot, conn.gen);
+        let shared = &self.shared;
+        let all_held = super::locks::acquire_in_order(
+            me,
+            conn.need,
+            &mut conn.held,
+            &mut conn.requested,
+            &mut self.lock,
+            token,
+            |next| shared.send(next, Msg::LockRequest { from: me, token }),
+        );
+        if !all_held {
             return;
         }
         // All locks held: run the parked command and every following complete command whose

@@ -9,7 +9,7 @@ use crate::persist::rdb::read::{LoadSink, Loaded, Reader};
 use crate::persist::rdb::Encodings;
 use crate::runtime::clock::{mono_us, unix_ms};
 use crate::store::db::lru_clock;
-use crate::store::{shard_of, Entry};
+use crate::store::shard_of;
 
 /// Sends each loaded key to the shard that owns it; sizes the tables from RESIZEDB first.
 struct IntoShards<'s> {
@@ -21,12 +21,7 @@ impl<'a> LoadSink<'a> for IntoShards<'_> {
     fn key(&mut self, l: Loaded<'a>) {
         let n = self.shards.len();
         let shard = self.shards[shard_of(&l.key, n)].get_mut();
-        shard.dbs[l.db].table.insert(Entry {
-            key: (&*l.key).into(),
-            value: l.value,
-            expire_at_ms: l.expire_at_ms,
-            access_s: self.access_s,
-        });
+        shard.dbs[l.db].table.insert(l.into_entry(self.access_s));
     }
 
     fn resize(&mut self, db: usize, keys: u64) {

@@ -88,6 +88,42 @@ impl ShardLock {
     }
 }
 
+/// One step of acquiring the shard locks in `need`, in ascending shard order, for `token` on
+/// thread `me`: takes our own shard's lock directly when it is next (queueing `token` when it
+/// is busy), or asks the next remote owner once through `request(shard)`. True when every lock
+/// in `need` is held; false when a grant must come first (it arrives as `LockGrant` or through
+/// `grant_local`, and the caller steps again).
+pub fn acquire_in_order(
+    me: usize,
+    need: u64,
+    held: &mut u64,
+    requested: &mut u64,
+    lock: &mut ShardLock,
+    token: u64,
+    mut request: impl FnMut(usize),
+) -> bool {
+    loop {
+        let missing = need & !*held;
+        if missing == 0 {
+            return true;
+        }
+        let next = missing.trailing_zeros() as usize;
+        let bit = 1u64 << next;
+        if next == me {
+            if lock.acquire(Holder::Local(token)) {
+                *held |= bit;
+                continue;
+            }
+            return false;
+        }
+        if *requested & bit == 0 {
+            *requested |= bit;
+            request(next);
+        }
+        return false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::locks::Holder;
+use super::locks::acquire_in_order;
 use super::worker::Worker;
 use super::{log, Msg};
 use crate::runtime::clock::unix_ms;
@@ -107,34 +107,24 @@ impl Worker {
     /// Acquires the next lock in shard order; with all of them, starts the save and releases.
     fn advance_save(&mut self) {
         let me = self.id;
-        loop {
-            let Some(s) = self.cron_save.as_mut() else {
-                return;
-            };
-            let missing = s.need & !s.held;
-            if missing == 0 {
-                break;
-            }
-            let next = missing.trailing_zeros() as usize;
-            let bit = 1u64 << next;
-            if next == me {
-                if self.lock.acquire(Holder::Local(SAVE_TOKEN)) {
-                    s.held |= bit;
-                    continue;
-                }
-                return; // granted later through `grant_local`
-            }
-            if s.requested & bit == 0 {
-                s.requested |= bit;
-                self.shared.send(
-                    next,
-                    Msg::LockRequest {
-                        from: me,
-                        token: SAVE_TOKEN,
-                    },
-                );
-            }
+        let Some(s) = self.cron_save.as_mut() else {
             return;
+        };
+        let shared = &self.shared;
+        let all_held = acquire_in_order(
+            me,
+            s.need,
+            &mut s.held,
+            &mut s.requested,
+            &mut self.lock,
+            SAVE_TOKEN,
+            |next| {
+                let token = SAVE_TOKEN;
+                shared.send(next, Msg::LockRequest { from: me, token })
+            },
+        );
+        if !all_held {
+            return; // a grant comes through `LockGrant` or `grant_local`, then we step again
         }
         let held = self.cron_save.take().map_or(0, |s| s.held);
         let shared = self.shared.clone();

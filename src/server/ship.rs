@@ -135,7 +135,7 @@ impl Worker {
                     shared: &self.shared,
                     limits: &self.limits,
                     me,
-                    now_ms: self.now_ms + self.clock_us.saturating_sub(self.wake_us) / 1000,
+                    now_ms: Worker::now_ms_at(self.now_ms, self.clock_us, self.wake_us),
                 };
                 let (finished_us, line) = execute(
                     &env,

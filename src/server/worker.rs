@@ -770,7 +770,12 @@ impl Worker {
     /// read after the previous command, so two commands on different threads, one after the
     /// other, never see time go backwards by a whole loop turn.
     pub fn command_now_ms(&self) -> u64 {
-        self.now_ms + self.clock_us.saturating_sub(self.wake_us) / 1000
+        Self::now_ms_at(self.now_ms, self.clock_us, self.wake_us)
+    }
+
+    /// `command_now_ms` from the fields, for callers that hold other borrows of the worker.
+    pub fn now_ms_at(wake_ms: u64, clock_us: u64, wake_us: u64) -> u64 {
+        wake_ms + clock_us.saturating_sub(wake_us) / 1000
     }
 
     /// Copies part of our shard into a background save in progress: a quarter of a cron tick,

@@ -230,10 +230,6 @@ impl Record {
         }
     }
 
-    fn size_for_payload_at(&self, at: usize, value: &Value) -> usize {
-        payload_bytes(at, value)
-    }
-
     /// The pointer and length of a heap string's bytes.
     fn heap_parts(&self) -> (*mut u8, usize) {
         let (b, _) = self.payload();
@@ -474,7 +470,7 @@ impl Record {
         // Only a value that would be boxed can reuse the old box.
         let inline =
             inline_bytes(&value).is_some() || matches!(value, Value::Str(SmallStr::Boxed(_)));
-        let new_size = self.size_for_payload_at(payload_at, &value);
+        let new_size = payload_bytes(payload_at, &value);
         if let Some((p, n)) = old_heap {
             // SAFETY: this record owned these bytes (not moved out); freed exactly once, here.
             drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)) });

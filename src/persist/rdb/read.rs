@@ -20,6 +20,18 @@ pub struct Loaded<'a> {
     pub expire_at_ms: u64,
 }
 
+impl Loaded<'_> {
+    /// The keyspace entry for this key, last accessed at `access_s`.
+    pub fn into_entry(self, access_s: u32) -> crate::store::Entry {
+        crate::store::Entry {
+            key: (&*self.key).into(),
+            value: self.value,
+            expire_at_ms: self.expire_at_ms,
+            access_s,
+        }
+    }
+}
+
 /// Where a file's keys go. Any `FnMut(Loaded)` is one (ignoring sizes).
 pub trait LoadSink<'a> {
     fn key(&mut self, l: Loaded<'a>);
