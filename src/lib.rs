@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod config;
 pub mod persist;
+pub mod repl;
 pub mod resp;
 pub mod runtime;
 pub mod server;

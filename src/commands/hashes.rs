@@ -278,6 +278,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) {
     match r {
         Ok(Some(Ok(text))) => {
             ctx.notify(HASH, "hincrbyfloat", args.get(1));
+            // The result, not the increment, as Redis propagates it.
+            ctx.propagate(&[b"HSET", args.get(1), args.get(2), text.as_bytes()]);
             ctx.out.bulk(text.as_bytes())
         }
         Ok(Some(Err(e))) => ctx.out.error(e),

@@ -406,6 +406,7 @@ fn flushdb(ctx: &mut Ctx, args: Args) {
         return ctx.out.error(SYNTAX);
     }
     let dbi = ctx.client.db;
+    ctx.propagate_as_received(&args);
     flush(ctx, Some(dbi))
 }
 
@@ -414,6 +415,7 @@ fn flushall(ctx: &mut Ctx, args: Args) {
     if !flush_args_ok(&args) {
         return ctx.out.error(SYNTAX);
     }
+    ctx.propagate_as_received(&args);
     flush(ctx, None)
 }
 
@@ -532,9 +534,15 @@ fn expire_generic(ctx: &mut Ctx, args: Args, name: &str, relative: bool, unit: i
     }
     let event = if when <= db.now_ms as i64 {
         db.remove(key);
+        ctx.propagate(&[b"DEL", key]);
         "del"
     } else {
         db.set_expire(key, when as u64);
+        // Propagated as PEXPIREAT with the absolute time (the options kept), as Redis does.
+        let at = when.to_string();
+        let mut cmd: Vec<&[u8]> = vec![b"PEXPIREAT", key, at.as_bytes()];
+        cmd.extend(args.iter().skip(3));
+        ctx.propagate(&cmd);
         "expire"
     };
     ctx.notify(GENERIC, event, key);

@@ -450,6 +450,9 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> bool {
     let _ = write(&mut ctx.out, &mut db, dst, true, |l| {
         l.push(to, &v, &limits)
     });
+    // BLMOVE and BRPOPLPUSH propagate as the move they made.
+    let side = |e: End| -> &'static [u8] { if e == End::Left { b"LEFT" } else { b"RIGHT" } };
+    ctx.propagate(&[b"LMOVE", src, dst, side(from), side(to)]);
     // Redis's order: the push on the destination, then the pop on the source.
     ctx.notify(LIST, if to == End::Left { "lpush" } else { "rpush" }, dst);
     ctx.notify(LIST, if from == End::Left { "lpop" } else { "rpop" }, src);
@@ -502,6 +505,9 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
             Ok(None) => continue,
             Ok(Some(v)) => {
                 ctx.notify(LIST, if end == End::Left { "lpop" } else { "rpop" }, key);
+                // LMPOP and BLMPOP propagate as the pop with the count they served.
+                let n = v.len().to_string();
+                ctx.propagate(&[pop_name(end), key, n.as_bytes()]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 ctx.out.array(v.len());
@@ -525,6 +531,15 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
     }
 }
 
+/// LPOP or RPOP, the plain form blocking pops propagate as.
+fn pop_name(end: End) -> &'static [u8] {
+    if end == End::Left {
+        b"LPOP"
+    } else {
+        b"RPOP"
+    }
+}
+
 fn bpop(ctx: &mut Ctx, args: Args, end: End) {
     let deadline_ms = match parse_timeout(args.get(args.len() - 1), ctx.now_ms) {
         Ok(d) => d,
@@ -537,6 +552,7 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) {
             Err(_) => return,
             Ok(Some(Some(v))) => {
                 ctx.notify(LIST, if end == End::Left { "lpop" } else { "rpop" }, key);
+                ctx.propagate(&[pop_name(end), key]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 return ctx.out.bulk(&v);

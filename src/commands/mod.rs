@@ -234,6 +234,30 @@ impl<'a> Ctx<'a> {
         note(self.client, self.limits, class, event, key, db);
     }
 
+    /// Propagates `args` (a command in the client's database) in place of the command as
+    /// received, for the AOF and replicas; each call adds one command. Redis's
+    /// rewriteClientCommandVector / alsoPropagate. A no-op while nobody reads the stream.
+    #[inline]
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        if self.client.prop.on {
+            let db = self.client.db;
+            self.client.prop.rewritten = true;
+            self.client.prop.push(db, args);
+        }
+    }
+
+    /// Propagates the command as received even when it changed nothing (FLUSHALL).
+    pub fn propagate_as_received(&mut self, args: &Args) {
+        if self.client.prop.on {
+            self.propagate(&args.iter().collect::<Vec<_>>());
+        }
+    }
+
+    /// This command's change is not propagated (it propagated another way, or not at all).
+    pub fn propagate_none(&mut self) {
+        self.client.prop.rewritten = true;
+    }
+
     /// `-ERR wrong number of arguments for '<name>' command`.
     pub fn wrong_args(&mut self, name: &str) {
         self.out.err(&format!(

@@ -166,6 +166,12 @@ fn spop(ctx: &mut Ctx, args: Args) {
         if !v.is_empty() {
             ctx.notify(SET, "spop", args.get(1));
         }
+        // The random choice propagates as SREM of what was chosen, in batches like Redis's.
+        for batch in v.chunks(1024) {
+            let mut cmd: Vec<&[u8]> = vec![b"SREM", args.get(1)];
+            cmd.extend(batch.iter().map(|m| m.as_slice()));
+            ctx.propagate(&cmd);
+        }
     }
     match (r, count) {
         (Err(_), _) => {}

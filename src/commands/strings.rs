@@ -152,6 +152,10 @@ fn set(ctx: &mut Ctx, args: Args) {
         note(ctx.client, ctx.limits, STRING, "set", key, db_index);
         if expire_at_ms != 0 {
             note(ctx.client, ctx.limits, GENERIC, "expire", key, db_index);
+            // A relative or second-resolution expiry propagates as an absolute one in ms.
+            if opts.expire.is_some_and(|(u, _)| u != ExpireUnit::PxAt) {
+                propagate_set_pxat(ctx, key, args.get(2), expire_at_ms);
+            }
         }
     }
     match old {
@@ -284,6 +288,7 @@ fn set_with_expire(ctx: &mut Ctx, args: Args, unit: ExpireUnit, cmd: &str) {
     ctx.shards
         .db(key)
         .set(key, Value::from_bytes(args.get(3)), at);
+    propagate_set_pxat(ctx, key, args.get(3), at);
     ctx.notify(STRING, "set", key);
     ctx.notify(GENERIC, "expire", key);
     ctx.out.ok();
@@ -312,7 +317,13 @@ fn getdel(ctx: &mut Ctx, args: Args) {
         Some(e) => reply_string(&mut ctx.out, &e.value),
     }
     db.remove(key);
+    ctx.propagate(&[b"DEL", key]);
     ctx.notify(GENERIC, "del", key);
+}
+
+/// `SET key value PXAT ms`: how SET with EX/PX/EXAT, SETEX and PSETEX propagate.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], value: &[u8], at_ms: u64) {
+    ctx.propagate(&[b"SET", key, value, b"PXAT", at_ms.to_string().as_bytes()]);
 }
 
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ts-ms|PERSIST]: the value (or nil), changing its TTL; an
@@ -340,20 +351,24 @@ fn getex(ctx: &mut Ctx, args: Args) {
             }
         },
     };
+    // Never propagated as received: as DEL, PEXPIREAT or PERSIST.
     match at {
         Some(at) if at <= now => {
             db.remove(key);
+            ctx.propagate(&[b"DEL", key]);
             ctx.notify(GENERIC, "del", key);
         }
         Some(at) => {
             db.set_expire(key, at);
+            ctx.propagate(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
             ctx.notify(GENERIC, "expire", key);
         }
         None if opts.persist && had_ttl => {
             db.set_expire(key, 0);
+            ctx.propagate(&[b"PERSIST", key]);
             ctx.notify(GENERIC, "persist", key);
         }
-        None => {}
+        None => ctx.propagate_none(),
     }
 }
 
@@ -498,6 +513,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) {
         }
         _ => db.set(key, value, 0),
     }
+    // The result, not the increment: float formatting must not differ between machines.
+    ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.notify(STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
 }

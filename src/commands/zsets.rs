@@ -801,6 +801,9 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
             Ok(None) => continue,
             Ok(Some(popped)) => {
                 ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+                // ZMPOP and BZMPOP propagate as the pop with the count they served.
+                let n = popped.len().to_string();
+                ctx.propagate(&[zpop_name(max), key, n.as_bytes()]);
                 ctx.out.array(2);
                 ctx.out.bulk(key);
                 let entries: Vec<(f64, &[u8])> = popped.iter().map(|(s, m)| (*s, &m[..])).collect();
@@ -827,6 +830,15 @@ fn mpop(ctx: &mut Ctx, args: Args, at: usize, block: Option<u64>) {
     }
 }
 
+/// ZPOPMIN or ZPOPMAX, the plain form blocking pops propagate as.
+fn zpop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
+    }
+}
+
 fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
     let deadline_ms = match parse_timeout(args.get(args.len() - 1), ctx.now_ms) {
         Ok(d) => d,
@@ -838,6 +850,7 @@ fn bzpop(ctx: &mut Ctx, args: Args, max: bool) {
             Err(WrongType) => return,
             Ok(Some(popped)) if !popped.is_empty() => {
                 ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+                ctx.propagate(&[zpop_name(max), key]);
                 ctx.out.array(3);
                 ctx.out.bulk(key);
                 ctx.out.bulk(&popped[0].1);

@@ -139,6 +139,8 @@ pub struct ClientState {
     pub events: Vec<crate::server::pubsub::KeyEvent>,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
     pub watch_flag: Option<Arc<AtomicBool>>,
+    /// What the running command (or EXEC) propagates to the AOF and replicas.
+    pub prop: crate::repl::propagate::Pending,
 }
 
 impl ClientState {
@@ -159,6 +161,7 @@ impl ClientState {
             in_exec: false,
             events: Vec::new(),
             watch_flag: None,
+            prop: Default::default(),
         }
     }
 

@@ -530,6 +530,15 @@ pub(super) fn execute(
     let shared = env.shared;
     let spec = &commands::table().specs[index as usize];
     let reply_start = out.len();
+    let feed_on = shared.feed.active() && held != 0;
+    let mark = client.prop.cmds.len();
+    let before = if feed_on {
+        client.prop.on = true;
+        client.prop.rewritten = false;
+        change_counts(shared, held)
+    } else {
+        (0, 0)
+    };
     {
         // SAFETY: the caller holds the lock of every shard in `held` (a remote lock granted to
         // this connection, or this thread's own shard while its lock is free or held for the
@@ -548,6 +557,14 @@ pub(super) fn execute(
         };
         (spec.handler)(&mut ctx, *args);
     }
+    if feed_on {
+        client.prop.on = false;
+        let changed = change_counts(shared, held).0 != before.0;
+        if !client.prop.rewritten && changed && spec.has(commands::WRITE) {
+            let cmd = crate::repl::propagate::encode(&args.iter().collect::<Vec<_>>());
+            client.prop.cmds.push((client.db, cmd));
+        }
+    }
     if held != 0 {
         // Serve clients blocked on keys this command filled, before anything else runs.
         // SAFETY: as above, the locks of `held` are still held.
@@ -561,6 +578,9 @@ pub(super) fn execute(
                 let served_before = client.woken.len();
                 shard.serve_blocked(&mut client.woken);
                 pop_events(env, client, served_before);
+                if feed_on {
+                    propagate_pops(client, served_before);
+                }
                 if log_expired {
                     shard.take_expired(&mut expired);
                 }
@@ -580,6 +600,9 @@ pub(super) fn execute(
                 key: key.to_vec(),
             });
         }
+    }
+    if feed_on {
+        finish_propagation(shared, held, client, mark, before.1);
     }
     let finished_us = mono_us();
     let duration_us = finished_us.saturating_sub(started_us);
@@ -623,6 +646,75 @@ pub(super) fn execute(
             .record(event, env.now_ms / 1000, duration_us / 1000);
     }
     (finished_us, monitor_line)
+}
+
+/// (writes, expiry deletions) summed over the shards in `held`, to tell whether a command
+/// changed data and expired keys.
+fn change_counts(shared: &super::Shared, held: u64) -> (u64, u64) {
+    // SAFETY: called from `execute`, whose caller holds the locks of `held` throughout.
+    let mut view = unsafe { ShardView::new(&shared.shards, held) };
+    let mut sum = (0, 0);
+    for i in (0..shared.shards.len().min(64)).filter(|i| held & (1u64 << i) != 0) {
+        let shard = view.shard(i);
+        sum.0 += shard.dirty;
+        sum.1 += shard.stats.expired_keys;
+    }
+    sum
+}
+
+/// The plain pops that repeat what serving blocked clients did (`client.woken[from..]`):
+/// BLPOP's pop propagates as LPOP, BLMPOP's as LPOP with a count, BZPOPMIN's as ZPOPMIN ...
+fn propagate_pops(client: &mut ClientState, from: usize) {
+    use crate::store::blocking::{BlockOp, Outcome};
+    use crate::store::list::End;
+    let mut cmds = Vec::new();
+    for s in &client.woken[from..] {
+        let (name, n, count) = match (&s.outcome, s.waiter.op) {
+            (Outcome::List(v), BlockOp::ListPop { end, count }) => {
+                let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+                (name, v.len(), count)
+            }
+            (Outcome::ZSet(v), BlockOp::ZPop { max, count }) => {
+                let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                (name, v.len(), count)
+            }
+            _ => continue,
+        };
+        let n = n.to_string();
+        let cmd = match count {
+            Some(_) => crate::repl::propagate::encode(&[name, &s.key, n.as_bytes()]),
+            None => crate::repl::propagate::encode(&[name, &s.key]),
+        };
+        cmds.push((s.db, cmd));
+    }
+    client.prop.cmds.extend(cmds);
+}
+
+/// Puts the DELs of keys the command expired before its own propagation (they happened first)
+/// and, outside EXEC, appends the lot to the feed while the shards are still held.
+fn finish_propagation(
+    shared: &super::Shared,
+    held: u64,
+    client: &mut ClientState,
+    mark: usize,
+    expired_before: u64,
+) {
+    if change_counts(shared, held).1 != expired_before {
+        // SAFETY: as in `change_counts`.
+        let mut view = unsafe { ShardView::new(&shared.shards, held) };
+        let mut keys = Vec::new();
+        for i in (0..shared.shards.len().min(64)).filter(|i| held & (1u64 << i) != 0) {
+            view.shard(i).take_expired_prop(&mut keys);
+        }
+        let dels = keys
+            .iter()
+            .map(|(db, k)| (*db, crate::repl::propagate::encode(&[b"DEL", k])));
+        client.prop.cmds.splice(mark..mark, dels);
+    }
+    if !client.in_exec {
+        shared.feed.append(&client.prop.cmds, false);
+        client.prop.cmds.clear();
+    }
 }
 
 /// The shards a command needs: those its keys live on, or all of them for keyspace-wide

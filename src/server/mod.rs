@@ -113,6 +113,8 @@ pub struct Shared {
     pub stat_numcommands_reset_ms: AtomicU64,
     pub active_expire: AtomicBool,
     pub executable: String,
+    /// The write stream (propagated commands) for the AOF and replicas.
+    pub feed: crate::repl::feed::Feed,
 }
 
 impl Shared {

@@ -134,5 +134,9 @@ pub(super) fn exec(
         pos += consumed;
     }
     client.in_exec = false;
+    // The transaction's writes reach replicas and the AOF as one MULTI/EXEC, appended while
+    // EXEC still holds every shard they touched.
+    env.shared.feed.append(&client.prop.cmds, true);
+    client.prop.cmds.clear();
     (clock_us, lines)
 }

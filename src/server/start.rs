@@ -219,6 +219,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
+        feed: Default::default(),
     })
 }
 

@@ -816,6 +816,17 @@ impl Worker {
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
             let shard = view.shard(self.id);
             shard.active_expire(self.now_ms, deadline);
+            if self.shared.feed.active() {
+                // Keys the cycle deleted reach the AOF and replicas as DELs, appended while
+                // this thread still holds its shard.
+                let mut keys = Vec::new();
+                shard.take_expired_prop(&mut keys);
+                let dels: Vec<(usize, Vec<u8>)> = keys
+                    .iter()
+                    .map(|(db, k)| (*db, crate::repl::propagate::encode(&[b"DEL", k])))
+                    .collect();
+                self.shared.feed.append(&dels, false);
+            }
             let mut expired = Vec::new();
             if crate::store::db::LOG_EXPIRED.load(Ordering::Relaxed) {
                 shard.take_expired(&mut expired);

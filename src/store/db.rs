@@ -25,6 +25,8 @@ pub struct Db {
     /// Collections deleted because a command emptied them, kept for `del` keyspace events while
     /// `LOG_DELETED` is set.
     pub emptied_log: Vec<SmallStr>,
+    /// Keys deleted by expiry, kept for propagation (as DEL) while `PROPAGATE_EXPIRED` is set.
+    pub expired_prop: Vec<SmallStr>,
 }
 
 /// Whether deletions of emptied collections are logged for keyspace notifications (class g).
@@ -34,12 +36,25 @@ pub static LOG_DELETED: AtomicBool = AtomicBool::new(false);
 /// with `x`); set by the server when the configuration changes.
 pub static LOG_EXPIRED: AtomicBool = AtomicBool::new(false);
 
+/// Whether expiry deletions are kept for propagation (the AOF or replicas read the stream); set
+/// by the replication feed.
+pub static PROPAGATE_EXPIRED: AtomicBool = AtomicBool::new(false);
+
 impl Db {
-    /// `key` was deleted because it expired: its watchers see a change, and the event is kept.
-    fn expired(watched: &mut Watched, log: &mut Vec<SmallStr>, key: &[u8]) {
+    /// `key` was deleted because it expired: its watchers see a change, and the event and the
+    /// propagation are kept.
+    fn expired(
+        watched: &mut Watched,
+        log: &mut Vec<SmallStr>,
+        prop: &mut Vec<SmallStr>,
+        key: &[u8],
+    ) {
         watched.signal(key);
         if LOG_EXPIRED.load(Ordering::Relaxed) {
             log.push(SmallStr::new(key));
+        }
+        if PROPAGATE_EXPIRED.load(Ordering::Relaxed) {
+            prop.push(SmallStr::new(key));
         }
     }
 }
@@ -236,24 +251,20 @@ impl Shard {
         let mut visited_dbs = 0;
         while visited_dbs <= dbs {
             let (d, seg) = self.expire_cursor;
-            let Db {
-                table,
-                watched,
-                expired_log,
-                ..
-            } = &mut self.dbs[d];
-            match table.records().volatile_segment_at(seg) {
+            let db = &mut self.dbs[d];
+            match db.table.records().volatile_segment_at(seg) {
                 None => {
                     self.expire_cursor = ((d + 1) % dbs, 0);
                     visited_dbs += 1;
                 }
                 Some(s) => {
-                    let keys = table
-                        .records()
-                        .expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
+                    let keys =
+                        db.table
+                            .records()
+                            .expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
                     for k in &keys {
-                        table.remove(k);
-                        Db::expired(watched, expired_log, k);
+                        db.table.remove(k);
+                        Db::expired(&mut db.watched, &mut db.expired_log, &mut db.expired_prop, k);
                     }
                     deleted += keys.len();
                     if keys.len() < EXPIRE_KEYS_PER_STEP {
@@ -273,6 +284,13 @@ impl Shard {
     pub fn take_expired(&mut self, out: &mut Vec<(usize, SmallStr)>) {
         for (i, db) in self.dbs.iter_mut().enumerate() {
             out.extend(db.expired_log.drain(..).map(|k| (i, k)));
+        }
+    }
+
+    /// Takes the expiry deletions kept for propagation as (database, key).
+    pub fn take_expired_prop(&mut self, out: &mut Vec<(usize, SmallStr)>) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            out.extend(db.expired_prop.drain(..).map(|k| (i, k)));
         }
     }
 
@@ -309,7 +327,12 @@ impl<'a> DbRef<'a> {
         }
         if self.expire_enabled {
             self.db.table.remove(key);
-            Db::expired(&mut self.db.watched, &mut self.db.expired_log, key);
+            Db::expired(
+                &mut self.db.watched,
+                &mut self.db.expired_log,
+                &mut self.db.expired_prop,
+                key,
+            );
             self.stats.expired_keys += 1;
         }
         true
@@ -326,7 +349,12 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && self.expire_enabled {
                     self.stats.expired_keys += 1;
-                    Db::expired(&mut self.db.watched, &mut self.db.expired_log, key);
+                    Db::expired(
+                &mut self.db.watched,
+                &mut self.db.expired_log,
+                &mut self.db.expired_prop,
+                key,
+            );
                 }
                 None
             }
@@ -366,7 +394,7 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && expire_enabled {
                     stats.expired_keys += 1;
-                    Db::expired(&mut db.watched, &mut db.expired_log, key);
+                    Db::expired(&mut db.watched, &mut db.expired_log, &mut db.expired_prop, key);
                 }
                 stats.keyspace_misses += 1;
                 None

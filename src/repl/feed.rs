@@ -1,0 +1,200 @@
+//! The write stream's single point of order: every propagated command is appended here while
+//! its command still holds the shards it touched, so two writes that conflict (share a shard)
+//! appear in the order they ran, and a write acknowledged before another began is earlier.
+//!
+//! The append is one short critical section under a mutex (SELECT bookkeeping, a copy into the
+//! backlog ring and into the AOF buffer). DESIGN.md describes a lock-free reservation; the mutex
+//! is what runs today (see the note there). Nothing is appended while nobody consumes the
+//! stream: `active` is false unless the AOF is on or a backlog exists, and commands then skip
+//! propagation entirely.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use super::backlog::Backlog;
+use super::propagate::{encode, select};
+
+#[derive(Default)]
+pub struct Feed {
+    active: AtomicBool,
+    /// The AOF buffer holds bytes the writer has not taken yet.
+    aof_waiting: AtomicBool,
+    state: Mutex<FeedState>,
+}
+
+#[derive(Default)]
+pub struct FeedState {
+    /// The database the stream's last SELECT chose; None makes the next command select.
+    db: Option<usize>,
+    pub backlog: Option<Backlog>,
+    /// Bytes not yet taken by the AOF writer; None while the AOF is off.
+    pub aof: Option<Vec<u8>>,
+    /// `master_repl_offset`: the stream position after the last byte (advances while a backlog
+    /// exists, as in Redis).
+    pub offset: u64,
+}
+
+impl Feed {
+    /// Whether commands must propagate (someone reads the stream).
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Whether the AOF buffer has bytes for the writer.
+    #[inline]
+    pub fn aof_waiting(&self) -> bool {
+        self.aof_waiting.load(Ordering::Acquire)
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends the commands of one client command, or of one EXEC (`transaction`: more than one
+    /// command is wrapped in MULTI/EXEC so a replica applies them atomically, as Redis does).
+    pub fn append(&self, cmds: &[(usize, Vec<u8>)], transaction: bool) {
+        if cmds.is_empty() {
+            return;
+        }
+        let wrap = transaction && cmds.len() > 1;
+        let mut st = self.lock();
+        if wrap {
+            st.emit(cmds[0].0, &encode(&[b"MULTI"]));
+        }
+        for (db, bytes) in cmds {
+            st.emit(*db, bytes);
+        }
+        if wrap {
+            st.emit(cmds[0].0, &encode(&[b"EXEC"]));
+        }
+        if st.aof.is_some() {
+            self.aof_waiting.store(true, Ordering::Release);
+        }
+    }
+
+    /// Moves the AOF buffer's bytes into `into`; false when there were none.
+    pub fn take_aof(&self, into: &mut Vec<u8>) -> bool {
+        let mut st = self.lock();
+        self.aof_waiting.store(false, Ordering::Release);
+        match st.aof.as_mut() {
+            Some(buf) if !buf.is_empty() => {
+                std::mem::swap(buf, into);
+                buf.clear();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts (true) or stops buffering for the AOF. Starting makes the next command SELECT,
+    /// since it begins a new file.
+    pub fn set_aof(&self, on: bool) {
+        let mut st = self.lock();
+        st.aof = on.then(Vec::new);
+        st.db = None;
+        self.refresh(&st);
+    }
+
+    /// Creates the backlog (the first replica arrived) or resizes it.
+    pub fn set_backlog(&self, size_bytes: usize) {
+        let mut st = self.lock();
+        let end = st.offset;
+        match st.backlog.as_mut() {
+            Some(b) => b.resize(size_bytes),
+            None => {
+                st.backlog = Some(Backlog::new(size_bytes, end));
+                st.db = None;
+            }
+        }
+        self.refresh(&st);
+    }
+
+    /// The next command selects its database explicitly (a new consumer starts reading).
+    pub fn force_select(&self) {
+        self.lock().db = None;
+    }
+
+    fn refresh(&self, st: &FeedState) {
+        let on = st.aof.is_some() || st.backlog.is_some();
+        self.active.store(on, Ordering::Relaxed);
+        crate::store::db::PROPAGATE_EXPIRED.store(on, Ordering::Relaxed);
+    }
+}
+
+impl FeedState {
+    fn emit(&mut self, db: usize, bytes: &[u8]) {
+        if self.db != Some(db) {
+            self.db = Some(db);
+            let sel = select(db);
+            self.write(&sel);
+        }
+        self.write(bytes);
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(b) = self.backlog.as_mut() {
+            b.append(bytes);
+            self.offset = b.end();
+        }
+        if let Some(a) = self.aof.as_mut() {
+            a.extend_from_slice(bytes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(db: usize, args: &[&[u8]]) -> (usize, Vec<u8>) {
+        (db, encode(args))
+    }
+
+    #[test]
+    fn selects_when_the_database_changes_and_wraps_transactions() {
+        let f = Feed::default();
+        assert!(!f.active());
+        f.append(&[cmd(0, &[b"SET", b"a", b"1"])], false);
+        f.set_aof(true);
+        assert!(f.active());
+        f.append(&[cmd(0, &[b"SET", b"a", b"1"])], false);
+        f.append(&[cmd(0, &[b"DEL", b"a"])], false);
+        f.append(
+            &[cmd(3, &[b"INCR", b"x"]), cmd(3, &[b"INCR", b"y"])],
+            true,
+        );
+        f.append(&[cmd(3, &[b"INCR", b"z"])], true);
+        let mut got = Vec::new();
+        assert!(f.aof_waiting());
+        assert!(f.take_aof(&mut got));
+        assert!(!f.aof_waiting());
+        let mut want = Vec::new();
+        for part in [
+            select(0),
+            encode(&[b"SET", b"a", b"1"]),
+            encode(&[b"DEL", b"a"]),
+            select(3),
+            encode(&[b"MULTI"]),
+            encode(&[b"INCR", b"x"]),
+            encode(&[b"INCR", b"y"]),
+            encode(&[b"EXEC"]),
+            encode(&[b"INCR", b"z"]),
+        ] {
+            want.extend_from_slice(&part);
+        }
+        assert_eq!(got, want);
+        assert!(!f.take_aof(&mut got));
+    }
+
+    #[test]
+    fn the_offset_advances_with_the_backlog() {
+        let f = Feed::default();
+        f.set_backlog(1 << 20);
+        f.append(&[cmd(0, &[b"PING"])], false);
+        let st = f.lock();
+        let want = (select(0).len() + encode(&[b"PING"]).len()) as u64;
+        assert_eq!(st.offset, want);
+        assert_eq!(st.backlog.as_ref().unwrap().end(), want);
+    }
+}

@@ -1,0 +1,88 @@
+//! What a command propagates: the commands that repeat its effect on a replica or on AOF load.
+//!
+//! By default a write command that changed data propagates as received. A command whose effect
+//! depends on the clock, on randomness or on floating point formatting propagates a form that
+//! does not (Redis's rules): relative expiries become PEXPIREAT / SET ... PXAT, SPOP becomes
+//! SREM, INCRBYFLOAT becomes SET ... KEEPTTL, a blocking pop becomes the plain pop. Keys deleted
+//! because they expired propagate as DEL before the command that noticed them.
+
+/// The commands one client command (or a whole EXEC) propagates, RESP-encoded, each with the
+/// database it runs in.
+#[derive(Default)]
+pub struct Pending {
+    /// Set by the server while a command runs and the feed has a consumer; handlers only add
+    /// commands while it is set.
+    pub on: bool,
+    /// The running command chose its own propagation (possibly none).
+    pub rewritten: bool,
+    pub cmds: Vec<(usize, Vec<u8>)>,
+}
+
+impl Pending {
+    /// Adds `args` as a command in database `db`.
+    pub fn push(&mut self, db: usize, args: &[&[u8]]) {
+        self.cmds.push((db, encode(args)));
+    }
+}
+
+/// `args` as a RESP array of bulk strings.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.len() + 16).sum::<usize>());
+    encode_into(&mut out, args.len(), args.iter().copied());
+    out
+}
+
+/// Appends a RESP array of the `n` bulk strings of `args` to `out`.
+pub fn encode_into<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
+    let mut num = itoa_buf();
+    out.push(b'*');
+    out.extend_from_slice(itoa(n as u64, &mut num));
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(itoa(a.len() as u64, &mut num));
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// `SELECT <db>` as the stream carries it.
+pub fn select(db: usize) -> Vec<u8> {
+    encode(&[b"SELECT", db.to_string().as_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_resp_arrays() {
+        assert_eq!(
+            encode(&[b"SET", b"k", b""]),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
+        );
+        assert_eq!(select(12), b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n");
+        let long = vec![b'x'; 1234];
+        let e = encode(&[&long]);
+        assert!(e.starts_with(b"*1\r\n$1234\r\nxxx"));
+        assert_eq!(e.len(), 4 + 7 + 1234 + 2);
+    }
+}
