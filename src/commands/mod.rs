@@ -5,6 +5,7 @@
 //! locks: by the time one runs, the server has acquired every shard its keys live on.
 
 pub mod admin;
+pub mod aof;
 pub mod bits;
 pub mod command;
 pub mod connection;
@@ -187,6 +188,7 @@ pub fn table() -> &'static Table {
             pubsub::COMMANDS,
             sort::COMMANDS,
             persistence::COMMANDS,
+            aof::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

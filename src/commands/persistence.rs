@@ -63,15 +63,17 @@ pub fn start_background_save(srv: &crate::server::Shared, shards: &mut ShardView
         (b("rdbcompression"), b("rdbchecksum"), c.dbfilename.clone())
     };
     let held: Vec<usize> = shards.held().collect();
-    let header = aux(&srv.run_id);
+    let header = aux(&srv.run_id, false);
     log::notice("Background saving started");
-    let status = srv.save.clone();
-    let sink = match FileSink::start(&name, &header, compress, checksum, held.len(), status) {
+    let temp = format!("temp-{}.rdb", std::process::id());
+    let done = crate::persist::snapshot::bgsave_done(srv.save.clone());
+    let sink = match FileSink::start(temp, name, &header, (compress, checksum), held.len(), done) {
         Ok(s) => s,
         Err(e) => {
             log::warning(&temp_file_error(&e));
             log::warning("Background saving error");
             srv.save.last_bgsave_ok.store(false, Ordering::Relaxed);
+            srv.save.in_progress.store(false, Ordering::Release);
             return;
         }
     };
@@ -93,8 +95,8 @@ pub fn encodings(ctx: &Ctx) -> Encodings {
     }
 }
 
-/// Redis 7's AUX fields for a file written now.
-pub fn aux(run_id: &str) -> Vec<(&'static str, String)> {
+/// Redis 7's AUX fields for a file written now; `aof_base` marks an AOF rewrite's base.
+pub fn aux(run_id: &str, aof_base: bool) -> Vec<(&'static str, String)> {
     vec![
         ("redis-ver", crate::server::start::REDIS_VERSION.to_string()),
         ("redis-bits", "64".into()),
@@ -102,20 +104,25 @@ pub fn aux(run_id: &str) -> Vec<(&'static str, String)> {
         ("used-mem", super::info::rss_bytes().to_string()),
         ("repl-id", run_id.to_string()),
         ("repl-offset", "0".into()),
-        ("aof-base", "0".into()),
+        ("aof-base", if aof_base { "1" } else { "0" }.into()),
     ]
 }
 
 /// The whole keyspace (every held shard, which for keyspace-wide commands is all of them) as
 /// an RDB file.
 pub fn snapshot(ctx: &mut Ctx) -> Vec<u8> {
-    let header = aux(&ctx.srv.run_id);
+    let header = aux(&ctx.srv.run_id, false);
+    snapshot_with(ctx, &header)
+}
+
+/// `snapshot` with the given AUX fields (an AOF base sets `aof-base`).
+pub fn snapshot_with(ctx: &mut Ctx, header: &[(&'static str, String)]) -> Vec<u8> {
     let config = ctx.srv.config().clone();
     let held: Vec<usize> = ctx.shards.held().collect();
     let shards = &mut ctx.shards;
     write_rdb(
         &config,
-        &header,
+        header,
         held.len(),
         |j, f| f(shards.shard(held[j])),
     )
@@ -193,14 +200,28 @@ fn temp_file_error(e: &std::io::Error) -> String {
 /// Empties every database and loads `bytes` (an RDB file) into the held shards, each key to
 /// the shard that owns it.
 pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
-    let enc = encodings(ctx);
-    let databases = ctx.srv.config().databases;
+    empty_held(ctx);
+    load_rdb_into(ctx, bytes).map(|s| s.keys)
+}
+
+/// Empties every database of the held shards (before a load replaces the dataset).
+pub fn empty_held(ctx: &mut Ctx) {
     let held: Vec<usize> = ctx.shards.held().collect();
     for &i in &held {
         for db in ctx.shards.shard(i).dbs.iter_mut() {
             db.table.clear();
         }
     }
+}
+
+/// Loads `bytes` (an RDB file) into the held shards without emptying them first (an AOF's
+/// base, before its incremental files); records the counts INFO shows.
+pub fn load_rdb_into(
+    ctx: &mut Ctx,
+    bytes: &[u8],
+) -> Result<crate::persist::rdb::read::Summary, String> {
+    let enc = encodings(ctx);
+    let databases = ctx.srv.config().databases;
     let now = ctx.now_ms;
     let access_s = lru_clock(now);
     let shards = &mut ctx.shards;
@@ -215,7 +236,7 @@ pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
         .store(summary.keys as u64, Ordering::Relaxed);
     s.last_load_keys_expired
         .store(summary.expired_skipped as u64, Ordering::Relaxed);
-    Ok(summary.keys)
+    Ok(summary)
 }
 
 /// SAVE: writes the dataset to disk, blocking; OK, or an error when the file could not be

@@ -3,6 +3,7 @@
 //! This layer turns `store` values into bytes and back. It never touches sockets or the event
 //! loop; the commands that save and load (`commands/persistence.rs`) and start-up decide when.
 
+pub mod aof;
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
@@ -22,16 +23,21 @@ pub fn write_atomic(name: &str, bytes: &[u8]) -> std::io::Result<()> {
         f.sync_all()?;
         drop(f);
         std::fs::rename(&temp, name)?;
-        std::fs::File::open(
-            Path::new(name)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )?
-        .sync_all()
+        sync_parent_dir(name)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Fsyncs the directory holding `path` (so a rename into it survives a crash).
+pub fn sync_parent_dir(path: &str) -> std::io::Result<()> {
+    std::fs::File::open(
+        Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )?
+    .sync_all()
 }

@@ -71,6 +71,10 @@ struct Out {
     peak_chunk_bytes: usize,
 }
 
+/// Called once when a snapshot file is complete (renamed into place) or failed, with the
+/// largest chunk it held in memory at once.
+pub type Done = Box<dyn FnOnce(Result<(), String>, usize) + Send>;
+
 pub struct FileSink {
     out: Mutex<Out>,
     compress: bool,
@@ -78,26 +82,24 @@ pub struct FileSink {
     shards_pending: AtomicUsize,
     temp: String,
     target: String,
-    status: Arc<SaveStatus>,
+    done: Mutex<Option<Done>>,
 }
 
 impl FileSink {
-    /// Creates the temp file with the header; the caller then starts every shard.
+    /// Creates `temp` with the header; the caller then starts every shard. When the last shard
+    /// is done the file is completed, fsynced and renamed to `target`, then `done` runs.
     pub fn start(
-        target: &str,
+        temp: String,
+        target: String,
         header: &[(&str, String)],
-        compress: bool,
-        checksum: bool,
+        (compress, checksum): (bool, bool),
         shards: usize,
-        status: Arc<SaveStatus>,
+        done: Done,
     ) -> std::io::Result<Arc<FileSink>> {
-        let temp = format!("temp-{}.rdb", std::process::id());
         let mut file = BufWriter::new(File::create(&temp)?);
         let mut w = Writer::new(compress);
         w.header(header);
         file.write_all(&w.buf)?;
-        status.in_progress.store(true, Ordering::Release);
-        status.started_us.store(mono_us(), Ordering::Relaxed);
         Ok(Arc::new(FileSink {
             out: Mutex::new(Out {
                 file: Some(file),
@@ -109,8 +111,8 @@ impl FileSink {
             checksum,
             shards_pending: AtomicUsize::new(shards),
             temp,
-            target: target.to_string(),
-            status,
+            target,
+            done: Mutex::new(Some(done)),
         }))
     }
 
@@ -128,7 +130,7 @@ impl FileSink {
         }
     }
 
-    /// EOF, checksum, fsync, rename, directory fsync; then the status and the log.
+    /// EOF, checksum, fsync, rename, directory fsync; then `done`.
     fn finish(&self) {
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let crc = crc64(out.crc, &[OP_EOF]);
@@ -144,15 +146,32 @@ impl FileSink {
                 f.sync_all()?;
                 drop(f);
                 std::fs::rename(&self.temp, &self.target)?;
-                File::open(".")?.sync_all()
+                super::sync_parent_dir(&self.target)
             })()
             .map_err(|e| format!("Error saving DB on disk: {e}")),
         };
-        let s = &self.status;
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        let peak = out.peak_chunk_bytes;
+        drop(out);
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(done) = done {
+            done(result, peak);
+        }
+    }
+}
+
+/// What a background save (BGSAVE, save points) does when its file is complete: the status
+/// INFO and LASTSAVE show, and Redis's log lines.
+pub fn bgsave_done(status: Arc<SaveStatus>) -> Done {
+    status.in_progress.store(true, Ordering::Release);
+    status.started_us.store(mono_us(), Ordering::Relaxed);
+    Box::new(move |result, peak_bytes| {
+        let s = &status;
         let took_s = (mono_us() - s.started_us.load(Ordering::Relaxed)) / 1_000_000;
         s.last_bgsave_time_s.store(took_s as i64, Ordering::Relaxed);
-        s.last_cow_bytes
-            .store(out.peak_chunk_bytes as u64, Ordering::Relaxed);
+        s.last_cow_bytes.store(peak_bytes as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 log::notice("DB saved on disk");
@@ -162,14 +181,13 @@ impl FileSink {
                 s.last_bgsave_ok.store(true, Ordering::Relaxed);
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&self.temp);
                 log::warning(&e);
                 log::warning("Background saving error");
                 s.last_bgsave_ok.store(false, Ordering::Relaxed);
             }
         }
         s.in_progress.store(false, Ordering::Release);
-    }
+    })
 }
 
 impl SegmentSink for FileSink {

@@ -117,3 +117,77 @@ pub fn load_dump(
         }
     }
 }
+
+/// Loads the AOF (`appendonly yes`: it wins over the dump file) into the shards, before any
+/// worker runs, and opens it for appending; with no AOF yet, creates one from the (empty)
+/// dataset, as Redis 7 does on its first start with the AOF on.
+pub fn load_aof(shared: &super::Shared, config: &Config) -> Result<(), LoadFailed> {
+    use crate::commands::aof::{aof_config, replay};
+    use crate::persist::aof;
+    let (dir, prefix, policy) = aof_config(config);
+    let manifest = aof::read_manifest(&dir, &prefix)
+        .and_then(|m| match m {
+            Some(m) => Ok(Some(m)),
+            None => aof::upgrade_single_file(&dir, &prefix),
+        })
+        .map_err(|e| {
+            log::warning(&e);
+            LoadFailed
+        })?;
+    let limits = super::worker::Limits::from_config(config, 0);
+    let now = unix_ms();
+    let all = if shared.shards.len() >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << shared.shards.len()) - 1
+    };
+    // SAFETY: no worker thread has started, so nothing else can reach a shard while this
+    // view lives (it is dropped before this function returns).
+    let mut view = unsafe { super::view::ShardView::new(&shared.shards, all) };
+    view.now_ms = now;
+    let mut client = super::client::ClientState::new(
+        std::sync::Arc::new(super::client::ClientShared::new(
+            0,
+            0,
+            -1,
+            "AOF".into(),
+            String::new(),
+            now,
+        )),
+        true,
+    );
+    let mut out = Vec::new();
+    let mut ctx = crate::commands::Ctx {
+        shards: view,
+        client: &mut client,
+        out: crate::resp::Reply::new(&mut out, false),
+        srv: shared,
+        worker: 0,
+        now_ms: now,
+        limits: &limits,
+    };
+    let result = match manifest {
+        Some(m) => {
+            let started_us = mono_us();
+            let truncated_ok = config.get_bool("aof-load-truncated").unwrap_or(true);
+            replay(&mut ctx, &dir, &m, truncated_ok).and_then(|_| {
+                log::notice(&format!(
+                    "DB loaded from append only file: {:.3} seconds",
+                    (mono_us() - started_us) as f64 / 1e6
+                ));
+                shared.aof.open(&dir, &prefix, m, policy, &shared.feed)
+            })
+        }
+        None => {
+            let header = crate::commands::persistence::aux(&shared.run_id, true);
+            let base = crate::commands::persistence::snapshot_with(&mut ctx, &header);
+            shared
+                .aof
+                .create(&dir, &prefix, &base, policy, &shared.feed, "on server start")
+        }
+    };
+    result.map_err(|e| {
+        log::warning(&e);
+        LoadFailed
+    })
+}

@@ -115,6 +115,8 @@ pub struct Shared {
     pub executable: String,
     /// The write stream (propagated commands) for the AOF and replicas.
     pub feed: crate::repl::feed::Feed,
+    /// The append-only file (off unless `appendonly yes`).
+    pub aof: Arc<crate::persist::aof::Aof>,
 }
 
 impl Shared {

@@ -1,5 +1,7 @@
 //! `save <seconds> <changes>` points: worker 0 starts a background save when enough changes
-//! are old enough, as Redis's serverCron does.
+//! are old enough, as Redis's serverCron does. The same trigger starts AOF rewrites that were
+//! scheduled (BGREWRITEAOF during a save, CONFIG SET appendonly yes) or that the AOF's growth
+//! calls for (`auto-aof-rewrite-percentage` / `-min-size`).
 //!
 //! A background save's cut must be taken while every shard is held, like the BGSAVE command
 //! does (`persist::snapshot`). Cron has no connection, so worker 0 acquires the shard locks
@@ -21,12 +23,19 @@ pub const SAVE_TOKEN: u64 = u64::MAX;
 /// After a failed background save, the next attempt waits this long (Redis's retry delay).
 const RETRY_DELAY_S: u64 = 5;
 
-/// Shard locks the save-point trigger needs, holds and has asked for.
-#[derive(Default)]
+/// Shard locks the save-point trigger needs, holds and has asked for, and what it starts.
 pub struct CronSave {
     need: u64,
     held: u64,
     requested: u64,
+    job: Job,
+}
+
+/// What worker 0 starts once it holds every shard.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Bgsave,
+    AofRewrite,
 }
 
 /// Parses the `save` directive's value ("3600 1 300 100") into (seconds, changes) pairs.
@@ -46,11 +55,28 @@ impl Worker {
             return;
         }
         let status = &self.shared.save;
-        if status.in_progress.load(Ordering::Acquire) {
+        let aof = &self.shared.aof;
+        if status.in_progress.load(Ordering::Acquire)
+            || aof.status.rewrite_in_progress.load(Ordering::Acquire)
+        {
+            return; // one snapshot at a time
+        }
+        if aof.status.rewrite_scheduled.swap(false, Ordering::AcqRel) {
+            self.acquire_for(Job::AofRewrite);
+            return;
+        }
+        if aof.wants_rewrite(self.limits.aof_rewrite_percent, self.limits.aof_rewrite_min_bytes) {
+            let cur = aof.status.current_bytes.load(Ordering::Relaxed);
+            let base = aof.status.base_bytes.load(Ordering::Relaxed).max(1);
+            log::notice(&format!(
+                "Starting automatic rewriting of AOF on {}% growth",
+                cur.saturating_sub(base) * 100 / base
+            ));
+            self.acquire_for(Job::AofRewrite);
             return;
         }
         if status.scheduled.swap(false, Ordering::AcqRel) {
-            self.acquire_for_save();
+            self.acquire_for(Job::Bgsave);
             return;
         }
         if self.limits.save_points.is_empty() {
@@ -78,15 +104,17 @@ impl Worker {
             return;
         };
         log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
-        self.acquire_for_save();
+        self.acquire_for(Job::Bgsave);
     }
 
-    /// Starts taking every shard lock for a background save.
-    fn acquire_for_save(&mut self) {
+    /// Starts taking every shard lock for `job`.
+    fn acquire_for(&mut self, job: Job) {
         let all = (1u64 << self.shared.workers()) - 1;
         self.cron_save = Some(CronSave {
             need: all,
-            ..Default::default()
+            held: 0,
+            requested: 0,
+            job,
         });
         self.advance_save();
     }
@@ -126,17 +154,27 @@ impl Worker {
         if !all_held {
             return; // a grant comes through `LockGrant` or `grant_local`, then we step again
         }
-        let held = self.cron_save.take().map_or(0, |s| s.held);
+        let Some(CronSave { held, job, .. }) = self.cron_save.take() else {
+            return;
+        };
         let shared = self.shared.clone();
-        shared
-            .save
-            .last_try_s
-            .store(unix_ms() / 1000, Ordering::Relaxed);
         {
             // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
             // through the lock protocol, so no other thread touches them until `release` below.
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
-            crate::commands::persistence::start_background_save(&shared, &mut view);
+            match job {
+                Job::Bgsave => {
+                    shared
+                        .save
+                        .last_try_s
+                        .store(unix_ms() / 1000, Ordering::Relaxed);
+                    crate::commands::persistence::start_background_save(&shared, &mut view);
+                }
+                Job::AofRewrite => {
+                    // Failures are logged and shown in INFO; auto-rewrite tries again later.
+                    let _ = crate::commands::aof::start_rewrite(&shared, &mut view);
+                }
+            }
         }
         self.release(held);
     }

@@ -82,7 +82,11 @@ pub fn run(config: Config) -> i32 {
     }
     log::warning("Server initialized");
     let status = shared.save.clone();
-    if super::load::load_dump(&mut shared.shards, &config, &status).is_err() {
+    if config.get_bool("appendonly") == Some(true) {
+        if super::load::load_aof(&shared, &config).is_err() {
+            return 1;
+        }
+    } else if super::load::load_dump(&mut shared.shards, &config, &status).is_err() {
         return 1;
     }
     let shared = Arc::new(shared);
@@ -131,6 +135,10 @@ pub fn run(config: Config) -> i32 {
         let _ = h.join();
     }
     let mut exit_code = 0;
+    if shared.aof.is_on() {
+        log::notice("Calling fsync() on the AOF file.");
+        shared.aof.close(&shared.feed);
+    }
     if !final_save(&shared) {
         exit_code = 1;
     }
@@ -164,7 +172,7 @@ fn final_save(shared: &Shared) -> bool {
         return true;
     }
     log::notice("Saving the final RDB snapshot before exiting.");
-    let header = crate::commands::persistence::aux(&shared.run_id);
+    let header = crate::commands::persistence::aux(&shared.run_id, false);
     let bytes =
         crate::commands::persistence::write_rdb(&config, &header, shared.shards.len(), |i, f| {
             // SAFETY: every worker thread has been joined, so nothing else can reach a shard; this
@@ -220,6 +228,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         feed: Default::default(),
+        aof: Default::default(),
     })
 }
 

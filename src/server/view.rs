@@ -66,6 +66,17 @@ impl<'a> ShardView<'a> {
         }
     }
 
+    /// The same shards for a shorter borrow (a command running commands, like AOF replay).
+    pub fn reborrow(&mut self) -> ShardView<'_> {
+        ShardView {
+            cells: self.cells,
+            held: self.held,
+            dbi: self.dbi,
+            now_ms: self.now_ms,
+            _borrow: PhantomData,
+        }
+    }
+
     pub fn count(&self) -> usize {
         self.cells.len()
     }

@@ -71,6 +71,9 @@ pub struct Limits {
     pub zset: crate::store::zset::ZSetLimits,
     /// `notify-keyspace-events` classes (0: off).
     pub notify: u32,
+    /// `auto-aof-rewrite-percentage` (0: off) and `auto-aof-rewrite-min-size`.
+    pub aof_rewrite_percent: u64,
+    pub aof_rewrite_min_bytes: u64,
 }
 
 impl Limits {
@@ -117,6 +120,9 @@ impl Limits {
                 intset_entries_max: config_usize(c, "set-max-intset-entries", 512),
             },
             notify: c.notify_keyspace_events(),
+            aof_rewrite_percent: c.get_int("auto-aof-rewrite-percentage").unwrap_or(100) as u64,
+            aof_rewrite_min_bytes: c.get_int("auto-aof-rewrite-min-size").unwrap_or(64 << 20)
+                as u64,
             zset: crate::store::zset::ZSetLimits {
                 entries_max: config_usize(c, "zset-max-listpack-entries", 128),
                 value_bytes_max: config_usize(c, "zset-max-listpack-value", 64),
@@ -234,6 +240,11 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
+            if self.shared.feed.aof_waiting() {
+                // Replies queued this turn go out with the submit below: their writes reach
+                // the AOF file first (and its fsync, with appendfsync always).
+                self.shared.aof.flush(&self.shared.feed);
+            }
             let mailbox = &self.shared.mailboxes[self.id];
             let wait = if mailbox.about_to_sleep() {
                 wait
@@ -860,6 +871,10 @@ impl Worker {
         }
         if self.lock.is_free() {
             self.save_step();
+        }
+        if self.shared.aof.is_on() {
+            // Writes of idle moments, and the once-a-second fsync of `everysec`.
+            self.shared.aof.flush(&self.shared.feed);
         }
         self.maybe_save_point();
         if self.limits.timeout_s > 0 {
