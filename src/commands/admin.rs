@@ -156,11 +156,29 @@ fn config_set(ctx: &mut Ctx, args: &Args) {
     if level_changed {
         log::set_level(new.loglevel);
     }
+    let aof_was = guard.get_bool("appendonly") == Some(true);
+    let aof_now = new.get_bool("appendonly") == Some(true);
+    let fsync = crate::persist::aof::Fsync::parse(new.get_enum("appendfsync").unwrap_or("everysec"));
     *guard = new;
     drop(guard);
+    apply_aof_change(ctx.srv, aof_was, aof_now, fsync);
     ctx.srv.config_epoch.fetch_add(1, Ordering::Release);
     ctx.srv.wake_all();
     ctx.out.ok();
+}
+
+/// CONFIG SET appendonly / appendfsync: switching the AOF on schedules the rewrite that
+/// writes its first base (worker 0's cron starts it with every shard held); switching it off
+/// flushes, fsyncs and closes it at once.
+fn apply_aof_change(srv: &crate::server::Shared, was: bool, now: bool, fsync: crate::persist::aof::Fsync) {
+    let aof = &srv.aof;
+    aof.set_policy(fsync);
+    if now && !was && !aof.is_on() {
+        aof.status.rewrite_scheduled.store(true, Ordering::Release);
+    } else if !now && was {
+        aof.status.rewrite_scheduled.store(false, Ordering::Release);
+        aof.close(&srv.feed);
+    }
 }
 
 /// CONFIG RESETSTAT: zeroes the counters INFO reports (not the gauges); OK.

@@ -66,6 +66,7 @@ fn debug(ctx: &mut Ctx, args: Args) {
         }
         (b"digest-value", _) => digest_value(ctx, &args),
         (b"reload", _) => reload(ctx, &args),
+        (b"loadaof", 2) => loadaof(ctx),
         (b"log", 3) => {
             log::warning(&format!(
                 "DEBUG LOG: {}",
@@ -119,6 +120,37 @@ fn reload(ctx: &mut Ctx, args: &Args) {
             log::warning(&format!("Internal error in RDB reading file {name}: {e}"));
             ctx.out
                 .err("Error trying to load the RDB dump, check server logs.")
+        }
+    }
+}
+
+/// DEBUG LOADAOF: flushes the AOF, empties the dataset and loads it back from the AOF files;
+/// OK. (Redis exits when the files cannot be loaded; this replies the error instead.)
+fn loadaof(ctx: &mut Ctx) {
+    let srv = ctx.srv;
+    if srv.aof.is_on() {
+        srv.aof.flush(&srv.feed);
+    }
+    let (dir, prefix, _) = super::aof::aof_config(&srv.config());
+    let truncated_ok = srv.config().get_bool("aof-load-truncated").unwrap_or(true);
+    let manifest = match crate::persist::aof::read_manifest(&dir, &prefix) {
+        Ok(Some(m)) => m,
+        Ok(None) => return ctx.out.err("Error loading the AOF: no AOF manifest found"),
+        Err(e) => return ctx.out.err(&e),
+    };
+    super::persistence::empty_held(ctx);
+    match super::aof::replay(ctx, &dir, &manifest, truncated_ok) {
+        Ok(_) => {
+            let held: Vec<usize> = ctx.shards.held().collect();
+            for i in held {
+                ctx.shards.shard(i).dirty = 0;
+            }
+            log::warning("Append Only File loaded by DEBUG LOADAOF");
+            ctx.out.ok()
+        }
+        Err(e) => {
+            log::warning(&e);
+            ctx.out.err("Error loading the AOF, check server logs.")
         }
     }
 }

@@ -407,23 +407,57 @@ fn persistence(ctx: &mut Ctx, out: &mut String) {
         "rdb_last_load_keys_loaded",
         save.last_load_keys_loaded.load(Ordering::Relaxed),
     );
+    aof_fields(ctx, out);
+}
+
+/// The AOF part of INFO persistence, in Redis 7's order.
+fn aof_fields(ctx: &mut Ctx, out: &mut String) {
+    let aof = &ctx.srv.aof;
+    let st = &aof.status;
+    let enabled = ctx.srv.config().get_bool("appendonly").unwrap_or(false);
+    let rewriting = st.rewrite_in_progress.load(Ordering::Acquire);
+    let ok = |b: &std::sync::atomic::AtomicBool| if b.load(Ordering::Relaxed) { "ok" } else { "err" };
+    field(out, "aof_enabled", enabled as u8);
+    field(out, "aof_rewrite_in_progress", rewriting as u8);
+    let scheduled = st.rewrite_scheduled.load(Ordering::Relaxed);
+    field(out, "aof_rewrite_scheduled", scheduled as u8);
+    field(
+        out,
+        "aof_last_rewrite_time_sec",
+        st.last_rewrite_time_s.load(Ordering::Relaxed),
+    );
+    let current = if rewriting {
+        let started = st.rewrite_started_us.load(Ordering::Relaxed);
+        ((crate::runtime::clock::mono_us() - started) / 1_000_000) as i64
+    } else {
+        -1
+    };
+    field(out, "aof_current_rewrite_time_sec", current);
+    field(out, "aof_last_bgrewrite_status", ok(&st.last_bgrewrite_ok));
+    field(out, "aof_rewrites", st.rewrites.load(Ordering::Relaxed));
+    field(
+        out,
+        "aof_rewrites_consecutive_failures",
+        st.rewrites_failed_in_a_row.load(Ordering::Relaxed),
+    );
+    field(out, "aof_last_write_status", ok(&st.last_write_ok));
+    field(out, "aof_last_cow_size", st.last_cow_bytes.load(Ordering::Relaxed));
     fixed(
         out,
         &[
-            ("aof_enabled", "0"),
-            ("aof_rewrite_in_progress", "0"),
-            ("aof_rewrite_scheduled", "0"),
-            ("aof_last_rewrite_time_sec", "-1"),
-            ("aof_current_rewrite_time_sec", "-1"),
-            ("aof_last_bgrewrite_status", "ok"),
-            ("aof_rewrites", "0"),
-            ("aof_rewrites_consecutive_failures", "0"),
-            ("aof_last_write_status", "ok"),
-            ("aof_last_cow_size", "0"),
             ("module_fork_in_progress", "0"),
             ("module_fork_last_cow_size", "0"),
         ],
     );
+    if aof.is_on() {
+        field(out, "aof_current_size", st.current_bytes.load(Ordering::Relaxed));
+        field(out, "aof_base_size", st.base_bytes.load(Ordering::Relaxed));
+        field(out, "aof_pending_rewrite", scheduled as u8);
+        field(out, "aof_buffer_length", ctx.srv.feed.aof_buffered_bytes());
+        let pending = st.fsync_in_flight.load(Ordering::Relaxed);
+        field(out, "aof_pending_bio_fsync", pending as u8);
+        field(out, "aof_delayed_fsync", st.delayed_fsyncs.load(Ordering::Relaxed));
+    }
 }
 
 /// The last sample of (monotonic µs, commands, input bytes, output bytes) and the rates

@@ -49,6 +49,14 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
         }
         return ctx.out.err(IN_PROGRESS);
     }
+    if ctx.srv.aof.status.rewrite_in_progress.load(Ordering::Acquire) {
+        // One snapshot at a time: the AOF rewrite's is running.
+        if args.len() == 2 {
+            ctx.srv.save.scheduled.store(true, Ordering::Release);
+            return ctx.out.simple(b"Background saving scheduled");
+        }
+        return ctx.out.err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+    }
     start_background_save(ctx.srv, &mut ctx.shards);
     ctx.out.simple(b"Background saving started")
 }

@@ -73,6 +73,11 @@ impl Feed {
         }
     }
 
+    /// Bytes waiting in the AOF buffer (INFO aof_buffer_length).
+    pub fn aof_buffered_bytes(&self) -> usize {
+        self.lock().aof.as_ref().map_or(0, |a| a.len())
+    }
+
     /// Moves the AOF buffer's bytes into `into`; false when there were none.
     pub fn take_aof(&self, into: &mut Vec<u8>) -> bool {
         let mut st = self.lock();

@@ -328,9 +328,19 @@ impl Worker {
         let args = Args::new(base, ranges);
         // Writes are refused while the last background save failed (stop-writes-on-bgsave-error
         // with save points configured), as Redis does.
-        let misconf = self.limits.stop_writes_on_save_error
-            && !self.shared.save.last_bgsave_ok.load(Ordering::Relaxed);
-        match check(out, client, *monitor, misconf, &args) {
+        let misconf = if self.limits.stop_writes_on_save_error
+            && !self.shared.save.last_bgsave_ok.load(Ordering::Relaxed)
+        {
+            Some(MISCONF.to_string())
+        } else if !self.shared.aof.status.last_write_ok.load(Ordering::Relaxed) {
+            Some(format!(
+                "MISCONF Errors writing to the AOF file: {}",
+                self.shared.aof.status.last_write_error()
+            ))
+        } else {
+            None
+        };
+        match check(out, client, *monitor, misconf.as_deref(), &args) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
                 super::multi::queue_or_route(out, client, spec, &args, raw, shards)
@@ -747,7 +757,7 @@ fn check(
     out: &mut Vec<u8>,
     client: &ClientState,
     monitor: bool,
-    misconf: bool,
+    misconf: Option<&str>,
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
     let mut reply = Reply::new(out, client.resp3);
@@ -766,8 +776,8 @@ fn check(
         reply.error("NOAUTH Authentication required.");
         return Err(());
     }
-    if misconf && (spec.has(commands::WRITE) || spec.name == "ping") {
-        reply.error(MISCONF);
+    if let Some(text) = misconf.filter(|_| spec.has(commands::WRITE) || spec.name == "ping") {
+        reply.error(text);
         return Err(());
     }
     if client.subscribed()

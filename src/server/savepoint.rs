@@ -56,6 +56,14 @@ impl Worker {
         }
         let status = &self.shared.save;
         let aof = &self.shared.aof;
+        if aof.is_on()
+            && !self.limits.appendonly
+            && !aof.status.rewrite_in_progress.load(Ordering::Acquire)
+        {
+            // A rewrite BGREWRITEAOF ran with the AOF configured off: the files are complete
+            // now, so stop appending to them.
+            aof.close(&self.shared.feed);
+        }
         if status.in_progress.load(Ordering::Acquire)
             || aof.status.rewrite_in_progress.load(Ordering::Acquire)
         {

@@ -160,6 +160,10 @@ fn final_save(shared: &Shared) -> bool {
         log::warning("There is a background save in progress: dropping it.");
         let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
     }
+    if shared.aof.status.rewrite_in_progress.load(Ordering::Acquire) {
+        log::warning("There is a background AOF rewrite in progress: dropping it.");
+        let _ = std::fs::remove_file(crate::persist::aof::rewrite_temp_name());
+    }
     let config = shared.config().clone();
     let save_points = !config
         .get_matching(b"save")

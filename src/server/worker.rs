@@ -73,6 +73,8 @@ pub struct Limits {
     pub notify: u32,
     /// `auto-aof-rewrite-percentage` (0: off) and `auto-aof-rewrite-min-size`.
     pub aof_rewrite_percent: u64,
+    /// `appendonly`.
+    pub appendonly: bool,
     pub aof_rewrite_min_bytes: u64,
 }
 
@@ -120,6 +122,7 @@ impl Limits {
                 intset_entries_max: config_usize(c, "set-max-intset-entries", 512),
             },
             notify: c.notify_keyspace_events(),
+            appendonly: c.get_bool("appendonly").unwrap_or(false),
             aof_rewrite_percent: c.get_int("auto-aof-rewrite-percentage").unwrap_or(100) as u64,
             aof_rewrite_min_bytes: c.get_int("auto-aof-rewrite-min-size").unwrap_or(64 << 20)
                 as u64,

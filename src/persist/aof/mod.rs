@@ -66,6 +66,17 @@ pub struct AofStatus {
     pub base_bytes: AtomicU64,
     pub delayed_fsyncs: AtomicU64,
     pub fsync_in_flight: Arc<AtomicBool>,
+    /// The reason of the last failed write (for the MISCONF reply).
+    last_write_error: Mutex<String>,
+}
+
+impl AofStatus {
+    pub fn last_write_error(&self) -> String {
+        self.last_write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl Default for AofStatus {
@@ -85,6 +96,7 @@ impl Default for AofStatus {
             base_bytes: AtomicU64::new(0),
             delayed_fsyncs: AtomicU64::new(0),
             fsync_in_flight: Arc::new(AtomicBool::new(false)),
+            last_write_error: Mutex::new(String::new()),
         }
     }
 }
@@ -140,7 +152,10 @@ impl Aof {
         feed: &Feed,
     ) -> Result<(), String> {
         let incr = match manifest.incrs.last() {
-            Some(last) => open_append(&path(dir, &last.name))?,
+            Some(last) => {
+                log::notice(&format!("Opening AOF incr file {} on server start", last.name));
+                open_append(&path(dir, &last.name))?
+            }
             None => {
                 let (_, seq) = manifest.seqs();
                 let (entry, file) = create_incr(dir, prefix, seq + 1)?;
@@ -255,6 +270,11 @@ impl Aof {
                     if self.status.last_write_ok.swap(false, Ordering::Relaxed) {
                         log::warning(&format!("Error writing to the AOF file: {e}"));
                     }
+                    *self
+                        .status
+                        .last_write_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = crate::config::io_error_text(&e);
                     f.unwritten = took;
                     return;
                 }
