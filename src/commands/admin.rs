@@ -158,7 +158,8 @@ fn config_set(ctx: &mut Ctx, args: &Args) {
     }
     let aof_was = guard.get_bool("appendonly") == Some(true);
     let aof_now = new.get_bool("appendonly") == Some(true);
-    let fsync = crate::persist::aof::Fsync::parse(new.get_enum("appendfsync").unwrap_or("everysec"));
+    let fsync =
+        crate::persist::aof::Fsync::parse(new.get_enum("appendfsync").unwrap_or("everysec"));
     *guard = new;
     drop(guard);
     apply_aof_change(ctx.srv, aof_was, aof_now, fsync);
@@ -170,7 +171,12 @@ fn config_set(ctx: &mut Ctx, args: &Args) {
 /// CONFIG SET appendonly / appendfsync: switching the AOF on schedules the rewrite that
 /// writes its first base (worker 0's cron starts it with every shard held); switching it off
 /// flushes, fsyncs and closes it at once.
-fn apply_aof_change(srv: &crate::server::Shared, was: bool, now: bool, fsync: crate::persist::aof::Fsync) {
+fn apply_aof_change(
+    srv: &crate::server::Shared,
+    was: bool,
+    now: bool,
+    fsync: crate::persist::aof::Fsync,
+) {
     let aof = &srv.aof;
     aof.set_policy(fsync);
     if now && !was && !aof.is_on() {

@@ -36,7 +36,10 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
             .err("Background append only file rewriting already in progress");
     }
     if srv.save.in_progress.load(Ordering::Acquire) {
-        srv.aof.status.rewrite_scheduled.store(true, Ordering::Release);
+        srv.aof
+            .status
+            .rewrite_scheduled
+            .store(true, Ordering::Release);
         return ctx
             .out
             .simple(b"Background append only file rewriting scheduled");
@@ -52,8 +55,10 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
 /// The AOF's place and policy from the configuration: (appenddirname, appendfilename, fsync).
 pub fn aof_config(c: &crate::config::Config) -> (String, String, Fsync) {
     (
-        c.get_str("appenddirname").unwrap_or_else(|| "appendonlydir".into()),
-        c.get_str("appendfilename").unwrap_or_else(|| "appendonly.aof".into()),
+        c.get_str("appenddirname")
+            .unwrap_or_else(|| "appendonlydir".into()),
+        c.get_str("appendfilename")
+            .unwrap_or_else(|| "appendonly.aof".into()),
         Fsync::parse(c.get_enum("appendfsync").unwrap_or("everysec")),
     )
 }

@@ -416,7 +416,13 @@ fn aof_fields(ctx: &mut Ctx, out: &mut String) {
     let st = &aof.status;
     let enabled = ctx.srv.config().get_bool("appendonly").unwrap_or(false);
     let rewriting = st.rewrite_in_progress.load(Ordering::Acquire);
-    let ok = |b: &std::sync::atomic::AtomicBool| if b.load(Ordering::Relaxed) { "ok" } else { "err" };
+    let ok = |b: &std::sync::atomic::AtomicBool| {
+        if b.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        }
+    };
     field(out, "aof_enabled", enabled as u8);
     field(out, "aof_rewrite_in_progress", rewriting as u8);
     let scheduled = st.rewrite_scheduled.load(Ordering::Relaxed);
@@ -441,7 +447,11 @@ fn aof_fields(ctx: &mut Ctx, out: &mut String) {
         st.rewrites_failed_in_a_row.load(Ordering::Relaxed),
     );
     field(out, "aof_last_write_status", ok(&st.last_write_ok));
-    field(out, "aof_last_cow_size", st.last_cow_bytes.load(Ordering::Relaxed));
+    field(
+        out,
+        "aof_last_cow_size",
+        st.last_cow_bytes.load(Ordering::Relaxed),
+    );
     fixed(
         out,
         &[
@@ -450,13 +460,21 @@ fn aof_fields(ctx: &mut Ctx, out: &mut String) {
         ],
     );
     if aof.is_on() {
-        field(out, "aof_current_size", st.current_bytes.load(Ordering::Relaxed));
+        field(
+            out,
+            "aof_current_size",
+            st.current_bytes.load(Ordering::Relaxed),
+        );
         field(out, "aof_base_size", st.base_bytes.load(Ordering::Relaxed));
         field(out, "aof_pending_rewrite", scheduled as u8);
         field(out, "aof_buffer_length", ctx.srv.feed.aof_buffered_bytes());
         let pending = st.fsync_in_flight.load(Ordering::Relaxed);
         field(out, "aof_pending_bio_fsync", pending as u8);
-        field(out, "aof_delayed_fsync", st.delayed_fsyncs.load(Ordering::Relaxed));
+        field(
+            out,
+            "aof_delayed_fsync",
+            st.delayed_fsyncs.load(Ordering::Relaxed),
+        );
     }
 }
 

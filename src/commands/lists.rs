@@ -451,7 +451,13 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> bool {
         l.push(to, &v, &limits)
     });
     // BLMOVE and BRPOPLPUSH propagate as the move they made.
-    let side = |e: End| -> &'static [u8] { if e == End::Left { b"LEFT" } else { b"RIGHT" } };
+    let side = |e: End| -> &'static [u8] {
+        if e == End::Left {
+            b"LEFT"
+        } else {
+            b"RIGHT"
+        }
+    };
     ctx.propagate(&[b"LMOVE", src, dst, side(from), side(to)]);
     // Redis's order: the push on the destination, then the pop on the source.
     ctx.notify(LIST, if to == End::Left { "lpush" } else { "rpush" }, dst);

@@ -49,7 +49,13 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
         }
         return ctx.out.err(IN_PROGRESS);
     }
-    if ctx.srv.aof.status.rewrite_in_progress.load(Ordering::Acquire) {
+    if ctx
+        .srv
+        .aof
+        .status
+        .rewrite_in_progress
+        .load(Ordering::Acquire)
+    {
         // One snapshot at a time: the AOF rewrite's is running.
         if args.len() == 2 {
             ctx.srv.save.scheduled.store(true, Ordering::Release);
@@ -128,12 +134,7 @@ pub fn snapshot_with(ctx: &mut Ctx, header: &[(&'static str, String)]) -> Vec<u8
     let config = ctx.srv.config().clone();
     let held: Vec<usize> = ctx.shards.held().collect();
     let shards = &mut ctx.shards;
-    write_rdb(
-        &config,
-        header,
-        held.len(),
-        |j, f| f(shards.shard(held[j])),
-    )
+    write_rdb(&config, header, held.len(), |j, f| f(shards.shard(held[j])))
 }
 
 /// An RDB file of `shards` shards, each reached through `with(index, f)` (so callers that hold

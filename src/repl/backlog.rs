@@ -136,7 +136,9 @@ mod tests {
     #[test]
     fn resize_keeps_the_newest_bytes() {
         let mut b = Backlog::new(BACKLOG_BYTES_MIN * 2, 0);
-        let data: Vec<u8> = (0..BACKLOG_BYTES_MIN + 500).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..BACKLOG_BYTES_MIN + 500)
+            .map(|i| (i % 251) as u8)
+            .collect();
         b.append(&data);
         b.resize(BACKLOG_BYTES_MIN);
         assert_eq!(b.end(), data.len() as u64);

@@ -165,10 +165,7 @@ mod tests {
         assert!(f.active());
         f.append(&[cmd(0, &[b"SET", b"a", b"1"])], false);
         f.append(&[cmd(0, &[b"DEL", b"a"])], false);
-        f.append(
-            &[cmd(3, &[b"INCR", b"x"]), cmd(3, &[b"INCR", b"y"])],
-            true,
-        );
+        f.append(&[cmd(3, &[b"INCR", b"x"]), cmd(3, &[b"INCR", b"y"])], true);
         f.append(&[cmd(3, &[b"INCR", b"z"])], true);
         let mut got = Vec::new();
         assert!(f.aof_waiting());

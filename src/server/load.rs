@@ -181,9 +181,14 @@ pub fn load_aof(shared: &super::Shared, config: &Config) -> Result<(), LoadFaile
         None => {
             let header = crate::commands::persistence::aux(&shared.run_id, true);
             let base = crate::commands::persistence::snapshot_with(&mut ctx, &header);
-            shared
-                .aof
-                .create(&dir, &prefix, &base, policy, &shared.feed, "on server start")
+            shared.aof.create(
+                &dir,
+                &prefix,
+                &base,
+                policy,
+                &shared.feed,
+                "on server start",
+            )
         }
     };
     result.map_err(|e| {

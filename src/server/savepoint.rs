@@ -73,7 +73,10 @@ impl Worker {
             self.acquire_for(Job::AofRewrite);
             return;
         }
-        if aof.wants_rewrite(self.limits.aof_rewrite_percent, self.limits.aof_rewrite_min_bytes) {
+        if aof.wants_rewrite(
+            self.limits.aof_rewrite_percent,
+            self.limits.aof_rewrite_min_bytes,
+        ) {
             let cur = aof.status.current_bytes.load(Ordering::Relaxed);
             let base = aof.status.base_bytes.load(Ordering::Relaxed).max(1);
             log::notice(&format!(

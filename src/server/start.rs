@@ -160,7 +160,12 @@ fn final_save(shared: &Shared) -> bool {
         log::warning("There is a background save in progress: dropping it.");
         let _ = std::fs::remove_file(format!("temp-{}.rdb", std::process::id()));
     }
-    if shared.aof.status.rewrite_in_progress.load(Ordering::Acquire) {
+    if shared
+        .aof
+        .status
+        .rewrite_in_progress
+        .load(Ordering::Acquire)
+    {
         log::warning("There is a background AOF rewrite in progress: dropping it.");
         let _ = std::fs::remove_file(crate::persist::aof::rewrite_temp_name());
     }

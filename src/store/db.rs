@@ -264,7 +264,12 @@ impl Shard {
                             .expired_in_segment(s, now_ms, EXPIRE_KEYS_PER_STEP);
                     for k in &keys {
                         db.table.remove(k);
-                        Db::expired(&mut db.watched, &mut db.expired_log, &mut db.expired_prop, k);
+                        Db::expired(
+                            &mut db.watched,
+                            &mut db.expired_log,
+                            &mut db.expired_prop,
+                            k,
+                        );
                     }
                     deleted += keys.len();
                     if keys.len() < EXPIRE_KEYS_PER_STEP {
@@ -350,11 +355,11 @@ impl<'a> DbRef<'a> {
                 if expired && self.expire_enabled {
                     self.stats.expired_keys += 1;
                     Db::expired(
-                &mut self.db.watched,
-                &mut self.db.expired_log,
-                &mut self.db.expired_prop,
-                key,
-            );
+                        &mut self.db.watched,
+                        &mut self.db.expired_log,
+                        &mut self.db.expired_prop,
+                        key,
+                    );
                 }
                 None
             }
@@ -394,7 +399,12 @@ impl<'a> DbRef<'a> {
             Err(expired) => {
                 if expired && expire_enabled {
                     stats.expired_keys += 1;
-                    Db::expired(&mut db.watched, &mut db.expired_log, &mut db.expired_prop, key);
+                    Db::expired(
+                        &mut db.watched,
+                        &mut db.expired_log,
+                        &mut db.expired_prop,
+                        key,
+                    );
                 }
                 stats.keyspace_misses += 1;
                 None

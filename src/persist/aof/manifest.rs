@@ -58,7 +58,12 @@ impl Manifest {
                 Kind::Incr => 'i',
                 Kind::History => 'h',
             };
-            out.push_str(&format!("file {} seq {} type {}\n", quote(&f.name), f.seq, t));
+            out.push_str(&format!(
+                "file {} seq {} type {}\n",
+                quote(&f.name),
+                f.seq,
+                t
+            ));
         }
         out
     }
@@ -265,17 +270,21 @@ mod tests {
     fn refuses_bad_manifests() {
         for bad in [
             &b""[..],
-            b"file a seq 1 type b",            // no newline
-            b"file a seq 1\n",                 // odd word count
-            b"file a seq x type i\n",          // bad seq
-            b"file a seq 1 type z\n",          // bad type
-            b"file ../x seq 1 type i\n",       // escapes the directory
-            b"file \"a seq 1 type i\n",        // unbalanced quote
+            b"file a seq 1 type b",      // no newline
+            b"file a seq 1\n",           // odd word count
+            b"file a seq x type i\n",    // bad seq
+            b"file a seq 1 type z\n",    // bad type
+            b"file ../x seq 1 type i\n", // escapes the directory
+            b"file \"a seq 1 type i\n",  // unbalanced quote
             b"file a seq 2 type i\nfile b seq 1 type i\n",
             b"file a seq 1 type b\nfile b seq 2 type b\n",
             b"# only a comment\n",
         ] {
-            assert!(Manifest::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                Manifest::parse(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let ok = Manifest::parse(b"# comment\nfile a seq 1 type i\n").unwrap();
         assert_eq!(ok.incrs[0].name, "a");

@@ -153,7 +153,10 @@ impl Aof {
     ) -> Result<(), String> {
         let incr = match manifest.incrs.last() {
             Some(last) => {
-                log::notice(&format!("Opening AOF incr file {} on server start", last.name));
+                log::notice(&format!(
+                    "Opening AOF incr file {} on server start",
+                    last.name
+                ));
                 open_append(&path(dir, &last.name))?
             }
             None => {
@@ -192,9 +195,15 @@ impl Aof {
             kind: Kind::Base,
         };
         write_durably(&path(dir, &base_entry.name), base)?;
-        log::notice(&format!("Creating AOF base file {} {when}", base_entry.name));
+        log::notice(&format!(
+            "Creating AOF base file {} {when}",
+            base_entry.name
+        ));
         let (incr_entry, incr) = create_incr(dir, prefix, 1)?;
-        log::notice(&format!("Creating AOF incr file {} {when}", incr_entry.name));
+        log::notice(&format!(
+            "Creating AOF incr file {} {when}",
+            incr_entry.name
+        ));
         let manifest = Manifest {
             base: Some(base_entry),
             incrs: vec![incr_entry],
@@ -363,7 +372,10 @@ impl Aof {
     ) -> Result<String, String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("Can't open or create append-only dir {dir}: {e}"))?;
-        let old = read_manifest(dir, prefix).ok().flatten().unwrap_or_default();
+        let old = read_manifest(dir, prefix)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let (_, seq) = old.seqs();
         let (entry, incr) = create_incr(dir, prefix, seq + 1)?;
         let mut manifest = old;
@@ -429,7 +441,8 @@ impl Aof {
     pub fn end_rewrite(&self, result: Result<(), String>, peak_bytes: usize) {
         let s = &self.status;
         let took_s = (mono_us() - s.rewrite_started_us.load(Ordering::Relaxed)) / 1_000_000;
-        s.last_rewrite_time_s.store(took_s as i64, Ordering::Relaxed);
+        s.last_rewrite_time_s
+            .store(took_s as i64, Ordering::Relaxed);
         s.last_cow_bytes.store(peak_bytes as u64, Ordering::Relaxed);
         let outcome = result.and_then(|()| self.install_new_base());
         match outcome {
@@ -464,7 +477,9 @@ impl Aof {
     /// incremental files become history in the same manifest update, then are deleted.
     fn install_new_base(&self) -> Result<(), String> {
         let mut guard = self.lock();
-        let f = guard.as_mut().ok_or("the AOF was switched off during the rewrite")?;
+        let f = guard
+            .as_mut()
+            .ok_or("the AOF was switched off during the rewrite")?;
         let covers = f.rewrite_covers.take().unwrap_or(0);
         let base = f.rewrite_base.take().ok_or("no rewrite was running")?;
         log::notice(&format!(
@@ -482,7 +497,10 @@ impl Aof {
         }
         write_manifest(&f.dir, &f.prefix, &next)?;
         for h in std::mem::take(&mut next.history) {
-            log::notice(&format!("Removing the history file {} in the background", h.name));
+            log::notice(&format!(
+                "Removing the history file {} in the background",
+                h.name
+            ));
             let _ = std::fs::remove_file(path(&f.dir, &h.name));
         }
         write_manifest(&f.dir, &f.prefix, &next)?;

@@ -160,7 +160,11 @@ mod tests {
             buf.extend_from_slice(&good[..cut]);
             let (cmds, err) = all(&buf);
             assert_eq!(cmds.len(), 1, "cut {cut}");
-            assert_eq!(err, Some(ReadError::Truncated { offset: good.len() }), "cut {cut}");
+            assert_eq!(
+                err,
+                Some(ReadError::Truncated { offset: good.len() }),
+                "cut {cut}"
+            );
         }
     }
 
