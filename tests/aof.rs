@@ -519,3 +519,47 @@ fn kill_9_under_write_load_loses_no_acknowledged_write() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[test]
+fn rewrite_without_the_rdb_preamble_writes_commands() {
+    let dir = temp_dir("aof-nopreamble");
+    let k = start_aof(&dir, &["--aof-use-rdb-preamble", "no"]);
+    let mut c = k.client();
+    assert!(manifest(&dir).contains("appendonly.aof.1.base.aof seq 1 type b"));
+    fill(&mut c, "1");
+    let list: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
+    let mut push = vec!["RPUSH", "biglist"];
+    push.extend(list.iter().map(String::as_str));
+    cmd(&mut c, &push);
+    cmd(
+        &mut c,
+        &["ZADD", "zinf", "-inf", "lo", "inf", "hi", "0.1", "tenth"],
+    );
+    cmd(&mut c, &["BGREWRITEAOF"]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        info_field(&mut c, "aof_rewrites") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+    }));
+    let base = std::fs::read(dir.join("appendonlydir/appendonly.aof.2.base.aof")).unwrap();
+    let cmds = parse_commands(&base);
+    assert!(cmds
+        .iter()
+        .any(|c| c[0] == "RPUSH" && c[1] == "biglist" && c.len() == 66));
+    assert!(cmds.iter().any(|c| c[0] == "PEXPIREAT" && c[1] == "e1"));
+    fill(&mut c, "2");
+    let want = digest(&mut c);
+    if have_tool("redis-check-aof") {
+        redis_check_aof(&dir);
+    }
+    drop(c);
+    drop(k);
+    let k = start_aof(&dir, &[]);
+    let mut c = k.client();
+    assert_eq!(digest(&mut c), want);
+    drop(k);
+    if have_tool("redis-server") {
+        let r = RealRedis::start_with(&["--appendonly", "yes", "--dir", dir.to_str().unwrap()]);
+        assert_eq!(digest(&mut r.client()), want);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

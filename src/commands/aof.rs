@@ -10,7 +10,7 @@ use super::{spec, Ctx, Spec, ADMIN, ALL_SHARDS, NOSCRIPT, NO_KEYS};
 use crate::persist::aof::manifest::{Kind, Manifest};
 use crate::persist::aof::read::{Commands, ReadError};
 use crate::persist::aof::{self, Fsync};
-use crate::persist::snapshot::FileSink;
+use crate::persist::snapshot::{FileSink, Format};
 use crate::resp::{Args, Reply};
 use crate::server::client::{ClientShared, ClientState};
 use crate::server::log;
@@ -67,10 +67,20 @@ pub fn aof_config(c: &crate::config::Config) -> (String, String, Fsync) {
 /// switches it on: the rewrite writes its first base). The snapshot then runs on every
 /// thread's loop; `Aof::end_rewrite` installs the result. The error is logged.
 pub fn start_rewrite(srv: &Shared, shards: &mut ShardView) -> Result<(), String> {
-    let (compress, checksum) = {
+    let (compress, checksum, preamble) = {
         let c = srv.config();
         let b = |n| c.get_bool(n).unwrap_or(true);
-        (b("rdbcompression"), b("rdbchecksum"))
+        (
+            b("rdbcompression"),
+            b("rdbchecksum"),
+            b("aof-use-rdb-preamble"),
+        )
+    };
+    srv.aof.rdb_preamble.store(preamble, Ordering::Relaxed);
+    let format = if preamble {
+        Format::Rdb
+    } else {
+        Format::Commands
     };
     let started = if srv.aof.is_on() {
         srv.aof.begin_rewrite(&srv.feed)
@@ -87,7 +97,7 @@ pub fn start_rewrite(srv: &Shared, shards: &mut ShardView) -> Result<(), String>
         aof::rewrite_temp_name(),
         target,
         &header,
-        (compress, checksum),
+        (format, compress, checksum),
         held.len(),
         done,
     );
@@ -133,6 +143,7 @@ pub fn replay(
         let bytes = std::fs::read(&p)
             .map_err(|e| format!("Can't open the append-only file {}: {e}", f.name))?;
         let started = crate::runtime::clock::mono_us();
+        let mut commands_from = 0;
         if f.kind == Kind::Base && bytes.starts_with(b"REDIS") {
             log::notice("Reading RDB base file on AOF loading...");
             let summary = super::persistence::load_rdb_into(ctx, &bytes)
@@ -142,9 +153,13 @@ pub fn replay(
                 "Done loading RDB, keys loaded: {}, keys expired: {}.",
                 summary.keys, summary.expired_skipped
             ));
-        } else {
-            let n = replay_commands(ctx, &f.name, &p, &bytes, truncated_ok && i == last)?;
-            done.commands += n;
+            // An old-style AOF: commands may follow its RDB preamble.
+            commands_from = summary.end;
+        }
+        if commands_from < bytes.len() {
+            let tail = &bytes[commands_from..];
+            let ok = truncated_ok && i == last;
+            done.commands += replay_commands(ctx, &f.name, &p, tail, commands_from, ok)?;
         }
         let kind = if f.kind == Kind::Base { "base" } else { "incr" };
         log::notice(&format!(
@@ -162,6 +177,7 @@ fn replay_commands(
     name: &str,
     path: &str,
     bytes: &[u8],
+    file_offset: usize,
     truncated_ok: bool,
 ) -> Result<usize, String> {
     let mut loader = ClientState::new(
@@ -179,12 +195,13 @@ fn replay_commands(
             None => break,
             Some(Ok(a)) => a,
             Some(Err(ReadError::Bad { offset, reason })) => {
+                let offset = offset + file_offset;
                 return Err(format!(
                     "Bad file format reading the append only file {name} at offset {offset} ({reason}): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
                 ));
             }
             Some(Err(ReadError::Truncated { offset })) => {
-                let offset = multi.as_ref().map_or(offset, |(m, _)| *m);
+                let offset = multi.as_ref().map_or(offset, |(m, _)| *m) + file_offset;
                 return truncated(name, path, offset, truncated_ok).map(|()| count);
             }
         };
@@ -209,7 +226,7 @@ fn replay_commands(
     match multi {
         Some((at, _)) => {
             log::warning("Revert incomplete MULTI/EXEC transaction in AOF file");
-            truncated(name, path, at, truncated_ok).map(|()| count)
+            truncated(name, path, at + file_offset, truncated_ok).map(|()| count)
         }
         None => Ok(count),
     }

@@ -81,7 +81,14 @@ pub fn start_background_save(srv: &crate::server::Shared, shards: &mut ShardView
     log::notice("Background saving started");
     let temp = format!("temp-{}.rdb", std::process::id());
     let done = crate::persist::snapshot::bgsave_done(srv.save.clone());
-    let sink = match FileSink::start(temp, name, &header, (compress, checksum), held.len(), done) {
+    let sink = match FileSink::start(
+        temp,
+        name,
+        &header,
+        (crate::persist::snapshot::Format::Rdb, compress, checksum),
+        held.len(),
+        done,
+    ) {
         Ok(s) => s,
         Err(e) => {
             log::warning(&temp_file_error(&e));

@@ -75,8 +75,18 @@ struct Out {
 /// largest chunk it held in memory at once.
 pub type Done = Box<dyn FnOnce(Result<(), String>, usize) + Send>;
 
+/// What a snapshot file holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An RDB file (dump.rdb, an AOF base with the RDB preamble).
+    Rdb,
+    /// The commands that recreate each key (an AOF base with `aof-use-rdb-preamble no`).
+    Commands,
+}
+
 pub struct FileSink {
     out: Mutex<Out>,
+    format: Format,
     compress: bool,
     checksum: bool,
     shards_pending: AtomicUsize,
@@ -92,13 +102,15 @@ impl FileSink {
         temp: String,
         target: String,
         header: &[(&str, String)],
-        (compress, checksum): (bool, bool),
+        (format, compress, checksum): (Format, bool, bool),
         shards: usize,
         done: Done,
     ) -> std::io::Result<Arc<FileSink>> {
         let mut file = BufWriter::new(File::create(&temp)?);
         let mut w = Writer::new(compress);
-        w.header(header);
+        if format == Format::Rdb {
+            w.header(header);
+        }
         file.write_all(&w.buf)?;
         Ok(Arc::new(FileSink {
             out: Mutex::new(Out {
@@ -107,6 +119,7 @@ impl FileSink {
                 error: None,
                 peak_chunk_bytes: 0,
             }),
+            format,
             compress,
             checksum,
             shards_pending: AtomicUsize::new(shards),
@@ -137,6 +150,9 @@ impl FileSink {
         let trailer = if self.checksum { crc } else { 0 };
         let mut tail = vec![OP_EOF];
         tail.extend_from_slice(&trailer.to_le_bytes());
+        if self.format == Format::Commands {
+            tail.clear();
+        }
         let result = match (out.error.take(), out.file.take()) {
             (Some(e), _) => Err(e),
             (None, None) => Err("no file".to_string()),
@@ -192,6 +208,16 @@ pub fn bgsave_done(status: Arc<SaveStatus>) -> Done {
 
 impl SegmentSink for FileSink {
     fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>) {
+        if self.format == Format::Commands {
+            let mut buf = Vec::new();
+            for r in records {
+                if buf.is_empty() {
+                    buf = crate::repl::propagate::select(db);
+                }
+                super::aof::rewrite::record_commands(r, &mut buf);
+            }
+            return self.append(&buf);
+        }
         let mut w = Writer::new(self.compress);
         let mut any = false;
         for r in records {

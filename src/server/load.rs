@@ -179,8 +179,13 @@ pub fn load_aof(shared: &super::Shared, config: &Config) -> Result<(), LoadFaile
             })
         }
         None => {
-            let header = crate::commands::persistence::aux(&shared.run_id, true);
-            let base = crate::commands::persistence::snapshot_with(&mut ctx, &header);
+            // Nothing was loaded: the base is an empty dataset in the configured form.
+            let base = if config.get_bool("aof-use-rdb-preamble").unwrap_or(true) {
+                let header = crate::commands::persistence::aux(&shared.run_id, true);
+                crate::commands::persistence::snapshot_with(&mut ctx, &header)
+            } else {
+                Vec::new()
+            };
             shared.aof.create(
                 &dir,
                 &prefix,

@@ -16,6 +16,7 @@
 
 pub mod manifest;
 pub mod read;
+pub mod rewrite;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -105,6 +106,8 @@ impl Default for AofStatus {
 pub struct Aof {
     pub status: AofStatus,
     files: Mutex<Option<Files>>,
+    /// `aof-use-rdb-preamble`, as of the rewrite being prepared (its base's file suffix).
+    pub rdb_preamble: AtomicBool,
 }
 
 /// The open AOF: where it lives, what the manifest says, the incremental file being appended.
@@ -175,7 +178,8 @@ impl Aof {
         Ok(())
     }
 
-    /// Creates a new AOF from `base` (an RDB of the current dataset, with the aof-base flag):
+    /// Creates a new AOF from `base` (an RDB of the current dataset with the aof-base flag, or
+    /// the commands that recreate it):
     /// the base file, an empty incremental file, the manifest. Used when the AOF is switched on
     /// and no AOF exists yet.
     pub fn create(
@@ -189,8 +193,13 @@ impl Aof {
     ) -> Result<(), String> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("Can't open or create append-only dir {dir}: {e}"))?;
+        let suffix = if base.starts_with(b"REDIS") {
+            "rdb"
+        } else {
+            "aof"
+        };
         let base_entry = FileEntry {
-            name: format!("{prefix}.1.base.rdb"),
+            name: format!("{prefix}.1.base.{suffix}"),
             seq: 1,
             kind: Kind::Base,
         };
@@ -419,8 +428,13 @@ impl Aof {
         let mut guard = self.lock();
         let f = guard.as_mut().ok_or("the AOF is off")?;
         let (base_seq, _) = f.manifest.seqs();
+        let suffix = if self.rdb_preamble.load(Ordering::Relaxed) {
+            "rdb"
+        } else {
+            "aof"
+        };
         let base = FileEntry {
-            name: format!("{}.{}.base.rdb", f.prefix, base_seq + 1),
+            name: format!("{}.{}.base.{suffix}", f.prefix, base_seq + 1),
             seq: base_seq + 1,
             kind: Kind::Base,
         };

@@ -53,6 +53,8 @@ pub struct Summary {
     pub expired_skipped: usize,
     pub aux: Vec<(String, String)>,
     pub skipped: Vec<String>,
+    /// Where the file's RDB part ends (an AOF with an RDB preamble continues with commands).
+    pub end: usize,
 }
 
 pub struct Reader<'a> {
@@ -512,6 +514,7 @@ impl<'a> Reader<'a> {
                 return self.err("wrong RDB checksum");
             }
         }
+        summary.end = self.pos;
         Ok(summary)
     }
 }
