@@ -687,3 +687,18 @@ fn bgsave_schedule_and_load_counts() {
     assert_eq!(info_field(&mut kc, "rdb_last_load_keys_loaded"), "2000");
     assert_eq!(info_field(&mut kc, "rdb_last_load_keys_expired"), "0");
 }
+
+/// `key-load-delay` holds a load open: DEBUG RELOAD of 300 keys at 2 ms per key cannot finish
+/// in less than 0.6 s (a lower bound: sleeping never takes less than asked), and still loads
+/// every key.
+#[test]
+fn key_load_delay_holds_the_load_open() {
+    let k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["DEBUG", "POPULATE", "300"]);
+    cmd(&mut kc, &["CONFIG", "SET", "key-load-delay", "2000"]);
+    let started = std::time::Instant::now();
+    cmd(&mut kc, &["DEBUG", "RELOAD"]);
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(q::<i64>(&mut kc, &["DBSIZE"]).unwrap(), 300);
+}

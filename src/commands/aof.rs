@@ -189,7 +189,9 @@ fn replay_commands(
     // Commands of an open MULTI, run at its EXEC; a file ending inside one is torn there.
     let mut multi: Option<(usize, Vec<Vec<Vec<u8>>>)> = None;
     let mut reply = Vec::new();
+    let delay_us = ctx.srv.config().get_int("key-load-delay").unwrap_or(0);
     loop {
+        crate::persist::key_load_delay(delay_us);
         let at = cmds.offset();
         let args = match cmds.next_command() {
             None => break,

@@ -237,12 +237,16 @@ pub fn load_rdb_into(
     bytes: &[u8],
 ) -> Result<crate::persist::rdb::read::Summary, String> {
     let enc = encodings(ctx);
-    let databases = ctx.srv.config().databases;
+    let (databases, delay_us) = {
+        let c = ctx.srv.config();
+        (c.databases, c.get_int("key-load-delay").unwrap_or(0))
+    };
     let now = ctx.now_ms;
     let access_s = lru_clock(now);
     let shards = &mut ctx.shards;
     let summary = Reader::new(bytes, enc)
         .file(now, databases, true, |l: Loaded| {
+            crate::persist::key_load_delay(delay_us);
             let db = shards.db_at(l.db, &l.key);
             db.db.table.insert(l.into_entry(access_s));
         })

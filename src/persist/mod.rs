@@ -41,3 +41,10 @@ pub fn sync_parent_dir(path: &str) -> std::io::Result<()> {
     )?
     .sync_all()
 }
+
+/// `key-load-delay`: waits this many µs (a test knob that holds a load open; 0 or less: none).
+pub fn key_load_delay(us: i64) {
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us as u64));
+    }
+}

@@ -15,10 +15,13 @@ use crate::store::shard_of;
 struct IntoShards<'s> {
     shards: &'s mut [ShardCell],
     access_s: u32,
+    /// `key-load-delay` in µs.
+    delay_us: i64,
 }
 
 impl<'a> LoadSink<'a> for IntoShards<'_> {
     fn key(&mut self, l: Loaded<'a>) {
+        crate::persist::key_load_delay(self.delay_us);
         let n = self.shards.len();
         let shard = self.shards[shard_of(&l.key, n)].get_mut();
         shard.dbs[l.db].table.insert(l.into_entry(self.access_s));
@@ -63,7 +66,11 @@ pub fn load_dump(
     let now = unix_ms();
     let access_s = lru_clock(now);
     let verify = config.get_bool("rdbchecksum").unwrap_or(true);
-    let sink = IntoShards { shards, access_s };
+    let sink = IntoShards {
+        shards,
+        access_s,
+        delay_us: config.get_int("key-load-delay").unwrap_or(0),
+    };
     let result = Reader::new(&bytes, enc).file(now, config.databases, verify, sink);
     match result {
         Ok(summary) => {
