@@ -24,7 +24,7 @@ cargo build --release -q
 
 PID=""
 DIR=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; [ -n "$DIR" ] && rm -rf "$DIR"; }
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; [ -n "$DIR" ] && rm -rf "$DIR"; true; }
 trap cleanup EXIT
 
 start() { # kind policy -> sets PID, DIR
