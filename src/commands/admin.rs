@@ -26,7 +26,6 @@ pub const COMMANDS: &[Spec] = &[
     },
     spec("time", 1, LOADING | STALE | FAST, NO_KEYS, time, "server", "Returns the server time.", "2.6.0"),
     spec("lastsave", 1, LOADING | STALE | FAST, NO_KEYS, lastsave, "server", "Returns the Unix timestamp of the last successful save to disk.", "1.0.0"),
-    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
     spec("shutdown", -1, ANLS | NO_MULTI | ALLOW_BUSY, NO_KEYS, shutdown, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "1.0.0"),
     spec("monitor", 1, ANLS, NO_KEYS, monitor, "server", "Listens for all requests received by the server in real-time.", "1.0.0"),
     Spec {
@@ -220,14 +219,6 @@ fn time(ctx: &mut Ctx, _args: Args) {
 fn lastsave(ctx: &mut Ctx, _args: Args) {
     ctx.out
         .int(ctx.srv.save.lastsave_s.load(Ordering::Relaxed) as i64);
-}
-
-/// ROLE: ["master", replication offset, replicas].
-fn role(ctx: &mut Ctx, _args: Args) {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the server (no reply on success).

@@ -551,13 +551,17 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
         "rejected_connections",
         srv.total(|s| &s.rejected_connections),
     );
-    fixed(
+    let repl = &srv.repl;
+    field(out, "sync_full", repl.sync_full.load(Ordering::Relaxed));
+    field(
         out,
-        &[
-            ("sync_full", "0"),
-            ("sync_partial_ok", "0"),
-            ("sync_partial_err", "0"),
-        ],
+        "sync_partial_ok",
+        repl.sync_partial_ok.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "sync_partial_err",
+        repl.sync_partial_err.load(Ordering::Relaxed),
     );
     field(out, "expired_keys", shard.expired_keys);
     fixed(
@@ -619,38 +623,65 @@ fn stats(ctx: &mut Ctx, out: &mut String) {
     );
 }
 
-/// This process's replication id: 40 hex digits, fixed for the life of the process.
-pub fn master_replid(run_id: &str) -> String {
-    use sha1::{Digest, Sha1};
-    Sha1::digest(format!("replid:{run_id}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn replication(ctx: &mut Ctx, out: &mut String) {
     out.push_str("# Replication\r\n");
-    fixed(
-        out,
-        &[
-            ("role", "master"),
-            ("connected_slaves", "0"),
-            ("master_failover_state", "no-failover"),
-        ],
-    );
-    field(out, "master_replid", master_replid(&ctx.srv.run_id));
-    fixed(
-        out,
-        &[
-            ("master_replid2", "0000000000000000000000000000000000000000"),
-            ("master_repl_offset", "0"),
-            ("second_repl_offset", "-1"),
-            ("repl_backlog_active", "0"),
-            ("repl_backlog_size", "1048576"),
-            ("repl_backlog_first_byte_offset", "0"),
-            ("repl_backlog_histlen", "0"),
-        ],
-    );
+    let repl = &ctx.srv.repl;
+    let replicas = repl
+        .replicas
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    field(out, "role", "master");
+    field(out, "connected_slaves", replicas.len());
+    let now_s = ctx.now_ms / 1000;
+    for (i, r) in replicas.iter().enumerate() {
+        field(
+            out,
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={},lag={}",
+                r.ip,
+                r.listening_port,
+                r.state,
+                r.ack_offset,
+                now_s.saturating_sub(r.ack_ms / 1000)
+            ),
+        );
+    }
+    field(out, "master_failover_state", "no-failover");
+    let ids = repl.ids();
+    field(out, "master_replid", &ids.replid);
+    field(out, "master_replid2", &ids.replid2);
+    let (offset, backlog) = {
+        let st = ctx.srv.feed.lock();
+        let b = st
+            .backlog
+            .as_ref()
+            .map(|b| (b.size_bytes(), b.start(), b.held_bytes()));
+        (st.offset, b)
+    };
+    field(out, "master_repl_offset", offset);
+    field(out, "second_repl_offset", ids.second_offset);
+    let size = ctx
+        .srv
+        .config()
+        .get_int("repl-backlog-size")
+        .unwrap_or(1 << 20);
+    match backlog {
+        Some((_, start, held)) => {
+            field(out, "repl_backlog_active", 1);
+            field(out, "repl_backlog_size", size);
+            // Redis counts offsets from 1: the first byte held is at start + 1.
+            field(out, "repl_backlog_first_byte_offset", start + 1);
+            field(out, "repl_backlog_histlen", held);
+        }
+        None => {
+            field(out, "repl_backlog_active", 0);
+            field(out, "repl_backlog_size", size);
+            field(out, "repl_backlog_first_byte_offset", 0);
+            field(out, "repl_backlog_histlen", 0);
+        }
+    }
 }
 
 /// getrusage(who) as (system, user) seconds, formatted like Redis ("%ld.%06ld").

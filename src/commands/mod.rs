@@ -17,6 +17,7 @@ pub mod lists;
 pub mod longdouble;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod sets;
 pub mod sort;
 pub mod strings;
@@ -189,6 +190,7 @@ pub fn table() -> &'static Table {
             sort::COMMANDS,
             persistence::COMMANDS,
             aof::COMMANDS,
+            replication::COMMANDS,
             admin::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,

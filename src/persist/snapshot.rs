@@ -238,3 +238,169 @@ impl SegmentSink for FileSink {
         }
     }
 }
+
+/// Bytes a stream sink may hold for its slowest reader before the background copy pauses
+/// (writes still copy the segments they touch, which the cut requires).
+const STREAM_BACKLOG_BYTES_MAX: usize = 8 << 20;
+
+/// A snapshot streamed to readers instead of a file (replicas in a full sync, in Redis's
+/// diskless `$EOF:` format or, for replicas without `capa eof`, whole with a length). Chunks
+/// arrive from every shard's thread in the order they are made; each reader consumes them at
+/// its own pace and a chunk is freed once every reader has it, so memory is bounded by the
+/// slowest reader's lag, not by the dataset (unless a reader needs the whole file first).
+pub struct StreamSink {
+    state: Mutex<StreamState>,
+    compress: bool,
+    shards_pending: AtomicUsize,
+    /// Called (on whichever thread) when new bytes or the end arrive: wakes the readers.
+    notify: Box<dyn Fn() + Send + Sync>,
+}
+
+struct StreamState {
+    chunks: std::collections::VecDeque<Arc<Vec<u8>>>,
+    /// Index of `chunks[0]` since the start.
+    first: usize,
+    /// Next chunk index of each reader; None once it left.
+    readers: Vec<Option<usize>>,
+    crc: u64,
+    done: bool,
+    /// Bytes held now and the most ever held (the snapshot's own memory).
+    held_bytes: usize,
+    peak_bytes: usize,
+    total_bytes: u64,
+}
+
+impl StreamSink {
+    pub fn start(
+        header: &[(&str, String)],
+        compress: bool,
+        shards: usize,
+        readers: usize,
+        notify: Box<dyn Fn() + Send + Sync>,
+    ) -> Arc<StreamSink> {
+        let mut w = Writer::new(compress);
+        w.header(header);
+        let sink = StreamSink {
+            state: Mutex::new(StreamState {
+                chunks: Default::default(),
+                first: 0,
+                readers: vec![Some(0); readers],
+                crc: 0,
+                done: false,
+                held_bytes: 0,
+                peak_bytes: 0,
+                total_bytes: 0,
+            }),
+            compress,
+            shards_pending: AtomicUsize::new(shards),
+            notify,
+        };
+        sink.push(w.buf);
+        Arc::new(sink)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        st.crc = crc64(st.crc, &bytes);
+        st.held_bytes += bytes.len();
+        st.total_bytes += bytes.len() as u64;
+        st.peak_bytes = st.peak_bytes.max(st.held_bytes);
+        st.chunks.push_back(Arc::new(bytes));
+    }
+
+    /// Appends reader `r`'s next bytes to `out` (at least one chunk, then until `max_bytes`);
+    /// returns true when the snapshot is complete and `r` has all of it.
+    pub fn read(&self, r: usize, out: &mut Vec<u8>, max_bytes: usize) -> bool {
+        let mut st = self.lock();
+        let Some(mut next) = st.readers.get(r).copied().flatten() else {
+            return true;
+        };
+        let end = st.first + st.chunks.len();
+        let start_len = out.len();
+        while next < end && out.len() - start_len < max_bytes {
+            out.extend_from_slice(&st.chunks[next - st.first]);
+            next += 1;
+        }
+        st.readers[r] = Some(next);
+        st.release_consumed();
+        st.done && next == end
+    }
+
+    /// Reader `r` is gone: its chunks need not be kept for it.
+    pub fn leave(&self, r: usize) {
+        let mut st = self.lock();
+        if let Some(slot) = st.readers.get_mut(r) {
+            *slot = None;
+        }
+        st.release_consumed();
+    }
+
+    /// The whole snapshot's size once complete (for the `$<len>` framing).
+    pub fn total_bytes(&self) -> Option<u64> {
+        let st = self.lock();
+        st.done.then_some(st.total_bytes)
+    }
+
+    pub fn peak_bytes(&self) -> usize {
+        self.lock().peak_bytes
+    }
+}
+
+impl StreamState {
+    fn release_consumed(&mut self) {
+        let min = self.readers.iter().flatten().min().copied();
+        let keep_from = min.unwrap_or(self.first + self.chunks.len());
+        while self.first < keep_from {
+            if let Some(c) = self.chunks.pop_front() {
+                self.held_bytes -= c.len();
+            }
+            self.first += 1;
+        }
+    }
+}
+
+impl SegmentSink for StreamSink {
+    fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>) {
+        let mut w = Writer::new(self.compress);
+        let mut any = false;
+        for r in records {
+            if !any {
+                w.select(db);
+                any = true;
+            }
+            w.record(r);
+        }
+        if any {
+            self.push(w.buf);
+            (self.notify)();
+        }
+    }
+
+    fn shard_done(&self) {
+        if self.shards_pending.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        {
+            let mut st = self.lock();
+            let crc = crc64(st.crc, &[OP_EOF]);
+            let mut tail = vec![OP_EOF];
+            tail.extend_from_slice(&crc.to_le_bytes());
+            st.held_bytes += tail.len();
+            st.total_bytes += tail.len() as u64;
+            st.chunks.push_back(Arc::new(tail));
+            st.done = true;
+        }
+        (self.notify)();
+    }
+
+    fn backlogged(&self) -> bool {
+        self.lock().held_bytes > STREAM_BACKLOG_BYTES_MAX
+    }
+}

@@ -64,14 +64,20 @@ impl Backlog {
     /// Appends the bytes from position `from` to the end to `out`; false (and nothing copied)
     /// when `from` is not in `[start, end]`.
     pub fn copy_from(&self, from: u64, out: &mut Vec<u8>) -> bool {
+        self.copy_range(from, usize::MAX, out)
+    }
+
+    /// `copy_from`, at most `max_bytes`.
+    pub fn copy_range(&self, from: u64, max_bytes: usize, out: &mut Vec<u8>) -> bool {
         if from < self.start() || from > self.end {
             return false;
         }
         let size = self.ring.len() as u64;
+        let stop = self.end.min(from.saturating_add(max_bytes as u64));
         let mut pos = from;
-        while pos < self.end {
+        while pos < stop {
             let at = (pos % size) as usize;
-            let n = ((self.end - pos) as usize).min(self.ring.len() - at);
+            let n = ((stop - pos) as usize).min(self.ring.len() - at);
             out.extend_from_slice(&self.ring[at..at + n]);
             pos += n as u64;
         }

@@ -8,7 +8,7 @@
 //! stream: `active` is false unless the AOF is on or a backlog exists, and commands then skip
 //! propagation entirely.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::backlog::Backlog;
@@ -17,6 +17,8 @@ use super::propagate::{encode, select};
 #[derive(Default)]
 pub struct Feed {
     active: AtomicBool,
+    /// `FeedState::offset`, readable without the lock (replica threads poll it).
+    end: AtomicU64,
     /// The AOF buffer holds bytes the writer has not taken yet.
     aof_waiting: AtomicBool,
     state: Mutex<FeedState>,
@@ -32,6 +34,11 @@ pub struct FeedState {
     /// `master_repl_offset`: the stream position after the last byte (advances while a backlog
     /// exists, as in Redis).
     pub offset: u64,
+    /// Positions replicas still have to send, by replica: the ring grows rather than overwrite
+    /// them, up to `pinned_bytes_max` (`client-output-buffer-limit replica`); a replica left
+    /// further behind finds its position gone and is dropped.
+    pins: Vec<(u64, u64)>,
+    pub pinned_bytes_max: usize,
 }
 
 impl Feed {
@@ -71,6 +78,54 @@ impl Feed {
         if st.aof.is_some() {
             self.aof_waiting.store(true, Ordering::Release);
         }
+        self.end.store(st.offset, Ordering::Release);
+    }
+
+    /// Appends bytes as they are, without SELECT bookkeeping, to the backlog only (the master's
+    /// PING to its replicas; a replica proxying its master's stream).
+    pub fn append_raw(&self, bytes: &[u8]) {
+        let mut st = self.lock();
+        st.grow_for_pins(bytes.len());
+        if let Some(b) = st.backlog.as_mut() {
+            b.append(bytes);
+            st.offset = b.end();
+        }
+        self.end.store(st.offset, Ordering::Release);
+    }
+
+    /// The stream position after the last byte (`master_repl_offset`).
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
+    }
+
+    /// Copies stream bytes from `from` (at most `max_bytes`) to `out` and returns the position
+    /// after them; None when `from` is no longer (or not yet) in the backlog.
+    pub fn read(&self, from: u64, max_bytes: usize, out: &mut Vec<u8>) -> Option<u64> {
+        let st = self.lock();
+        let b = st.backlog.as_ref()?;
+        let before = out.len();
+        b.copy_range(from, max_bytes, out)
+            .then(|| from + (out.len() - before) as u64)
+    }
+
+    /// Keeps position `pos` (and later) for reader `id`; see `FeedState::pins`.
+    pub fn pin(&self, id: u64, pos: u64) {
+        let mut st = self.lock();
+        match st.pins.iter_mut().find(|(i, _)| *i == id) {
+            Some(p) => p.1 = pos,
+            None => st.pins.push((id, pos)),
+        }
+    }
+
+    pub fn unpin(&self, id: u64) {
+        self.lock().pins.retain(|(i, _)| *i != id);
+    }
+
+    /// The next command selects its database explicitly, and the stream's position.
+    pub fn select_next(&self) -> u64 {
+        let mut st = self.lock();
+        st.db = None;
+        st.offset
     }
 
     /// Bytes waiting in the AOF buffer (INFO aof_buffer_length).
@@ -128,6 +183,22 @@ impl Feed {
 }
 
 impl FeedState {
+    /// Grows the ring (to twice what is needed, up to `pinned_bytes_max`) so that appending
+    /// `extra` bytes keeps the oldest pinned position held.
+    fn grow_for_pins(&mut self, extra: usize) {
+        let Some(oldest) = self.pins.iter().map(|p| p.1).min() else {
+            return;
+        };
+        let Some(b) = self.backlog.as_mut() else {
+            return;
+        };
+        let need = (b.end().saturating_sub(oldest)) as usize + extra;
+        if need > b.size_bytes() && b.size_bytes() < self.pinned_bytes_max {
+            let size = (need * 2).min(self.pinned_bytes_max.max(b.size_bytes()));
+            b.resize(size);
+        }
+    }
+
     fn emit(&mut self, db: usize, bytes: &[u8]) {
         if self.db != Some(db) {
             self.db = Some(db);
@@ -138,6 +209,7 @@ impl FeedState {
     }
 
     fn write(&mut self, bytes: &[u8]) {
+        self.grow_for_pins(bytes.len());
         if let Some(b) = self.backlog.as_mut() {
             b.append(bytes);
             self.offset = b.end();

@@ -10,4 +10,5 @@
 
 pub mod backlog;
 pub mod feed;
+pub mod master;
 pub mod propagate;

@@ -24,6 +24,17 @@ pub enum ClientAction {
         done: Arc<AtomicBool>,
         null_array: bool,
     },
+    /// PSYNC / SYNC: the connection is a replica from now on.
+    BecomeReplica(ReplicaStart),
+}
+
+/// How a replica connection starts.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplicaStart {
+    /// Partial resync: stream from this position.
+    Continue { pos: u64 },
+    /// Full sync: wait for the next cut (queued in `ReplState::waiting`).
+    AwaitCut,
 }
 
 /// CLIENT REPLY mode.
@@ -141,6 +152,10 @@ pub struct ClientState {
     pub watch_flag: Option<Arc<AtomicBool>>,
     /// What the running command (or EXEC) propagates to the AOF and replicas.
     pub prop: crate::repl::propagate::Pending,
+    /// What REPLCONF said (a replica connecting to us).
+    pub replconf: Option<crate::commands::replication::ReplConf>,
+    /// This connection is a replica (after PSYNC / SYNC).
+    pub is_replica: bool,
 }
 
 impl ClientState {
@@ -162,6 +177,8 @@ impl ClientState {
             events: Vec::new(),
             watch_flag: None,
             prop: Default::default(),
+            replconf: None,
+            is_replica: false,
         }
     }
 

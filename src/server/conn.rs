@@ -41,6 +41,8 @@ pub struct Conn {
     pub close_after_flush: bool,
     pub monitor: bool,
     pub last_interaction_ms: u64,
+    /// A replica of ours (after PSYNC / SYNC): fed by `replicas.rs`, not by replies.
+    pub replica: Option<Box<super::replicas::ReplicaConn>>,
 }
 
 impl Conn {
@@ -69,6 +71,7 @@ impl Conn {
             close_after_flush: false,
             monitor: false,
             last_interaction_ms: now_ms,
+            replica: None,
         }
     }
 

@@ -474,6 +474,7 @@ impl Worker {
                 done,
                 null_array,
             } => self.block(slot, deadline_ms, done, null_array),
+            ClientAction::BecomeReplica(start) => self.become_replica(slot, start),
             ClientAction::Shutdown { save } => {
                 let code = match save {
                     Some(true) => super::SHUTDOWN_SAVE,

@@ -17,6 +17,7 @@ pub mod locks;
 pub mod log;
 pub mod multi;
 pub mod pubsub;
+pub mod replicas;
 pub mod savepoint;
 pub mod ship;
 pub mod slowlog;
@@ -63,6 +64,16 @@ pub enum Msg {
     ClientUnblock { token: u64 },
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
+    /// The full-sync cut was taken for replica `token` of the receiver: send +FULLRESYNC, then
+    /// the snapshot as reader `reader` of `sink`, then the stream from `offset`.
+    FullSync {
+        token: u64,
+        sink: Arc<crate::persist::snapshot::StreamSink>,
+        reader: usize,
+        offset: u64,
+        replid: String,
+        eof_capable: bool,
+    },
     /// Look at shared state again: kill flags, config, shutdown.
     Wake,
 }
@@ -117,6 +128,8 @@ pub struct Shared {
     pub feed: crate::repl::feed::Feed,
     /// The append-only file (off unless `appendonly yes`).
     pub aof: Arc<crate::persist::aof::Aof>,
+    /// Replication, the master's side: IDs, replicas, syncs waiting for a cut.
+    pub repl: crate::repl::master::ReplState,
 }
 
 impl Shared {

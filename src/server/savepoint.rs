@@ -36,6 +36,8 @@ pub struct CronSave {
 enum Job {
     Bgsave,
     AofRewrite,
+    /// The cut for the replicas waiting for a full sync (`replicas.rs`).
+    ReplSync,
 }
 
 /// Parses the `save` directive's value ("3600 1 300 100") into (seconds, changes) pairs.
@@ -68,6 +70,10 @@ impl Worker {
             || aof.status.rewrite_in_progress.load(Ordering::Acquire)
         {
             return; // one snapshot at a time
+        }
+        if self.full_sync_due() {
+            self.acquire_for(Job::ReplSync);
+            return;
         }
         if aof.status.rewrite_scheduled.swap(false, Ordering::AcqRel) {
             self.acquire_for(Job::AofRewrite);
@@ -116,6 +122,24 @@ impl Worker {
         };
         log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
         self.acquire_for(Job::Bgsave);
+    }
+
+    /// Replicas wait for a full sync and the diskless delay has passed for the first of them
+    /// (or as many as `repl-diskless-sync-max-replicas` wait).
+    fn full_sync_due(&self) -> bool {
+        let waiting = self
+            .shared
+            .repl
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(first) = waiting.iter().map(|w| w.since_ms).min() else {
+            return false;
+        };
+        let full = self.limits.repl_sync_max_replicas > 0
+            && waiting.len() >= self.limits.repl_sync_max_replicas;
+        full || unix_ms().saturating_sub(first) >= self.limits.repl_sync_delay_s * 1000
     }
 
     /// Starts taking every shard lock for `job`.
@@ -181,6 +205,7 @@ impl Worker {
                         .store(unix_ms() / 1000, Ordering::Relaxed);
                     crate::commands::persistence::start_background_save(&shared, &mut view);
                 }
+                Job::ReplSync => super::replicas::start_full_sync(&shared, &mut view),
                 Job::AofRewrite => {
                     // Failures are logged and shown in INFO; auto-rewrite tries again later.
                     let _ = crate::commands::aof::start_rewrite(&shared, &mut view);

@@ -238,6 +238,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
             .unwrap_or_default(),
         feed: Default::default(),
         aof: Default::default(),
+        repl: Default::default(),
     })
 }
 

@@ -75,6 +75,12 @@ pub struct Limits {
     pub aof_rewrite_percent: u64,
     /// `appendonly`.
     pub appendonly: bool,
+    /// `repl-diskless-sync-delay` (seconds; 0 when `repl-diskless-sync no`) and
+    /// `repl-diskless-sync-max-replicas`.
+    pub repl_sync_delay_s: u64,
+    pub repl_sync_max_replicas: usize,
+    /// `repl-ping-replica-period` in seconds.
+    pub repl_ping_period_s: u64,
     pub aof_rewrite_min_bytes: u64,
 }
 
@@ -123,6 +129,16 @@ impl Limits {
             },
             notify: c.notify_keyspace_events(),
             appendonly: c.get_bool("appendonly").unwrap_or(false),
+            repl_sync_delay_s: if c.get_bool("repl-diskless-sync").unwrap_or(true) {
+                c.get_int("repl-diskless-sync-delay").unwrap_or(5).max(0) as u64
+            } else {
+                0
+            },
+            repl_sync_max_replicas: c
+                .get_int("repl-diskless-sync-max-replicas")
+                .unwrap_or(0)
+                .max(0) as usize,
+            repl_ping_period_s: c.get_int("repl-ping-replica-period").unwrap_or(10).max(1) as u64,
             aof_rewrite_percent: c.get_int("auto-aof-rewrite-percentage").unwrap_or(100) as u64,
             aof_rewrite_min_bytes: c.get_int("auto-aof-rewrite-min-size").unwrap_or(64 << 20)
                 as u64,
@@ -177,6 +193,10 @@ pub struct Worker {
     last_prune_s: u64,
     /// Worker 0 acquiring every shard for a due save point (`savepoint.rs`).
     pub cron_save: Option<super::savepoint::CronSave>,
+    /// Tokens of this thread's replica connections (`replicas.rs`).
+    pub replica_slots: Vec<u64>,
+    /// The stream position this thread last saw (to notice that it moved).
+    pub stream_seen: u64,
 }
 
 impl Worker {
@@ -213,6 +233,8 @@ impl Worker {
             last_prune_s: 0,
             wake_us: mono_us(),
             cron_save: None,
+            replica_slots: Vec::new(),
+            stream_seen: 0,
         })
     }
 
@@ -243,6 +265,7 @@ impl Worker {
             } else {
                 Duration::ZERO
             };
+            self.replicate_turn();
             if self.shared.feed.aof_waiting() {
                 // Replies queued this turn go out with the submit below: their writes reach
                 // the AOF file first (and its fsync, with appendfsync always).
@@ -566,6 +589,7 @@ impl Worker {
             conn.need = 0;
             self.release(held);
             self.stop_monitor(slot);
+            self.replica_closed(slot);
             if let Some(b) = self.conns[slot].blocked.take() {
                 // Claim the flag so no shard serves (and loses an element to) a dead client.
                 b.done.store(true, Ordering::Release);
@@ -740,6 +764,14 @@ impl Worker {
                     }
                 }
                 Msg::Wake => self.check_kills(),
+                Msg::FullSync {
+                    token,
+                    sink,
+                    reader,
+                    offset,
+                    replid,
+                    eof_capable,
+                } => self.on_full_sync(token, sink, reader, offset, replid, eof_capable),
             }
         }
     }
@@ -812,7 +844,7 @@ impl Worker {
             return;
         }
         let deadline = mono_us() + (tick_us / 4) as u64;
-        while shard.saving() && mono_us() < deadline {
+        while shard.saving() && !shard.save_paused() && mono_us() < deadline {
             shard.save_step(SAVE_STEP_KEYS);
         }
     }
@@ -880,6 +912,9 @@ impl Worker {
             self.shared.aof.flush(&self.shared.feed);
         }
         self.maybe_save_point();
+        if self.id == 0 {
+            self.ping_replicas();
+        }
         if self.limits.timeout_s > 0 {
             let limit_ms = self.limits.timeout_s * 1000;
             let idle: Vec<usize> = self

@@ -187,12 +187,20 @@ impl Shard {
         self.save.is_some()
     }
 
+    /// Whether the background copy waits for the snapshot's readers.
+    pub fn save_paused(&self) -> bool {
+        self.save.as_ref().is_some_and(|s| s.sink.backlogged())
+    }
+
     /// Copies about `budget_keys` keys of the running snapshot (segments no write has copied
     /// yet); tells the sink when this shard is done.
     pub fn save_step(&mut self, mut budget_keys: usize) {
         let Some(save) = self.save.as_mut() else {
             return;
         };
+        if save.sink.backlogged() {
+            return;
+        }
         while save.db < self.dbs.len() {
             if !self.dbs[save.db]
                 .table

@@ -107,6 +107,11 @@ pub trait SegmentSink: Send + Sync {
     fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>);
     /// One shard has copied all of its segments.
     fn shard_done(&self);
+    /// The sink's readers are behind: the background copy pauses (copies that writes force
+    /// still happen).
+    fn backlogged(&self) -> bool {
+        false
+    }
 }
 
 /// A snapshot in progress over one table: where its segments go, and as which database.

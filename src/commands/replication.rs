@@ -1,0 +1,226 @@
+//! Replication commands, the master's side (Redis's replication.c): PSYNC and SYNC start a
+//! replica, REPLCONF carries its settings and acknowledgements, ROLE and INFO replication
+//! report. A handler only decides and replies; the connection becomes a replica through
+//! `ClientAction::BecomeReplica` and its thread streams to it (`server/replicas.rs`).
+
+use std::sync::atomic::Ordering;
+
+use super::{
+    arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, FAST, LOADING, NOSCRIPT, NO_KEYS, NO_MULTI, STALE,
+};
+use crate::repl::master::{ReplicaInfo, Waiting};
+use crate::resp::Args;
+use crate::server::client::{ClientAction, ReplicaStart};
+
+#[rustfmt::skip]
+pub const COMMANDS: &[Spec] = &[
+    spec("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "server", "An internal command used in replication.", "2.8.0"),
+    spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "server", "An internal command used in replication.", "1.0.0"),
+    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0"),
+    spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
+];
+
+/// What REPLCONF told us about the replica on this connection.
+#[derive(Default, Clone, Debug)]
+pub struct ReplConf {
+    pub listening_port: u16,
+    pub ip: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+}
+
+/// REPLCONF <option> <value> ...: listening-port, ip-address, capa (eof, psync2) from a replica
+/// before PSYNC: +OK. REPLCONF ACK <offset> from an attached replica: no reply. GETACK is a
+/// replica's command (a master ignores it).
+fn replconf(ctx: &mut Ctx, args: Args) {
+    if args.len().is_multiple_of(2) {
+        return ctx.out.error(super::SYNTAX);
+    }
+    let mut i = 1;
+    while i < args.len() {
+        let (opt, val) = (args.get(i), args.get(i + 1));
+        let conf = ctx.client.replconf.get_or_insert_with(Default::default);
+        if eq_ic(opt, "listening-port") {
+            match arg_i64(val).and_then(|p| u16::try_from(p).ok()) {
+                Some(p) => conf.listening_port = p,
+                None => return ctx.out.error(super::NOT_INTEGER),
+            }
+        } else if eq_ic(opt, "ip-address") {
+            conf.ip = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq_ic(opt, "capa") {
+            conf.capa_eof |= eq_ic(val, "eof");
+            conf.capa_psync2 |= eq_ic(val, "psync2");
+        } else if eq_ic(opt, "ack") || eq_ic(opt, "fack") {
+            if let Some(off) = arg_i64(val) {
+                let now = ctx.now_ms;
+                let id = ctx.client.id;
+                ctx.srv.repl.update(id, |r| {
+                    r.ack_offset = r.ack_offset.max(off.max(0) as u64);
+                    r.ack_ms = now;
+                });
+            }
+            return; // never answered
+        } else if eq_ic(opt, "getack") || eq_ic(opt, "rdb-only") || eq_ic(opt, "rdb-filter-only") {
+            // Accepted and ignored, as a master does.
+        } else {
+            return ctx.out.err(&format!(
+                "Unrecognized REPLCONF option: {}",
+                super::printable(opt, 128)
+            ));
+        }
+        i += 2;
+    }
+    ctx.out.ok()
+}
+
+/// PSYNC <replid> <offset>: +CONTINUE <replid> and the stream from the offset when our backlog
+/// has it (same history, or the one we continued up to where we forked: PSYNC2), else
+/// +FULLRESYNC <replid> <offset> and a snapshot (sent when the next cut is taken).
+fn psync(ctx: &mut Ctx, args: Args) {
+    if ctx.client.subscribed() || ctx.client.is_replica {
+        return ctx.out.err("Replica can't interact with the keyspace");
+    }
+    let replid = String::from_utf8_lossy(args.get(1)).into_owned();
+    let Some(offset) = arg_i64(args.get(2)) else {
+        return ctx.out.error(super::NOT_INTEGER);
+    };
+    let conf = ctx.client.replconf.clone().unwrap_or_default();
+    let repl = &ctx.srv.repl;
+    let feed = &ctx.srv.feed;
+    ensure_backlog(ctx);
+    // Redis offsets count from 1: the replica asks for the byte after the last it has.
+    let pos = (offset - 1).max(0) as u64;
+    let partial = replid != "?" && offset > 0 && {
+        let st = feed.lock();
+        st.backlog
+            .as_ref()
+            .is_some_and(|b| repl.can_continue(&replid, pos, b.start(), b.end()))
+    };
+    let addr = &ctx.client.shared.addr;
+    let ip = conf.ip.clone().unwrap_or_else(|| host_of(addr));
+    if partial {
+        repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+        let ids = repl.ids();
+        crate::server::log::notice(&format!(
+            "Partial resynchronization request from {ip}:{} accepted. Sending {} bytes of backlog starting from offset {offset}.",
+            conf.listening_port,
+            feed.end().saturating_sub(pos)
+        ));
+        let reply = if conf.capa_psync2 {
+            format!("CONTINUE {}", ids.replid)
+        } else {
+            "CONTINUE".to_string()
+        };
+        ctx.out.simple(reply.as_bytes());
+        register(ctx, &conf, "online");
+        ctx.client.action = Some(ClientAction::BecomeReplica(ReplicaStart::Continue { pos }));
+        return;
+    }
+    if replid != "?" {
+        repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+        crate::server::log::notice(&format!(
+            "Partial resynchronization not accepted: Replication ID mismatch or offset out of range (Replica asked for '{replid}', offset {offset})"
+        ));
+    }
+    crate::server::log::notice(&format!(
+        "Replica {ip}:{} asks for synchronization",
+        conf.listening_port
+    ));
+    // `repl-diskless-sync no` frames the snapshot with its length, as a disk-based sync does.
+    let diskless = ctx
+        .srv
+        .config()
+        .get_bool("repl-diskless-sync")
+        .unwrap_or(true);
+    start_full(ctx, &conf, conf.capa_eof && diskless);
+}
+
+/// SYNC: the pre-PSYNC full synchronization (the snapshot framed with its length).
+fn sync(ctx: &mut Ctx, _args: Args) {
+    if ctx.client.is_replica {
+        return;
+    }
+    ensure_backlog(ctx);
+    let conf = ctx.client.replconf.clone().unwrap_or_default();
+    start_full(ctx, &conf, false);
+}
+
+/// Queues the replica for the next full-sync cut (worker 0 takes it, see `server/replicas.rs`).
+fn start_full(ctx: &mut Ctx, conf: &ReplConf, eof_capable: bool) {
+    ctx.srv.repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    register(ctx, conf, "wait_bgsave");
+    ctx.srv
+        .repl
+        .waiting
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Waiting {
+            worker: ctx.worker,
+            token: ctx.client.token,
+            eof_capable,
+            since_ms: ctx.now_ms,
+        });
+    ctx.client.action = Some(ClientAction::BecomeReplica(ReplicaStart::AwaitCut));
+}
+
+/// The backlog exists from the first replica on (Redis creates it then, too).
+fn ensure_backlog(ctx: &mut Ctx) {
+    if ctx.srv.feed.lock().backlog.is_none() {
+        let (size, limit) = {
+            let c = ctx.srv.config();
+            let size = c.get_int("repl-backlog-size").unwrap_or(1 << 20).max(1) as usize;
+            (
+                size,
+                c.client_output_buffer_limit_replica.hard_bytes as usize,
+            )
+        };
+        ctx.srv.feed.lock().pinned_bytes_max = if limit == 0 { usize::MAX } else { limit };
+        ctx.srv.feed.set_backlog(size);
+    }
+}
+
+fn register(ctx: &mut Ctx, conf: &ReplConf, state: &'static str) {
+    let ip = conf
+        .ip
+        .clone()
+        .unwrap_or_else(|| host_of(&ctx.client.shared.addr));
+    ctx.client.is_replica = true;
+    ctx.srv.repl.register(ReplicaInfo {
+        client_id: ctx.client.id,
+        ip,
+        listening_port: conf.listening_port,
+        state,
+        ack_offset: 0,
+        ack_ms: ctx.now_ms,
+    });
+}
+
+/// "127.0.0.1:5000" → "127.0.0.1" (and "[::1]:5000" → "::1").
+fn host_of(addr: &str) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
+}
+
+/// ROLE: ["master", offset, [[ip, port, acked offset], ...]].
+fn role(ctx: &mut Ctx, _args: Args) {
+    let offset = ctx.srv.feed.end();
+    let replicas = ctx
+        .srv
+        .repl
+        .replicas
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(offset as i64);
+    ctx.out.array(replicas.len());
+    for r in &replicas {
+        ctx.out.array(3);
+        ctx.out.bulk(r.ip.as_bytes());
+        ctx.out.bulk(r.listening_port.to_string().as_bytes());
+        ctx.out.bulk(r.ack_offset.to_string().as_bytes());
+    }
+}

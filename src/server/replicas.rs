@@ -1,0 +1,326 @@
+//! Replica connections on the master: a connection that sent PSYNC or SYNC is fed by its own
+//! thread from then on, never by command replies.
+//!
+//! States, read top to bottom:
+//! 1. `AwaitCut` — queued for a full sync. Worker 0's cron (`savepoint.rs`) takes one cut for
+//!    every waiting replica (after `repl-diskless-sync-delay`, or at once when
+//!    `repl-diskless-sync-max-replicas` are waiting) and sends each one `Msg::FullSync`.
+//! 2. `Transfer` — "+FULLRESYNC <replid> <offset>", then the snapshot from a shared
+//!    `StreamSink`: in the `$EOF:<mark>` framing (capa eof), or whole with `$<len>`.
+//! 3. `Online` — the stream from the backlog, from the cut's offset (or the PSYNC offset of a
+//!    partial resync). The position is pinned in the feed, so the ring grows rather than
+//!    overwrite what this replica has not been sent, up to `client-output-buffer-limit
+//!    replica`; a replica left further behind is dropped with Redis's log line and retries.
+//!
+//! Every loop turn in which the stream moved, this thread pumps its replicas and wakes the
+//! other threads that host replicas; a sink with new snapshot bytes wakes its readers' threads.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::conn::Conn;
+use super::worker::Worker;
+use super::{log, Msg, Shared};
+use crate::persist::snapshot::StreamSink;
+use crate::server::client::{ReplicaStart, ReplyMode};
+
+/// Bytes queued on a replica's socket before the pump waits for the kernel to take them.
+const QUEUED_BYTES_MAX: usize = 1 << 20;
+
+pub enum ReplicaConn {
+    AwaitCut,
+    Transfer {
+        sink: Arc<StreamSink>,
+        reader: usize,
+        offset: u64,
+        /// The `$EOF:` mark (diskless framing), or None for `$<len>` (the whole file first).
+        mark: Option<String>,
+        whole: Vec<u8>,
+    },
+    Online {
+        pos: u64,
+    },
+}
+
+impl Worker {
+    /// PSYNC/SYNC made this connection a replica.
+    pub(super) fn become_replica(&mut self, slot: usize, start: ReplicaStart) {
+        let conn = &mut self.conns[slot];
+        // Whatever it sends from now on (REPLCONF ACK) gets no reply.
+        conn.client.reply_mode = ReplyMode::Off;
+        let state = match start {
+            ReplicaStart::AwaitCut => ReplicaConn::AwaitCut,
+            ReplicaStart::Continue { pos } => {
+                self.shared.feed.pin(conn.client.id, pos);
+                ReplicaConn::Online { pos }
+            }
+        };
+        conn.replica = Some(Box::new(state));
+        self.replica_slots.push(Conn::token(slot, conn.gen));
+        self.shared
+            .repl
+            .hosts
+            .fetch_or(1u64 << self.id, Ordering::Relaxed);
+        self.pump_replica(slot);
+    }
+
+    /// The cut for a waiting replica was taken (`Msg::FullSync`).
+    pub(super) fn on_full_sync(
+        &mut self,
+        token: u64,
+        sink: Arc<StreamSink>,
+        reader: usize,
+        offset: u64,
+        replid: String,
+        eof_capable: bool,
+    ) {
+        let Some(slot) = self.conn_by_token(token) else {
+            sink.leave(reader);
+            return;
+        };
+        let conn = &mut self.conns[slot];
+        if conn.closing || !matches!(conn.replica.as_deref(), Some(ReplicaConn::AwaitCut)) {
+            sink.leave(reader);
+            return;
+        }
+        self.shared.feed.pin(conn.client.id, offset);
+        conn.out
+            .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+        let mark = eof_capable.then(crate::repl::master::random_id);
+        if let Some(m) = &mark {
+            conn.out
+                .extend_from_slice(format!("$EOF:{m}\r\n").as_bytes());
+        }
+        log::notice(&format!(
+            "Starting BGSAVE for SYNC with target: {}",
+            if mark.is_some() {
+                "replicas sockets"
+            } else {
+                "disk"
+            }
+        ));
+        conn.replica = Some(Box::new(ReplicaConn::Transfer {
+            sink,
+            reader,
+            offset,
+            mark,
+            whole: Vec::new(),
+        }));
+        self.pump_replica(slot);
+    }
+
+    /// Moves snapshot or stream bytes to every replica of this thread.
+    pub(super) fn pump_replicas(&mut self) {
+        let tokens = std::mem::take(&mut self.replica_slots);
+        let mut kept = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            if let Some(slot) = self.conn_by_token(token) {
+                if self.conns[slot].replica.is_some() && !self.conns[slot].closing {
+                    kept.push(token);
+                    self.pump_replica(slot);
+                }
+            }
+        }
+        kept.append(&mut self.replica_slots);
+        self.replica_slots = kept;
+        if self.replica_slots.is_empty() {
+            self.shared
+                .repl
+                .hosts
+                .fetch_and(!(1u64 << self.id), Ordering::Relaxed);
+        }
+    }
+
+    fn pump_replica(&mut self, slot: usize) {
+        let shared = self.shared.clone();
+        let conn = &mut self.conns[slot];
+        let id = conn.client.id;
+        let Some(state) = conn.replica.as_deref_mut() else {
+            return;
+        };
+        if conn.out.len() >= QUEUED_BYTES_MAX {
+            return; // the kernel first
+        }
+        let room = QUEUED_BYTES_MAX - conn.out.len();
+        let mut online_at = None;
+        match state {
+            ReplicaConn::AwaitCut => {}
+            ReplicaConn::Transfer {
+                sink,
+                reader,
+                offset,
+                mark,
+                whole,
+            } => {
+                let complete = match mark {
+                    Some(_) => sink.read(*reader, &mut conn.out, room),
+                    None => sink.read(*reader, whole, usize::MAX),
+                };
+                if complete {
+                    match mark {
+                        Some(m) => conn.out.extend_from_slice(m.as_bytes()),
+                        None => {
+                            conn.out
+                                .extend_from_slice(format!("${}\r\n", whole.len()).as_bytes());
+                            conn.out.extend_from_slice(whole);
+                        }
+                    }
+                    sink.leave(*reader);
+                    online_at = Some(*offset);
+                }
+            }
+            ReplicaConn::Online { pos } => {
+                if *pos < shared.feed.end() {
+                    match shared.feed.read(*pos, room, &mut conn.out) {
+                        Some(next) => {
+                            *pos = next;
+                            shared.feed.pin(id, next);
+                        }
+                        None => {
+                            log::warning(&format!(
+                                "Client id={id} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                                conn.client.shared.addr
+                            ));
+                            self.close(slot);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(pos) = online_at {
+            conn.replica = Some(Box::new(ReplicaConn::Online { pos }));
+            shared.repl.update(id, |r| r.state = "online");
+            log::notice(&format!(
+                "Synchronization with replica {} succeeded",
+                replica_name(&conn.client)
+            ));
+            // Stream what accumulated during the transfer at once.
+            return self.pump_replica(slot);
+        }
+        self.flush(slot);
+    }
+
+    /// A replica connection closes: forget it everywhere.
+    pub(super) fn replica_closed(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        let Some(state) = conn.replica.take() else {
+            return;
+        };
+        let id = conn.client.id;
+        if let ReplicaConn::Transfer { sink, reader, .. } = *state {
+            sink.leave(reader);
+        }
+        let token = Conn::token(slot, conn.gen);
+        self.shared.feed.unpin(id);
+        self.shared.repl.unregister(id, self.now_ms);
+        self.shared
+            .repl
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| !(w.worker == self.id && w.token == token));
+        log::notice(&format!(
+            "Connection with replica {} lost.",
+            replica_name(&conn.client)
+        ));
+    }
+
+    /// Worker 0's cron: a PING into the stream every `repl-ping-replica-period` while replicas
+    /// are attached, so they can tell a quiet master from a dead link.
+    pub(super) fn ping_replicas(&mut self) {
+        let repl = &self.shared.repl;
+        if repl.replica_count() == 0 {
+            return;
+        }
+        let last = repl.last_ping_ms.load(Ordering::Relaxed);
+        if self.now_ms.saturating_sub(last) < self.limits.repl_ping_period_s * 1000 {
+            return;
+        }
+        repl.last_ping_ms.store(self.now_ms, Ordering::Relaxed);
+        self.shared
+            .feed
+            .append_raw(&crate::repl::propagate::encode(&[b"PING"]));
+    }
+
+    /// Before the loop submits: when the stream moved, feed this thread's replicas and wake
+    /// the other threads that host some.
+    pub(super) fn replicate_turn(&mut self) {
+        let end = self.shared.feed.end();
+        let moved = end != self.stream_seen;
+        self.stream_seen = end;
+        if moved {
+            let hosts = self.shared.repl.hosts.load(Ordering::Relaxed) & !(1u64 << self.id);
+            for w in (0..self.shared.workers()).filter(|w| hosts & (1u64 << w) != 0) {
+                let _ = self.shared.mailboxes[w].push(Msg::Wake);
+            }
+        }
+        if !self.replica_slots.is_empty() {
+            self.pump_replicas();
+        }
+    }
+}
+
+/// With every shard held (worker 0's cron): one cut for every replica waiting for a full sync,
+/// shared by all of them.
+pub fn start_full_sync(shared: &Arc<Shared>, shards: &mut super::view::ShardView) {
+    let waiting: Vec<_> = std::mem::take(
+        &mut *shared
+            .repl
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    if waiting.is_empty() {
+        return;
+    }
+    // The stream after the cut starts with its own SELECT.
+    let offset = shared.feed.select_next();
+    let ids = shared.repl.ids();
+    let compress = shared.config().get_bool("rdbcompression").unwrap_or(true);
+    let mut header = crate::commands::persistence::aux(&ids.replid, false);
+    for (k, v) in header.iter_mut() {
+        if *k == "repl-offset" {
+            *v = offset.to_string();
+        }
+    }
+    let weak = Arc::downgrade(shared);
+    let readers_on: Vec<usize> = waiting.iter().map(|w| w.worker).collect();
+    let notify = Box::new(move || {
+        if let Some(s) = weak.upgrade() {
+            for &w in &readers_on {
+                let _ = s.mailboxes[w].push(Msg::Wake);
+            }
+        }
+    });
+    let held: Vec<usize> = shards.held().collect();
+    let sink = StreamSink::start(&header, compress, held.len(), waiting.len(), notify);
+    for (reader, w) in waiting.iter().enumerate() {
+        shared.send(
+            w.worker,
+            Msg::FullSync {
+                token: w.token,
+                sink: sink.clone(),
+                reader,
+                offset,
+                replid: ids.replid.clone(),
+                eof_capable: w.eof_capable,
+            },
+        );
+    }
+    for i in held {
+        shards.shard(i).start_snapshot(sink.clone());
+    }
+}
+
+/// "ip:listening-port" as Redis names a replica in its log.
+fn replica_name(c: &crate::server::client::ClientState) -> String {
+    let addr = &c.shared.addr;
+    let ip = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+    match &c.replconf {
+        Some(r) if r.listening_port != 0 => {
+            format!("{}:{}", r.ip.as_deref().unwrap_or(ip), r.listening_port)
+        }
+        _ => addr.clone(),
+    }
+}
