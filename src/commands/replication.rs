@@ -51,6 +51,7 @@ fn replconf(ctx: &mut Ctx, args: Args) {
             conf.capa_eof |= eq_ic(val, "eof");
             conf.capa_psync2 |= eq_ic(val, "psync2");
         } else if eq_ic(opt, "ack") || eq_ic(opt, "fack") {
+            ctx.client.repl_acked = true;
             if let Some(off) = arg_i64(val) {
                 let now = ctx.now_ms;
                 let id = ctx.client.id;

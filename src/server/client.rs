@@ -156,6 +156,8 @@ pub struct ClientState {
     pub replconf: Option<crate::commands::replication::ReplConf>,
     /// This connection is a replica (after PSYNC / SYNC).
     pub is_replica: bool,
+    /// A replica of ours sent REPLCONF ACK since the flag was last cleared.
+    pub repl_acked: bool,
 }
 
 impl ClientState {
@@ -179,6 +181,7 @@ impl ClientState {
             prop: Default::default(),
             replconf: None,
             is_replica: false,
+            repl_acked: false,
         }
     }
 

@@ -39,6 +39,10 @@ pub enum ReplicaConn {
     },
     Online {
         pos: u64,
+        /// After a diskless transfer the stream waits for the replica's first REPLCONF ACK:
+        /// it finds the `$EOF:` mark only at the end of what it reads, so nothing may follow
+        /// the mark until it has loaded (Redis does the same).
+        await_ack: bool,
     },
 }
 
@@ -52,7 +56,10 @@ impl Worker {
             ReplicaStart::AwaitCut => ReplicaConn::AwaitCut,
             ReplicaStart::Continue { pos } => {
                 self.shared.feed.pin(conn.client.id, pos);
-                ReplicaConn::Online { pos }
+                ReplicaConn::Online {
+                    pos,
+                    await_ack: false,
+                }
             }
         };
         conn.replica = Some(Box::new(state));
@@ -143,6 +150,7 @@ impl Worker {
         }
         let room = QUEUED_BYTES_MAX - conn.out.len();
         let mut online_at = None;
+        let acked = conn.client.repl_acked;
         match state {
             ReplicaConn::AwaitCut => {}
             ReplicaConn::Transfer {
@@ -166,11 +174,14 @@ impl Worker {
                         }
                     }
                     sink.leave(*reader);
-                    online_at = Some(*offset);
+                    online_at = Some((*offset, mark.is_some()));
                 }
             }
-            ReplicaConn::Online { pos } => {
-                if *pos < shared.feed.end() {
+            ReplicaConn::Online { pos, await_ack } => {
+                if *await_ack && acked {
+                    *await_ack = false;
+                }
+                if !*await_ack && *pos < shared.feed.end() {
                     match shared.feed.read(*pos, room, &mut conn.out) {
                         Some(next) => {
                             *pos = next;
@@ -188,8 +199,9 @@ impl Worker {
                 }
             }
         }
-        if let Some(pos) = online_at {
-            conn.replica = Some(Box::new(ReplicaConn::Online { pos }));
+        if let Some((pos, await_ack)) = online_at {
+            conn.client.repl_acked = false;
+            conn.replica = Some(Box::new(ReplicaConn::Online { pos, await_ack }));
             shared.repl.update(id, |r| r.state = "online");
             log::notice(&format!(
                 "Synchronization with replica {} succeeded",
