@@ -631,7 +631,61 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    field(out, "role", "master");
+    match super::replication::replica_view(ctx) {
+        None => field(out, "role", "master"),
+        Some((host, port, state, offset)) => {
+            let link = ctx.srv.link.lock().unwrap_or_else(|e| e.into_inner());
+            let st = link.as_ref().map(|l| l.status.clone());
+            drop(link);
+            field(out, "role", "slave");
+            field(out, "master_host", host);
+            field(out, "master_port", port);
+            let up = state == "connected";
+            field(out, "master_link_status", if up { "up" } else { "down" });
+            let last_io = st
+                .as_ref()
+                .map_or(0, |s| s.last_io_ms.load(Ordering::Relaxed));
+            let ago = if up {
+                ctx.now_ms.saturating_sub(last_io) / 1000
+            } else {
+                0
+            };
+            field(
+                out,
+                "master_last_io_seconds_ago",
+                if up { ago as i64 } else { -1 },
+            );
+            field(out, "master_sync_in_progress", (state == "sync") as u8);
+            field(out, "slave_read_repl_offset", offset);
+            field(out, "slave_repl_offset", offset);
+            if !up {
+                let since = st
+                    .as_ref()
+                    .map_or(0, |s| s.down_since_ms.load(Ordering::Relaxed));
+                field(
+                    out,
+                    "master_link_down_since_seconds",
+                    ctx.now_ms.saturating_sub(since) / 1000,
+                );
+            }
+            let c = ctx.srv.config();
+            field(
+                out,
+                "slave_priority",
+                c.get_int("replica-priority").unwrap_or(100),
+            );
+            field(
+                out,
+                "slave_read_only",
+                c.get_bool("replica-read-only").unwrap_or(true) as u8,
+            );
+            field(
+                out,
+                "replica_announced",
+                c.get_bool("replica-announced").unwrap_or(true) as u8,
+            );
+        }
+    }
     field(out, "connected_slaves", replicas.len());
     let now_s = ctx.now_ms / 1000;
     for (i, r) in replicas.iter().enumerate() {

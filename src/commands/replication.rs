@@ -18,7 +18,48 @@ pub const COMMANDS: &[Spec] = &[
     spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "server", "An internal command used in replication.", "1.0.0"),
     spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0"),
     spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
+    spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0"),
+    spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0"),
 ];
+
+/// REPLICAOF host port: follow that master (+OK, or "+OK Already connected to specified
+/// master"); REPLICAOF NO ONE: become a master (+OK).
+fn replicaof(ctx: &mut Ctx, args: Args) {
+    let who = format!(
+        "user request from 'id={} addr={} laddr={} fd={} name={}'",
+        ctx.client.id,
+        ctx.client.shared.addr,
+        ctx.client.shared.laddr,
+        ctx.client.shared.fd,
+        String::from_utf8_lossy(&ctx.client.shared.name().unwrap_or_default())
+    );
+    let target = if eq_ic(args.get(1), "no") && eq_ic(args.get(2), "one") {
+        None
+    } else {
+        let Some(port) = arg_i64(args.get(2))
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+        else {
+            return ctx.out.err("Invalid master port");
+        };
+        Some((String::from_utf8_lossy(args.get(1)).into_owned(), port))
+    };
+    let current = ctx.srv.config().replicaof.clone();
+    if target.is_some() && target == current {
+        return ctx.out.simple(b"OK Already connected to specified master");
+    }
+    if target.is_none() && current.is_none() {
+        return ctx.out.ok();
+    }
+    match crate::server::replicas::set_master(ctx.srv, target.clone(), &who) {
+        Ok(()) => {
+            ctx.srv.config().replicaof = target;
+            ctx.srv.config_epoch.fetch_add(1, Ordering::Release);
+            ctx.out.ok()
+        }
+        Err(e) => ctx.out.err(&e),
+    }
+}
 
 /// What REPLCONF told us about the replica on this connection.
 #[derive(Default, Clone, Debug)]
@@ -204,8 +245,18 @@ fn host_of(addr: &str) -> String {
         .to_string()
 }
 
-/// ROLE: ["master", offset, [[ip, port, acked offset], ...]].
+/// ROLE: ["master", offset, [[ip, port, acked offset], ...]], or on a replica
+/// ["slave", master host, master port, link state, offset].
 fn role(ctx: &mut Ctx, _args: Args) {
+    if let Some((host, port, state, offset)) = replica_view(ctx) {
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(host.as_bytes());
+        ctx.out.int(port as i64);
+        ctx.out.bulk(state.as_bytes());
+        ctx.out.int(offset as i64);
+        return;
+    }
     let offset = ctx.srv.feed.end();
     let replicas = ctx
         .srv
@@ -224,4 +275,24 @@ fn role(ctx: &mut Ctx, _args: Args) {
         ctx.out.bulk(r.listening_port.to_string().as_bytes());
         ctx.out.bulk(r.ack_offset.to_string().as_bytes());
     }
+}
+
+/// On a replica: (master host, port, link state as ROLE names it, offset).
+pub fn replica_view(ctx: &Ctx) -> Option<(String, u16, &'static str, u64)> {
+    let link = ctx.srv.link.lock().unwrap_or_else(|e| e.into_inner());
+    let l = link.as_ref()?;
+    let st = &l.status;
+    let state = if st.up.load(Ordering::Acquire) {
+        "connected"
+    } else if st.syncing.load(Ordering::Acquire) {
+        "sync"
+    } else {
+        "connect"
+    };
+    Some((
+        l.config.host.clone(),
+        l.config.port,
+        state,
+        st.offset.load(Ordering::Acquire),
+    ))
 }

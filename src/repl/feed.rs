@@ -39,6 +39,8 @@ pub struct FeedState {
     /// further behind finds its position gone and is dropped.
     pins: Vec<(u64, u64)>,
     pub pinned_bytes_max: usize,
+    /// On a replica, the AOF's own SELECT state (its stream is not the backlog's).
+    aof_db: Option<usize>,
 }
 
 impl Feed {
@@ -79,6 +81,37 @@ impl Feed {
             self.aof_waiting.store(true, Ordering::Release);
         }
         self.end.store(st.offset, Ordering::Release);
+    }
+
+    /// Appends the commands a replica applied from its master to the AOF only (the backlog
+    /// gets the master's stream as it was, through `append_raw`).
+    pub fn append_aof_only(&self, cmds: &[(usize, Vec<u8>)]) {
+        let mut st = self.lock();
+        if st.aof.is_none() {
+            return;
+        }
+        let backlog = st.backlog.take();
+        let (db, offset) = (st.db, st.offset);
+        st.db = st.aof_db;
+        for (d, bytes) in cmds {
+            st.emit(*d, bytes);
+        }
+        st.aof_db = st.db;
+        st.db = db;
+        st.offset = offset;
+        st.backlog = backlog;
+        self.aof_waiting.store(true, Ordering::Release);
+    }
+
+    /// A replica's full sync: the stream continues from the master's `offset`, with a new
+    /// backlog holding nothing before it.
+    pub fn restart_at(&self, offset: u64, size_bytes: usize) {
+        let mut st = self.lock();
+        st.backlog = Some(Backlog::new(size_bytes, offset));
+        st.offset = offset;
+        st.db = None;
+        self.end.store(offset, Ordering::Release);
+        self.refresh(&st);
     }
 
     /// Appends bytes as they are, without SELECT bookkeeping, to the backlog only (the master's

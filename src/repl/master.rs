@@ -95,8 +95,17 @@ impl ReplState {
         let known = replid == ids.replid
             || (replid == ids.replid2
                 && ids.second_offset >= 0
-                && offset <= ids.second_offset as u64);
+                && offset < ids.second_offset as u64);
         known && offset >= start && offset <= end
+    }
+
+    /// A replica becomes a master: a new history, continuing the one it followed (up to
+    /// `offset`), so that history's replicas may continue partially (PSYNC2).
+    pub fn promote(&self, old_replid: &str, offset: u64) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.replid2 = old_replid.to_string();
+        ids.second_offset = offset as i64 + 1;
+        ids.replid = random_id();
     }
 
     pub fn register(&self, info: ReplicaInfo) {

@@ -12,3 +12,4 @@ pub mod backlog;
 pub mod feed;
 pub mod master;
 pub mod propagate;
+pub mod replica;

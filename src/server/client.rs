@@ -158,6 +158,10 @@ pub struct ClientState {
     pub is_replica: bool,
     /// A replica of ours sent REPLCONF ACK since the flag was last cleared.
     pub repl_acked: bool,
+    /// This is our master's connection (the replication link): it may write on a read-only
+    /// replica, and what it runs reaches our AOF but not our backlog (which gets the master's
+    /// stream verbatim).
+    pub is_master: bool,
 }
 
 impl ClientState {
@@ -182,6 +186,7 @@ impl ClientState {
             replconf: None,
             is_replica: false,
             repl_acked: false,
+            is_master: false,
         }
     }
 

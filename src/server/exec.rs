@@ -340,7 +340,9 @@ impl Worker {
         } else {
             None
         };
-        match check(out, client, *monitor, misconf.as_deref(), &args) {
+        let read_only =
+            self.limits.replica_read_only && crate::store::db::REPLICA_MODE.load(Ordering::Relaxed);
+        match check(out, client, *monitor, misconf.as_deref(), read_only, &args) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
                 super::multi::queue_or_route(out, client, spec, &args, raw, shards)
@@ -723,9 +725,22 @@ fn finish_propagation(
         client.prop.cmds.splice(mark..mark, dels);
     }
     if !client.in_exec {
-        shared.feed.append(&client.prop.cmds, false);
-        client.prop.cmds.clear();
+        append_propagated(shared, client, false);
     }
+}
+
+/// Hands the client's propagated commands to the stream (a transaction's as one block).
+pub(super) fn append_propagated(
+    shared: &super::Shared,
+    client: &mut ClientState,
+    transaction: bool,
+) {
+    if client.is_master {
+        shared.feed.append_aof_only(&client.prop.cmds);
+    } else {
+        shared.feed.append(&client.prop.cmds, transaction);
+    }
+    client.prop.cmds.clear();
 }
 
 /// The shards a command needs: those its keys live on, or all of them for keyspace-wide
@@ -759,6 +774,7 @@ fn check(
     client: &ClientState,
     monitor: bool,
     misconf: Option<&str>,
+    read_only: bool,
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
     let mut reply = Reply::new(out, client.resp3);
@@ -775,6 +791,10 @@ fn check(
     }
     if !client.authenticated && !spec.has(commands::NO_AUTH) {
         reply.error("NOAUTH Authentication required.");
+        return Err(());
+    }
+    if read_only && spec.has(commands::WRITE) && !client.is_master {
+        reply.error("READONLY You can't write against a read only replica.");
         return Err(());
     }
     if let Some(text) = misconf.filter(|_| spec.has(commands::WRITE) || spec.name == "ping") {

@@ -64,6 +64,9 @@ pub enum Msg {
     ClientUnblock { token: u64 },
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
+    /// Serve this socket as the connection of our master (one end of the replication link's
+    /// socketpair): its commands may write on a read-only replica and get no replies.
+    AdoptMaster { fd: i32 },
     /// The full-sync cut was taken for replica `token` of the receiver: send +FULLRESYNC, then
     /// the snapshot as reader `reader` of `sink`, then the stream from `offset`.
     FullSync {
@@ -125,11 +128,13 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     pub executable: String,
     /// The write stream (propagated commands) for the AOF and replicas.
-    pub feed: crate::repl::feed::Feed,
+    pub feed: Arc<crate::repl::feed::Feed>,
     /// The append-only file (off unless `appendonly yes`).
     pub aof: Arc<crate::persist::aof::Aof>,
     /// Replication, the master's side: IDs, replicas, syncs waiting for a cut.
     pub repl: crate::repl::master::ReplState,
+    /// The link to our master while we are a replica (REPLICAOF / `replicaof`).
+    pub link: Mutex<Option<crate::repl::replica::Link>>,
 }
 
 impl Shared {

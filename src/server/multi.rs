@@ -136,7 +136,6 @@ pub(super) fn exec(
     client.in_exec = false;
     // The transaction's writes reach replicas and the AOF as one MULTI/EXEC, appended while
     // EXEC still holds every shard they touched.
-    env.shared.feed.append(&client.prop.cmds, true);
-    client.prop.cmds.clear();
+    super::exec::append_propagated(env.shared, client, true);
     (clock_us, lines)
 }

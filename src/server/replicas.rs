@@ -242,8 +242,8 @@ impl Worker {
     /// are attached, so they can tell a quiet master from a dead link.
     pub(super) fn ping_replicas(&mut self) {
         let repl = &self.shared.repl;
-        if repl.replica_count() == 0 {
-            return;
+        if repl.replica_count() == 0 || crate::store::db::REPLICA_MODE.load(Ordering::Relaxed) {
+            return; // a replica's replicas get its master's PINGs
         }
         let last = repl.last_ping_ms.load(Ordering::Relaxed);
         if self.now_ms.saturating_sub(last) < self.limits.repl_ping_period_s * 1000 {
@@ -335,4 +335,84 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
         }
         _ => addr.clone(),
     }
+}
+
+/// REPLICAOF / SLAVEOF and the `replicaof` directive: follow `target`, or with None (NO ONE)
+/// become a master again. Switching masters keeps the cached (replid, offset) so the new
+/// master may continue partially; promotion starts a new history whose past (replid2, up to
+/// second_repl_offset) other replicas of the old master can still continue from (PSYNC2).
+pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Result<(), String> {
+    use crate::store::db::REPLICA_MODE;
+    let mut link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
+    let cached = link.take().map(|l| {
+        l.stop();
+        l.cached()
+    });
+    let Some((host, port)) = target else {
+        if let Some((old_id, old_off)) = cached {
+            srv.repl.promote(&old_id, old_off);
+            log::notice("Discarding previously cached master state.");
+            log::notice(&format!(
+                "Setting secondary replication ID to {old_id}, valid up to offset: {}. New replication ID is {}",
+                old_off + 1,
+                srv.repl.ids().replid
+            ));
+        }
+        REPLICA_MODE.store(false, Ordering::Relaxed);
+        // Our own writes follow the master's stream: the first one selects its database.
+        srv.feed.force_select();
+        log::notice(&format!("MASTER MODE enabled ({who})"));
+        return Ok(());
+    };
+    let mut fds = [0i32; 2];
+    // SAFETY: socketpair writes two descriptors into the array we own; both are checked below.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "Can't create the replication link: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let (config, _) = {
+        let c = srv.config();
+        let auth = c
+            .get_bytes("masterauth")
+            .filter(|p| !p.is_empty())
+            .map(|p| (c.get_str("masteruser").filter(|u| !u.is_empty()), p));
+        let backlog = c.get_int("repl-backlog-size").unwrap_or(1 << 20).max(1) as usize;
+        (
+            crate::repl::replica::LinkConfig {
+                host: host.clone(),
+                port,
+                auth,
+                listening_port: c.port,
+                databases: c.databases,
+                backlog_bytes: backlog,
+            },
+            backlog,
+        )
+    };
+    REPLICA_MODE.store(true, Ordering::Relaxed);
+    log::notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
+    log::notice(&format!("REPLICAOF {host}:{port} enabled ({who})"));
+    // Our own history is what a new master may continue (PSYNC2), else the old master's.
+    let psync_from = cached.or_else(|| {
+        let end = srv.feed.end();
+        (end > 0).then(|| (srv.repl.ids().replid, end))
+    });
+    srv.send(0, Msg::AdoptMaster { fd: fds[0] });
+    *link = Some(crate::repl::replica::Link::start(
+        config,
+        fds[1],
+        psync_from,
+        srv.feed.clone(),
+    ));
+    Ok(())
 }

@@ -130,6 +130,11 @@ pub fn run(config: Config) -> i32 {
         }
     }
     log::notice("Ready to accept connections tcp");
+    if let Some(target) = config.replicaof.clone() {
+        if let Err(e) = super::replicas::set_master(&shared, Some(target), "config file") {
+            log::warning(&e);
+        }
+    }
     wait_for_shutdown(&shared);
     for h in handles {
         let _ = h.join();
@@ -236,9 +241,10 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        feed: Default::default(),
+        feed: Arc::new(Default::default()),
         aof: Default::default(),
         repl: Default::default(),
+        link: Mutex::new(None),
     })
 }
 

@@ -75,6 +75,8 @@ pub struct Limits {
     pub aof_rewrite_percent: u64,
     /// `appendonly`.
     pub appendonly: bool,
+    /// `replica-read-only`.
+    pub replica_read_only: bool,
     /// `repl-diskless-sync-delay` (seconds; 0 when `repl-diskless-sync no`) and
     /// `repl-diskless-sync-max-replicas`.
     pub repl_sync_delay_s: u64,
@@ -129,6 +131,7 @@ impl Limits {
             },
             notify: c.notify_keyspace_events(),
             appendonly: c.get_bool("appendonly").unwrap_or(false),
+            replica_read_only: c.get_bool("replica-read-only").unwrap_or(true),
             repl_sync_delay_s: if c.get_bool("repl-diskless-sync").unwrap_or(true) {
                 c.get_int("repl-diskless-sync-delay").unwrap_or(5).max(0) as u64
             } else {
@@ -390,6 +393,35 @@ impl Worker {
             .get(slot)
             .filter(|c| c.gen == gen && !c.closing)
             .map(|_| slot)
+    }
+
+    /// Serves one end of the replication link's socketpair as our master's connection.
+    fn adopt_master(&mut self, fd: RawFd) {
+        let id = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(ClientShared::new(
+            id,
+            self.id,
+            fd,
+            "master".into(),
+            String::new(),
+            self.now_ms,
+        ));
+        self.shared.clients[self.id]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, shared.clone());
+        self.shared.stats[self.id]
+            .connected_clients
+            .fetch_add(1, Ordering::Relaxed);
+        let mut client = ClientState::new(shared, true);
+        client.is_master = true;
+        client.reply_mode = super::client::ReplyMode::Off;
+        let gen = self.next_gen;
+        self.next_gen = (self.next_gen.wrapping_add(1) & 0x0fff_ffff).max(1);
+        let slot = self.conns.insert(Conn::new(fd, gen, client, self.now_ms));
+        let token = Conn::token(slot, gen);
+        self.conns[slot].client.token = token;
+        self.post_recv(slot);
     }
 
     fn on_accept(&mut self, fd: RawFd) {
@@ -772,6 +804,7 @@ impl Worker {
                     replid,
                     eof_capable,
                 } => self.on_full_sync(token, sink, reader, offset, replid, eof_capable),
+                Msg::AdoptMaster { fd } => self.adopt_master(fd),
             }
         }
     }

@@ -36,6 +36,10 @@ pub static LOG_DELETED: AtomicBool = AtomicBool::new(false);
 /// with `x`); set by the server when the configuration changes.
 pub static LOG_EXPIRED: AtomicBool = AtomicBool::new(false);
 
+/// We are a replica: keys past their expiry are hidden but not deleted (the master's DELs do
+/// that), and the active expire cycle does not run.
+pub static REPLICA_MODE: AtomicBool = AtomicBool::new(false);
+
 /// Whether expiry deletions are kept for propagation (the AOF or replicas read the stream); set
 /// by the replication feed.
 pub static PROPAGATE_EXPIRED: AtomicBool = AtomicBool::new(false);
@@ -222,7 +226,7 @@ impl Shard {
             db: &mut self.dbs[index],
             stats: &mut self.stats,
             now_ms: self.now_ms,
-            expire_enabled: self.expire_enabled,
+            expire_enabled: self.expire_enabled && !REPLICA_MODE.load(Ordering::Relaxed),
             dirty: &mut self.dirty,
             blocked_ready: &mut self.blocked_ready,
         }
@@ -251,7 +255,7 @@ impl Shard {
     /// keys, resuming where the last step stopped, until `deadline_us` (monotonic) passes.
     /// Returns the number of keys deleted.
     pub fn active_expire(&mut self, now_ms: u64, deadline_us: u64) -> usize {
-        if !self.expire_enabled {
+        if !self.expire_enabled || REPLICA_MODE.load(Ordering::Relaxed) {
             return 0;
         }
         let mut deleted = 0;

@@ -1,0 +1,475 @@
+//! The replica's side: one thread per master link, a state machine read top to bottom:
+//!
+//! ```text
+//! connect ─► PING ─► [AUTH] ─► REPLCONF listening-port ─► REPLCONF capa eof capa psync2
+//!    ▲        ─► PSYNC <cached replid> <offset+1> | PSYNC ? -1
+//!    │              ├─ +CONTINUE [replid] ─────────────────────────────┐
+//!    │              └─ +FULLRESYNC replid offset ─► snapshot ($len or   │
+//!    │                 $EOF:mark) ─► FLUSHALL + the keys as commands ──┤
+//!    │                                                                 ▼
+//!    └──── link lost: cache (replid, offset), retry after 1 s ◄── stream: each complete command
+//!                                                                  is applied; REPLCONF GETACK
+//!                                                                  is answered; ACK every second
+//! ```
+//!
+//! The link applies what it receives through a connection of the server's own (one end of a
+//! socketpair adopted by worker 0 and flagged as the master), so the master's commands run
+//! with the same routing, locks and atomicity as any client's, and may write on a read-only
+//! replica. Nothing received is trusted: lengths are checked before they are used, a
+//! malformed stream or snapshot drops the link (logged) and the next attempt starts over.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::{FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::persist::aof::read::{Commands, ReadError};
+use crate::persist::rdb::read::{Loaded, Reader};
+use crate::persist::rdb::Encodings;
+use crate::repl::feed::Feed;
+use crate::repl::propagate::encode;
+use crate::runtime::clock::unix_ms;
+use crate::server::log;
+
+/// A snapshot larger than this is refused (it is read into memory before it is applied).
+const SNAPSHOT_BYTES_MAX: u64 = 16 << 30;
+/// One command of the stream may not be larger than this (Redis's proto-max-bulk-len default
+/// is 512 MiB per argument).
+const STREAM_COMMAND_BYTES_MAX: usize = 1 << 30;
+/// How long a handshake reply or a quiet link may take before the link is dropped.
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Where to connect and how to present ourselves.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    pub host: String,
+    pub port: u16,
+    pub auth: Option<(Option<String>, Vec<u8>)>,
+    pub listening_port: u16,
+    pub databases: usize,
+    pub backlog_bytes: usize,
+}
+
+/// What INFO replication and ROLE show on a replica; shared with the link thread.
+#[derive(Default)]
+pub struct LinkStatus {
+    pub up: AtomicBool,
+    pub syncing: AtomicBool,
+    /// Bytes of the master's stream applied (the replica offset), and the master's replid.
+    pub offset: AtomicU64,
+    pub replid: Mutex<String>,
+    pub last_io_ms: AtomicU64,
+    pub down_since_ms: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// A running link; dropping the handle does not stop it, `stop` does.
+pub struct Link {
+    pub config: LinkConfig,
+    pub status: Arc<LinkStatus>,
+}
+
+impl Link {
+    /// Starts the link thread. `apply` is our end of the socketpair the server adopted.
+    pub fn start(
+        config: LinkConfig,
+        apply: RawFd,
+        cached: Option<(String, u64)>,
+        feed: Arc<Feed>,
+    ) -> Link {
+        let status = Arc::new(LinkStatus::default());
+        status.down_since_ms.store(unix_ms(), Ordering::Relaxed);
+        if let Some((id, off)) = &cached {
+            *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.clone();
+            status.offset.store(*off, Ordering::Relaxed);
+        }
+        // SAFETY: `apply` is a fresh socketpair end that nothing else owns or closes.
+        let apply = unsafe { std::os::unix::net::UnixStream::from_raw_fd(apply) };
+        let (c, s) = (config.clone(), status.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ringkv-repl".into())
+            .spawn(move || run(c, s, apply, cached.is_some(), &feed));
+        if let Err(e) = spawned {
+            log::warning(&format!("Can't start the replication thread: {e}"));
+        }
+        Link { config, status }
+    }
+
+    pub fn stop(&self) {
+        self.status.stop.store(true, Ordering::Release);
+    }
+
+    /// (replid, offset) to continue from later (the cached master).
+    pub fn cached(&self) -> (String, u64) {
+        let s = &self.status;
+        (
+            s.replid.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            s.offset.load(Ordering::Acquire),
+        )
+    }
+}
+
+fn run(
+    config: LinkConfig,
+    status: Arc<LinkStatus>,
+    mut apply: std::os::unix::net::UnixStream,
+    mut have_cache: bool,
+    feed: &Feed,
+) {
+    log::notice(&format!(
+        "Connecting to MASTER {}:{}",
+        config.host, config.port
+    ));
+    while !status.stop.load(Ordering::Acquire) {
+        log::notice("MASTER <-> REPLICA sync started");
+        match session(&config, &status, &mut apply, have_cache, feed) {
+            Ok(()) => {}
+            Err(e) => log::warning(&e),
+        }
+        if status.up.swap(false, Ordering::AcqRel) {
+            log::notice("Connection with master lost.");
+            log::notice("Caching the disconnected master state.");
+            status.down_since_ms.store(unix_ms(), Ordering::Relaxed);
+        }
+        status.syncing.store(false, Ordering::Release);
+        have_cache = !status
+            .replid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        if status.stop.load(Ordering::Acquire) {
+            break;
+        }
+        std::thread::sleep(RETRY_DELAY);
+        log::notice(&format!(
+            "Reconnecting to MASTER {}:{}",
+            config.host, config.port
+        ));
+    }
+}
+
+/// One connection to the master, until it fails or the link is stopped.
+fn session(
+    config: &LinkConfig,
+    status: &LinkStatus,
+    apply: &mut std::os::unix::net::UnixStream,
+    have_cache: bool,
+    feed: &Feed,
+) -> Result<(), String> {
+    let stream = TcpStream::connect((config.host.as_str(), config.port))
+        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+    log::notice("Non blocking connect for SYNC fired the event.");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
+    stream.set_nodelay(true).ok();
+    let mut out = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut rd = BufReader::with_capacity(64 * 1024, stream);
+    let mut ask = |rd: &mut BufReader<TcpStream>, args: &[&[u8]]| -> Result<String, String> {
+        out.write_all(&encode(args)).map_err(|e| e.to_string())?;
+        read_line(rd)
+    };
+    let pong = ask(&mut rd, &[b"PING"])?;
+    if !(pong.starts_with("+") || pong.starts_with("-NOAUTH") || pong.starts_with("-NOPERM")) {
+        return Err(format!("Error reply to PING from master: '{pong}'"));
+    }
+    log::notice("Master replied to PING, replication can continue...");
+    if let Some((user, pass)) = &config.auth {
+        let reply = match user {
+            Some(u) => ask(&mut rd, &[b"AUTH", u.as_bytes(), pass])?,
+            None => ask(&mut rd, &[b"AUTH", pass])?,
+        };
+        if !reply.starts_with('+') {
+            return Err(format!("Unable to AUTH to MASTER: {reply}"));
+        }
+    }
+    let port = config.listening_port.to_string();
+    let r = ask(&mut rd, &[b"REPLCONF", b"listening-port", port.as_bytes()])?;
+    if !r.starts_with('+') {
+        log::notice(&format!(
+            "(Non critical) Master does not understand REPLCONF listening-port: {r}"
+        ));
+    }
+    let r = ask(&mut rd, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])?;
+    if !r.starts_with('+') {
+        log::notice(&format!(
+            "(Non critical) Master does not understand REPLCONF capa: {r}"
+        ));
+    }
+    let (replid, offset) = {
+        let id = status
+            .replid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (id, status.offset.load(Ordering::Acquire))
+    };
+    let reply = if have_cache && !replid.is_empty() {
+        log::notice(&format!(
+            "Trying a partial resynchronization (request {replid}:{}).",
+            offset + 1
+        ));
+        let off = (offset + 1).to_string();
+        ask(&mut rd, &[b"PSYNC", replid.as_bytes(), off.as_bytes()])?
+    } else {
+        log::notice("Partial resynchronization not possible (no cached master)");
+        ask(&mut rd, &[b"PSYNC", b"?", b"-1"])?
+    };
+    status.syncing.store(true, Ordering::Release);
+    if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut parts = rest.split(' ');
+        let (Some(id), Some(off)) = (
+            parts.next(),
+            parts.next().and_then(|o| o.parse::<u64>().ok()),
+        ) else {
+            return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
+        };
+        log::notice(&format!("Full resync from master: {id}:{off}"));
+        let rdb = receive_snapshot(&mut rd)?;
+        load_snapshot(&rdb, config.databases, apply)?;
+        *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
+        status.offset.store(off, Ordering::Release);
+        // Our own replicas continue from the master's history: same offsets, same bytes.
+        feed.restart_at(off, config.backlog_bytes);
+        log::notice("MASTER <-> REPLICA sync: Finished with success");
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let new_id = rest.trim();
+        if !new_id.is_empty() && new_id != replid {
+            log::notice(&format!("Master replication ID changed to {new_id}"));
+            *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = new_id.to_string();
+        }
+        log::notice("Successful partial resynchronization with master.");
+        log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+    } else {
+        return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
+    }
+    status.syncing.store(false, Ordering::Release);
+    status.up.store(true, Ordering::Release);
+    status.last_io_ms.store(unix_ms(), Ordering::Relaxed);
+    stream_loop(&mut rd, &mut out, status, apply, feed)
+}
+
+/// The command stream: apply each complete command, answer GETACK, ACK every second.
+fn stream_loop(
+    rd: &mut BufReader<TcpStream>,
+    out: &mut TcpStream,
+    status: &LinkStatus,
+    apply: &mut std::os::unix::net::UnixStream,
+    feed: &Feed,
+) -> Result<(), String> {
+    let ack = |out: &mut TcpStream, off: u64| {
+        let o = off.to_string();
+        out.write_all(&encode(&[b"REPLCONF", b"ACK", o.as_bytes()]))
+            .map_err(|e| e.to_string())
+    };
+    ack(out, status.offset.load(Ordering::Acquire))?;
+    rd.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_ack = Instant::now();
+    let mut last_data = Instant::now();
+    while !status.stop.load(Ordering::Acquire) {
+        match rd.read(&mut buf) {
+            Ok(0) => return Err("Connection with master lost (closed)".into()),
+            Ok(n) => {
+                pending.extend_from_slice(&buf[..n]);
+                last_data = Instant::now();
+                status.last_io_ms.store(unix_ms(), Ordering::Relaxed);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(format!("Connection with master lost: {e}")),
+        }
+        let used = apply_commands(&pending, status, out, apply)?;
+        // Our backlog holds the master's stream verbatim (for cascading replicas and PSYNC2).
+        feed.append_raw(&pending[..used]);
+        pending.drain(..used);
+        if pending.len() > STREAM_COMMAND_BYTES_MAX {
+            return Err("Protocol error from master: a command larger than the limit".into());
+        }
+        if last_ack.elapsed() >= Duration::from_secs(1) {
+            ack(out, status.offset.load(Ordering::Acquire))?;
+            last_ack = Instant::now();
+        }
+        if last_data.elapsed() > IO_TIMEOUT {
+            return Err("MASTER timeout: no data nor PING received...".into());
+        }
+    }
+    Ok(())
+}
+
+/// Applies the complete commands at the start of `bytes`; returns how many bytes they used.
+fn apply_commands(
+    bytes: &[u8],
+    status: &LinkStatus,
+    out: &mut TcpStream,
+    apply: &mut std::os::unix::net::UnixStream,
+) -> Result<usize, String> {
+    let mut cmds = Commands::new(bytes);
+    let mut batch = Vec::new();
+    let mut used = 0;
+    loop {
+        let start = cmds.offset();
+        match cmds.next_command() {
+            None => break,
+            Some(Err(ReadError::Truncated { .. })) => break,
+            Some(Err(ReadError::Bad { offset, reason })) => {
+                return Err(format!(
+                    "Protocol error from master at stream offset {}: {reason}",
+                    status.offset.load(Ordering::Acquire) + (offset - start) as u64
+                ));
+            }
+            Some(Ok(args)) => {
+                let len = cmds.offset() - start;
+                let is = |name: &str| args[0].eq_ignore_ascii_case(name.as_bytes());
+                if is("replconf") && args.len() >= 2 && args[1].eq_ignore_ascii_case(b"getack") {
+                    // Answered with what was applied before it.
+                    apply.write_all(&batch).map_err(|e| e.to_string())?;
+                    batch.clear();
+                    let o = status.offset.load(Ordering::Acquire).to_string();
+                    out.write_all(&encode(&[b"REPLCONF", b"ACK", o.as_bytes()]))
+                        .map_err(|e| e.to_string())?;
+                } else if !is("ping") {
+                    batch.extend_from_slice(&bytes[start..start + len]);
+                }
+                status.offset.fetch_add(len as u64, Ordering::AcqRel);
+                used = cmds.offset();
+            }
+        }
+    }
+    apply
+        .write_all(&batch)
+        .map_err(|e| format!("Can't apply the master's stream: {e}"))?;
+    Ok(used)
+}
+
+/// Reads one CRLF-terminated line (newlines a master sends to keep the link alive are skipped).
+fn read_line(rd: &mut BufReader<TcpStream>) -> Result<String, String> {
+    for _ in 0..1_000_000 {
+        let mut line = Vec::new();
+        let n = rd
+            .by_ref()
+            .take(64 * 1024)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("Error reading from MASTER: {e}"))?;
+        if n == 0 {
+            return Err("Master closed the connection".into());
+        }
+        if line == b"\n" {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line);
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    Err("Master sent only newlines".into())
+}
+
+/// The snapshot after +FULLRESYNC: `$<len>\r\n<bytes>` or `$EOF:<40 bytes>\r\n<bytes><mark>`.
+fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
+    let head = read_line(rd)?;
+    let Some(spec) = head.strip_prefix('$') else {
+        return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{head}'), are you sure the host and port are right?"));
+    };
+    if let Some(mark) = spec.strip_prefix("EOF:") {
+        let mark = mark.as_bytes();
+        if mark.len() != 40 {
+            return Err("Bad EOF mark from MASTER".into());
+        }
+        log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        let mut data = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = rd
+                .read(&mut buf)
+                .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
+            if n == 0 {
+                return Err("I/O error trying to sync with MASTER: connection lost".into());
+            }
+            data.extend_from_slice(&buf[..n]);
+            if data.len() as u64 > SNAPSHOT_BYTES_MAX {
+                return Err("The master's snapshot is larger than this replica accepts".into());
+            }
+            if data.ends_with(mark) {
+                data.truncate(data.len() - 40);
+                return Ok(data);
+            }
+        }
+    }
+    let len: u64 = spec
+        .parse()
+        .map_err(|_| format!("Bad snapshot length from MASTER: '{spec}'"))?;
+    if len > SNAPSHOT_BYTES_MAX {
+        return Err("The master's snapshot is larger than this replica accepts".into());
+    }
+    log::notice(&format!(
+        "MASTER <-> REPLICA sync: receiving {len} bytes from master to disk"
+    ));
+    let mut data = Vec::new();
+    rd.by_ref()
+        .take(len)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
+    if data.len() as u64 != len {
+        return Err("I/O error trying to sync with MASTER: connection lost".into());
+    }
+    Ok(data)
+}
+
+/// Replaces the dataset with the snapshot: FLUSHALL, then every key as the commands that
+/// recreate it, through the server's own connection. The whole snapshot is checked first, so
+/// a damaged one changes nothing.
+fn load_snapshot(
+    rdb: &[u8],
+    databases: usize,
+    apply: &mut std::os::unix::net::UnixStream,
+) -> Result<(), String> {
+    let check =
+        Reader::new(rdb, Encodings::default()).file(unix_ms(), databases, true, |_: Loaded| {});
+    if let Err(e) = check {
+        return Err(format!(
+            "Failed trying to load the MASTER synchronization DB from socket: offset {}: {}",
+            e.offset, e.reason
+        ));
+    }
+    log::notice("MASTER <-> REPLICA sync: Flushing old data");
+    log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+    let mut out = encode(&[b"FLUSHALL"]);
+    let mut db = usize::MAX;
+    let mut failed = None;
+    let result =
+        Reader::new(rdb, Encodings::default()).file(unix_ms(), databases, true, |l: Loaded| {
+            if failed.is_some() {
+                return;
+            }
+            if l.db != db {
+                db = l.db;
+                out.extend_from_slice(&encode(&[b"SELECT", db.to_string().as_bytes()]));
+            }
+            crate::persist::aof::rewrite::value_commands(&l.key, &l.value, &mut out);
+            if l.expire_at_ms != 0 {
+                let at = l.expire_at_ms.to_string();
+                out.extend_from_slice(&encode(&[b"PEXPIREAT", &l.key, at.as_bytes()]));
+            }
+            if out.len() > 1 << 20 {
+                if let Err(e) = apply.write_all(&out) {
+                    failed = Some(e.to_string());
+                }
+                out.clear();
+            }
+        });
+    result.map_err(|e| e.to_string())?;
+    if let Some(e) = failed {
+        return Err(format!("Can't apply the master's snapshot: {e}"));
+    }
+    // Leave database 0 selected, as a master's stream assumes nothing else.
+    out.extend_from_slice(&encode(&[b"SELECT", b"0"]));
+    apply
+        .write_all(&out)
+        .map_err(|e| format!("Can't apply the master's snapshot: {e}"))
+}
