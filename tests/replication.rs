@@ -248,3 +248,124 @@ fn psync_answers_like_redis() {
     assert!(text.contains("REDIS0010"));
     assert_eq!(info(&mut mc, "stats", "sync_partial_err").unwrap(), "1");
 }
+
+fn redis_master(extra: &[&str]) -> RealRedis {
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(extra);
+    RealRedis::start_with(&args)
+}
+
+fn ringkv_replica_of(port: u16) -> Server {
+    master(&["--replicaof", "127.0.0.1", &port.to_string()])
+}
+
+#[test]
+fn ringkv_replicates_from_redis_and_continues_after_a_cut() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    for diskless in ["yes", "no"] {
+        let m = redis_master(&["--repl-diskless-sync", diskless]);
+        let mut mc = m.client();
+        cmd(&mut mc, &["DEBUG", "POPULATE", "2000"]);
+        fill(&mut mc, "1");
+        let k = ringkv_replica_of(m.port);
+        let mut kc = k.client();
+        assert!(caught_up(&mut mc, &mut kc), "diskless {diskless}");
+        fill(&mut mc, "2");
+        cmd(&mut mc, &["SPOP", "t1"]);
+        assert!(caught_up(&mut mc, &mut kc));
+        assert_eq!(digest(&mut mc), digest(&mut kc), "diskless {diskless}");
+        let e = common::err(q::<V>(&mut kc, &["SET", "x", "1"]));
+        assert_eq!(e, "READONLY You can't write against a read only replica.");
+        let role: Vec<V> = q(&mut kc, &["ROLE"]).unwrap();
+        assert_eq!(role[0], V::BulkString(b"slave".to_vec()));
+        // The master cuts the link: the replica continues partially.
+        cmd(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+        fill(&mut mc, "3");
+        assert!(caught_up(&mut mc, &mut kc));
+        assert_eq!(digest(&mut mc), digest(&mut kc));
+        assert_eq!(info(&mut mc, "stats", "sync_full").unwrap(), "1");
+        assert_eq!(info(&mut mc, "stats", "sync_partial_ok").unwrap(), "1");
+        let log = k.log_text();
+        for line in [
+            "Connecting to MASTER 127.0.0.1:",
+            "Full resync from master: ",
+            "MASTER <-> REPLICA sync: Finished with success",
+            "Trying a partial resynchronization",
+            "Successful partial resynchronization with master.",
+        ] {
+            assert!(log.contains(line), "{line}: {log}");
+        }
+    }
+}
+
+/// The seed documents' failover by hand: a master with two replicas (ringkv and redis); the
+/// ringkv replica is promoted with REPLICAOF NO ONE and the others follow it, continuing
+/// partially (PSYNC2) without a full sync.
+#[test]
+fn failover_by_hand_continues_partially() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = redis_master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let a = ringkv_replica_of(m.port);
+    let mut ac = a.client();
+    let b = RealRedis::start_with(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut bc = b.client();
+    fill(&mut mc, "2");
+    assert!(caught_up(&mut mc, &mut ac));
+    assert!(caught_up(&mut mc, &mut bc));
+    cmd(&mut ac, &["REPLICAOF", "NO", "ONE"]);
+    let port = a.port.to_string();
+    cmd(&mut bc, &["REPLICAOF", "127.0.0.1", &port]);
+    cmd(&mut mc, &["REPLICAOF", "127.0.0.1", &port]);
+    fill(&mut ac, "3");
+    assert!(caught_up(&mut ac, &mut bc));
+    assert!(caught_up(&mut ac, &mut mc));
+    let want = digest(&mut ac);
+    assert_eq!(digest(&mut bc), want);
+    assert_eq!(digest(&mut mc), want);
+    assert_eq!(info(&mut ac, "stats", "sync_full").unwrap(), "0");
+    assert_eq!(info(&mut ac, "stats", "sync_partial_ok").unwrap(), "2");
+    assert!(info(&mut ac, "replication", "master_replid2").unwrap() != "0".repeat(40));
+}
+
+/// Chains: redis → ringkv → redis and ringkv → redis → ringkv; the end of each chain equals
+/// its head.
+#[test]
+fn chains_through_ringkv_and_redis() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = redis_master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let mid = ringkv_replica_of(m.port);
+    let mut midc = mid.client();
+    let tail = RealRedis::start_with(&["--replicaof", "127.0.0.1", &mid.port.to_string()]);
+    let mut tc = tail.client();
+    fill(&mut mc, "2");
+    assert!(caught_up(&mut mc, &mut midc));
+    assert!(caught_up(&mut midc, &mut tc));
+    assert_eq!(digest(&mut tc), digest(&mut mc));
+    // The middle proxies the head's stream: the same replication ID and offsets.
+    assert_eq!(
+        info(&mut midc, "replication", "master_repl_offset"),
+        info(&mut mc, "replication", "master_repl_offset")
+    );
+
+    let head = master(&[]);
+    let mut hc = head.client();
+    fill(&mut hc, "1");
+    let mid = RealRedis::start_with(&["--replicaof", "127.0.0.1", &head.port.to_string()]);
+    let mut midc = mid.client();
+    let tail = ringkv_replica_of(mid.port);
+    let mut tc = tail.client();
+    fill(&mut hc, "2");
+    assert!(caught_up(&mut hc, &mut midc));
+    assert!(caught_up(&mut midc, &mut tc));
+    assert_eq!(digest(&mut tc), digest(&mut hc));
+}
