@@ -369,3 +369,74 @@ fn chains_through_ringkv_and_redis() {
     assert!(caught_up(&mut midc, &mut tc));
     assert_eq!(digest(&mut tc), digest(&mut hc));
 }
+
+#[test]
+fn wait_and_min_replicas_to_write() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&[]);
+    let mut mc = m.client();
+    let r = replica_of(&m);
+    let mut rc = r.client();
+    assert!(caught_up(&mut mc, &mut rc));
+    cmd(&mut mc, &["SET", "k", "v"]);
+    assert_eq!(q::<i64>(&mut mc, &["WAIT", "1", "5000"]).unwrap(), 1);
+    // Two are wanted, one exists: the timeout answers with the one.
+    assert_eq!(q::<i64>(&mut mc, &["WAIT", "2", "200"]).unwrap(), 1);
+    cmd(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        q::<V>(&mut mc, &["SET", "k", "v"]).is_err()
+    }));
+    let e = common::err(q::<V>(&mut mc, &["SET", "k", "v"]));
+    assert_eq!(e, "NOREPLICAS Not enough good replicas to write.");
+    cmd(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        q::<V>(&mut mc, &["SET", "k", "v2"]).is_ok()
+    }));
+    let list: String = q(&mut mc, &["CLIENT", "LIST", "TYPE", "replica"]).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("flags=S"), "{list}");
+}
+
+#[test]
+fn a_ringkv_replica_reconnects_and_refuses_stale_reads_when_asked() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = redis_master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let k = master(&[
+        "--replicaof",
+        "127.0.0.1",
+        &m.port.to_string(),
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut kc = k.client();
+    assert!(caught_up(&mut mc, &mut kc));
+    let list: String = q(&mut kc, &["CLIENT", "LIST", "TYPE", "master"]).unwrap();
+    assert!(list.contains("flags=M"), "{list}");
+    // Killing our master's connection drops the link; it comes back with a partial resync.
+    assert_eq!(
+        q::<i64>(&mut kc, &["CLIENT", "KILL", "TYPE", "master"]).unwrap(),
+        1
+    );
+    fill(&mut mc, "2");
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(digest(&mut mc), digest(&mut kc));
+    assert_eq!(info(&mut mc, "stats", "sync_partial_ok").unwrap(), "1");
+    // The master goes away: with replica-serve-stale-data no, reads get MASTERDOWN.
+    drop(mc);
+    drop(m);
+    assert!(wait_until(Duration::from_secs(10), || {
+        q::<V>(&mut kc, &["GET", "s1"]).is_err()
+    }));
+    let e = common::err(q::<V>(&mut kc, &["GET", "s1"]));
+    assert!(e.starts_with("MASTERDOWN Link with MASTER is down"), "{e}");
+    assert_eq!(
+        info(&mut kc, "replication", "master_link_status").unwrap(),
+        "down"
+    );
+}

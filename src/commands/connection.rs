@@ -281,7 +281,11 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
         if c.monitor.load(Ordering::Relaxed) {
             "O"
         } else {
-            "N"
+            match c.kind.load(Ordering::Relaxed) {
+                crate::server::client::KIND_REPLICA => "S",
+                crate::server::client::KIND_MASTER => "M",
+                _ => "N",
+            }
         },
         c.db.load(Ordering::Relaxed),
         qbuf,
@@ -292,15 +296,18 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
     )
 }
 
-/// Client types CLIENT LIST/KILL TYPE accept; every ringkv client is of type normal.
-fn client_type_ok(ctx: &mut Ctx, t: &[u8]) -> Option<bool> {
+/// The client kind a CLIENT LIST/KILL TYPE names (pubsub: u8::MAX, matched by subscription
+/// counts ringkv does not publish, so none); None after replying the error.
+fn client_type(ctx: &mut Ctx, t: &[u8]) -> Option<u8> {
+    use crate::server::client::{KIND_MASTER, KIND_NORMAL, KIND_REPLICA};
     if eq_ic(t, "normal") {
-        Some(true)
-    } else if ["slave", "replica", "master", "pubsub"]
-        .iter()
-        .any(|k| eq_ic(t, k))
-    {
-        Some(false)
+        Some(KIND_NORMAL)
+    } else if eq_ic(t, "slave") || eq_ic(t, "replica") {
+        Some(KIND_REPLICA)
+    } else if eq_ic(t, "master") {
+        Some(KIND_MASTER)
+    } else if eq_ic(t, "pubsub") {
+        Some(u8::MAX)
     } else {
         let t = String::from_utf8_lossy(t);
         ctx.out.err(&format!("Unknown client type '{t}'"));
@@ -398,10 +405,10 @@ fn client(ctx: &mut Ctx, args: Args) {
 /// CLIENT LIST [TYPE type | ID id ...]: one line per client, as a bulk (verbatim) string.
 fn client_list(ctx: &mut Ctx, args: &Args) {
     let mut ids: Option<Vec<u64>> = None;
-    let mut type_ok = true;
+    let mut kind = None;
     if args.len() == 4 && eq_ic(args.get(2), "type") {
-        match client_type_ok(ctx, args.get(3)) {
-            Some(ok) => type_ok = ok,
+        match client_type(ctx, args.get(3)) {
+            Some(k) => kind = Some(k),
             None => return,
         }
     } else if args.len() >= 4 && eq_ic(args.get(2), "id") {
@@ -417,9 +424,11 @@ fn client_list(ctx: &mut Ctx, args: &Args) {
         return ctx.out.error(SYNTAX);
     }
     let mut text = String::new();
-    if type_ok {
+    {
         for c in ctx.srv.all_clients() {
-            if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id))
+                || kind.is_some_and(|k| c.kind.load(Ordering::Relaxed) != k)
+            {
                 continue;
             }
             let running = (c.id == ctx.client.id).then_some("client|list");
@@ -437,7 +446,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
     let mut id = None;
     let mut addr = None;
     let mut laddr = None;
-    let mut type_ok = true;
+    let mut kind = None;
     let mut skipme = true;
     if old_form {
         addr = Some(args.get(2));
@@ -455,8 +464,8 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
                     _ => return ctx.out.err("client-id should be greater than 0"),
                 }
             } else if eq_ic(opt, "type") {
-                match client_type_ok(ctx, val) {
-                    Some(ok) => type_ok = type_ok && ok,
+                match client_type(ctx, val) {
+                    Some(k) => kind = Some(k),
                     None => return,
                 }
             } else if eq_ic(opt, "addr") {
@@ -484,9 +493,10 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
     }
     let mut killed = 0i64;
     let mut me = false;
-    if type_ok {
+    {
         for c in ctx.srv.all_clients() {
             let matches = id.is_none_or(|id| c.id == id)
+                && kind.is_none_or(|k| c.kind.load(Ordering::Relaxed) == k)
                 && addr.is_none_or(|a| a == c.addr.as_bytes())
                 && laddr.is_none_or(|a| a == c.laddr.as_bytes());
             if !matches {
@@ -497,6 +507,18 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
                     continue;
                 }
                 me = true;
+            } else if c.kind.load(Ordering::Relaxed) == crate::server::client::KIND_MASTER {
+                // Our master's connection: drop the link to the master (it reconnects and
+                // continues), keeping what it already sent us.
+                if let Some(l) = ctx
+                    .srv
+                    .link
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                {
+                    l.status.drop_link.store(true, Ordering::Release);
+                }
             } else {
                 c.kill.store(true, Ordering::Relaxed);
                 let _ = ctx.srv.mailboxes[c.worker].push(Msg::Wake);

@@ -18,6 +18,7 @@ pub const COMMANDS: &[Spec] = &[
     spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "server", "An internal command used in replication.", "1.0.0"),
     spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0"),
     spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
+    spec("wait", 3, NOSCRIPT, NO_KEYS, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0"),
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0"),
     spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", "1.0.0"),
 ];
@@ -295,4 +296,33 @@ pub fn replica_view(ctx: &Ctx) -> Option<(String, u16, &'static str, u64)> {
         state,
         st.offset.load(Ordering::Acquire),
     ))
+}
+
+/// WAIT numreplicas timeout: the number of replicas that acknowledged every write so far,
+/// once `numreplicas` did or `timeout` ms passed (0: no timeout).
+fn wait(ctx: &mut Ctx, args: Args) {
+    if crate::store::db::REPLICA_MODE.load(Ordering::Relaxed) {
+        return ctx.out.err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let (Some(n), Some(timeout)) = (arg_i64(args.get(1)), arg_i64(args.get(2))) else {
+        return ctx.out.error(super::NOT_INTEGER);
+    };
+    if timeout < 0 {
+        return ctx.out.err("timeout is negative");
+    }
+    let offset = ctx.srv.feed.end();
+    let acked = ctx.srv.repl.acked(offset) as i64;
+    if acked >= n || ctx.client.in_exec {
+        return ctx.out.int(acked);
+    }
+    let deadline_ms = if timeout == 0 {
+        0
+    } else {
+        ctx.now_ms + timeout as u64
+    };
+    ctx.client.action = Some(ClientAction::Wait {
+        offset,
+        replicas: n.max(0) as u64,
+        deadline_ms,
+    });
 }

@@ -52,6 +52,10 @@ pub struct ReplState {
     pub no_replicas_since_ms: AtomicI64,
     /// Bit `w` set: thread `w` hosts replica connections (woken when the stream moves).
     pub hosts: AtomicU64,
+    /// Replicas online whose last ACK is at most `min-replicas-max-lag` old (worker 0's cron).
+    pub good_replicas: AtomicU64,
+    /// We are a replica whose link is down (for `replica-serve-stale-data no`).
+    pub stale: std::sync::atomic::AtomicBool,
 }
 
 /// PSYNC2's identities: the current history (`replid`) and the one it continues (`replid2`,
@@ -79,6 +83,8 @@ impl Default for ReplState {
             last_ping_ms: AtomicU64::new(0),
             no_replicas_since_ms: AtomicI64::new(-1),
             hosts: AtomicU64::new(0),
+            good_replicas: AtomicU64::new(0),
+            stale: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -136,6 +142,16 @@ impl ReplState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+
+    /// Replicas online that acknowledged within `max_lag_s` seconds of `now_ms`.
+    pub fn count_good(&self, now_ms: u64, max_lag_s: u64) -> u64 {
+        self.replicas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|r| r.state == "online" && now_ms.saturating_sub(r.ack_ms) <= max_lag_s * 1000)
+            .count() as u64
     }
 
     /// Replicas that acknowledged at least `offset`.

@@ -64,6 +64,8 @@ pub struct LinkStatus {
     pub last_io_ms: AtomicU64,
     pub down_since_ms: AtomicU64,
     stop: AtomicBool,
+    /// Drop the connection to the master and reconnect (CLIENT KILL TYPE master).
+    pub drop_link: AtomicBool,
 }
 
 /// A running link; dropping the handle does not stop it, `stop` does.
@@ -272,6 +274,9 @@ fn stream_loop(
     let mut last_ack = Instant::now();
     let mut last_data = Instant::now();
     while !status.stop.load(Ordering::Acquire) {
+        if status.drop_link.swap(false, Ordering::AcqRel) {
+            return Err("Connection with master killed by CLIENT KILL".into());
+        }
         match rd.read(&mut buf) {
             Ok(0) => return Err("Connection with master lost (closed)".into()),
             Ok(n) => {
@@ -286,7 +291,13 @@ fn stream_loop(
                 ) => {}
             Err(e) => return Err(format!("Connection with master lost: {e}")),
         }
-        let used = apply_commands(&pending, status, out, apply)?;
+        let used = apply_commands(&pending, status, out, apply).inspect_err(|_| {
+            if apply_broken(apply) {
+                // Our side of the link is gone: what was counted may not have been applied.
+                status.stop.store(true, Ordering::Release);
+                log::warning("The replication link's connection inside this server was closed: stopping the link (run REPLICAOF again)");
+            }
+        })?;
         // Our backlog holds the master's stream verbatim (for cascading replicas and PSYNC2).
         feed.append_raw(&pending[..used]);
         pending.drain(..used);
@@ -472,4 +483,9 @@ fn load_snapshot(
     apply
         .write_all(&out)
         .map_err(|e| format!("Can't apply the master's snapshot: {e}"))
+}
+
+/// Whether our own end of the link was closed by the server.
+fn apply_broken(apply: &std::os::unix::net::UnixStream) -> bool {
+    apply.take_error().ok().flatten().is_some() || apply.peer_addr().is_err()
 }

@@ -26,6 +26,13 @@ pub enum ClientAction {
     },
     /// PSYNC / SYNC: the connection is a replica from now on.
     BecomeReplica(ReplicaStart),
+    /// WAIT: reply once `replicas` acknowledged stream position `offset`, or at the deadline
+    /// (Unix ms, 0 = none), with the number that did.
+    Wait {
+        offset: u64,
+        replicas: u64,
+        deadline_ms: u64,
+    },
 }
 
 /// How a replica connection starts.
@@ -48,6 +55,11 @@ pub enum ReplyMode {
     SkipThis,
 }
 
+/// Client kinds (`ClientShared::kind`).
+pub const KIND_NORMAL: u8 = 0;
+pub const KIND_REPLICA: u8 = 1;
+pub const KIND_MASTER: u8 = 2;
+
 /// The visible side of a client, shared with other threads through the registry.
 pub struct ClientShared {
     pub id: u64,
@@ -68,6 +80,8 @@ pub struct ClientShared {
     pub no_evict: AtomicBool,
     /// Set by CLIENT KILL from any thread; the owner closes the connection.
     pub kill: AtomicBool,
+    /// CLIENT LIST / KILL type: `KIND_NORMAL`, `KIND_REPLICA` or `KIND_MASTER`.
+    pub kind: AtomicU8,
     /// While blocked: the flag deciding who ends the block (CLIENT UNBLOCK races for it).
     pub blocked: Mutex<Option<Arc<AtomicBool>>>,
     /// CLIENT UNBLOCK ... ERROR: answer the blocked command with an error, not a timeout.
@@ -97,6 +111,7 @@ impl ClientShared {
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             kill: AtomicBool::new(false),
+            kind: AtomicU8::new(KIND_NORMAL),
             blocked: Mutex::new(None),
             unblock_error: AtomicBool::new(false),
             token: AtomicU64::new(0),

@@ -43,6 +43,8 @@ pub struct Conn {
     pub last_interaction_ms: u64,
     /// A replica of ours (after PSYNC / SYNC): fed by `replicas.rs`, not by replies.
     pub replica: Option<Box<super::replicas::ReplicaConn>>,
+    /// In WAIT: (stream offset, replicas wanted, deadline in Unix ms or 0).
+    pub repl_wait: Option<(u64, u64, u64)>,
 }
 
 impl Conn {
@@ -72,6 +74,7 @@ impl Conn {
             monitor: false,
             last_interaction_ms: now_ms,
             replica: None,
+            repl_wait: None,
         }
     }
 
@@ -101,7 +104,10 @@ impl Conn {
 
     /// Waiting for locks or for the replies of shipped commands: no command may run meanwhile.
     pub fn parked(&self) -> bool {
-        self.need != 0 || self.shipped.is_some() || self.blocked.is_some()
+        self.need != 0
+            || self.shipped.is_some()
+            || self.blocked.is_some()
+            || self.repl_wait.is_some()
     }
 
     pub fn token(slot: usize, gen: u32) -> u64 {

@@ -342,7 +342,23 @@ impl Worker {
         };
         let read_only =
             self.limits.replica_read_only && crate::store::db::REPLICA_MODE.load(Ordering::Relaxed);
-        match check(out, client, *monitor, misconf.as_deref(), read_only, &args) {
+        // (too few good replicas for min-replicas-to-write, a stale replica refusing reads)
+        let repl = &self.shared.repl;
+        let repl_refusal = (
+            self.limits.min_replicas_to_write > 0
+                && repl.good_replicas.load(Ordering::Relaxed) < self.limits.min_replicas_to_write
+                && !crate::store::db::REPLICA_MODE.load(Ordering::Relaxed),
+            !self.limits.replica_serve_stale && repl.stale.load(Ordering::Relaxed),
+        );
+        match check(
+            out,
+            client,
+            *monitor,
+            misconf.as_deref(),
+            read_only,
+            repl_refusal,
+            &args,
+        ) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
                 super::multi::queue_or_route(out, client, spec, &args, raw, shards)
@@ -477,6 +493,11 @@ impl Worker {
                 null_array,
             } => self.block(slot, deadline_ms, done, null_array),
             ClientAction::BecomeReplica(start) => self.become_replica(slot, start),
+            ClientAction::Wait {
+                offset,
+                replicas,
+                deadline_ms,
+            } => self.start_wait(slot, offset, replicas, deadline_ms),
             ClientAction::Shutdown { save } => {
                 let code = match save {
                     Some(true) => super::SHUTDOWN_SAVE,
@@ -775,6 +796,7 @@ fn check(
     monitor: bool,
     misconf: Option<&str>,
     read_only: bool,
+    repl_refusal: (bool, bool),
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
     let mut reply = Reply::new(out, client.resp3);
@@ -795,6 +817,16 @@ fn check(
     }
     if read_only && spec.has(commands::WRITE) && !client.is_master {
         reply.error("READONLY You can't write against a read only replica.");
+        return Err(());
+    }
+    if repl_refusal.0 && spec.has(commands::WRITE) && !client.is_master {
+        reply.error("NOREPLICAS Not enough good replicas to write.");
+        return Err(());
+    }
+    if repl_refusal.1 && !spec.has(commands::STALE) && !client.is_master {
+        reply.error(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
         return Err(());
     }
     if let Some(text) = misconf.filter(|_| spec.has(commands::WRITE) || spec.name == "ping") {

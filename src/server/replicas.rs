@@ -52,6 +52,10 @@ impl Worker {
         let conn = &mut self.conns[slot];
         // Whatever it sends from now on (REPLCONF ACK) gets no reply.
         conn.client.reply_mode = ReplyMode::Off;
+        conn.client
+            .shared
+            .kind
+            .store(crate::server::client::KIND_REPLICA, Ordering::Relaxed);
         let state = match start {
             ReplicaStart::AwaitCut => ReplicaConn::AwaitCut,
             ReplicaStart::Continue { pos } => {
@@ -255,6 +259,65 @@ impl Worker {
             .append_raw(&crate::repl::propagate::encode(&[b"PING"]));
     }
 
+    /// Worker 0's cron: the good-replica count min-replicas-to-write needs, and whether we are
+    /// a replica with its link down (replica-serve-stale-data).
+    pub(super) fn replication_cron(&mut self) {
+        let repl = &self.shared.repl;
+        let good = repl.count_good(self.now_ms, self.limits.min_replicas_max_lag_s);
+        repl.good_replicas.store(good, Ordering::Relaxed);
+        let stale = self
+            .shared
+            .link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|l| !l.status.up.load(Ordering::Acquire));
+        repl.stale.store(stale, Ordering::Relaxed);
+    }
+
+    /// WAIT found too few acknowledgements: park the connection until enough replicas have
+    /// acknowledged `offset` or the deadline (Unix ms, 0 = none) passes. Replicas are asked to
+    /// acknowledge at once (REPLCONF GETACK in the stream), as Redis does.
+    pub(super) fn start_wait(&mut self, slot: usize, offset: u64, replicas: u64, deadline_ms: u64) {
+        let conn = &mut self.conns[slot];
+        conn.repl_wait = Some((offset, replicas, deadline_ms));
+        self.wait_slots.push(Conn::token(slot, conn.gen));
+        self.shared
+            .feed
+            .append_raw(&crate::repl::propagate::encode(&[
+                b"REPLCONF",
+                b"GETACK",
+                b"*",
+            ]));
+    }
+
+    /// Answers the WAITs whose replicas acknowledged or whose time is up.
+    pub(super) fn check_waits(&mut self) {
+        if self.wait_slots.is_empty() {
+            return;
+        }
+        let now = crate::runtime::clock::unix_ms();
+        let tokens = std::mem::take(&mut self.wait_slots);
+        for token in tokens {
+            let Some(slot) = self.conn_by_token(token) else {
+                continue;
+            };
+            let Some((offset, want, deadline)) = self.conns[slot].repl_wait else {
+                continue;
+            };
+            let acked = self.shared.repl.acked(offset) as u64;
+            if acked >= want || (deadline != 0 && now >= deadline) {
+                let conn = &mut self.conns[slot];
+                conn.repl_wait = None;
+                crate::resp::Reply::new(&mut conn.out, conn.client.resp3).int(acked as i64);
+                self.flush(slot);
+                self.process(slot);
+            } else {
+                self.wait_slots.push(token);
+            }
+        }
+    }
+
     /// Before the loop submits: when the stream moved, feed this thread's replicas and wake
     /// the other threads that host some.
     pub(super) fn replicate_turn(&mut self) {
@@ -270,6 +333,7 @@ impl Worker {
         if !self.replica_slots.is_empty() {
             self.pump_replicas();
         }
+        self.check_waits();
     }
 }
 

@@ -77,6 +77,11 @@ pub struct Limits {
     pub appendonly: bool,
     /// `replica-read-only`.
     pub replica_read_only: bool,
+    /// `replica-serve-stale-data`.
+    pub replica_serve_stale: bool,
+    /// `min-replicas-to-write` (0: off) and `min-replicas-max-lag` (seconds).
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag_s: u64,
     /// `repl-diskless-sync-delay` (seconds; 0 when `repl-diskless-sync no`) and
     /// `repl-diskless-sync-max-replicas`.
     pub repl_sync_delay_s: u64,
@@ -132,6 +137,9 @@ impl Limits {
             notify: c.notify_keyspace_events(),
             appendonly: c.get_bool("appendonly").unwrap_or(false),
             replica_read_only: c.get_bool("replica-read-only").unwrap_or(true),
+            replica_serve_stale: c.get_bool("replica-serve-stale-data").unwrap_or(true),
+            min_replicas_to_write: c.get_int("min-replicas-to-write").unwrap_or(0).max(0) as u64,
+            min_replicas_max_lag_s: c.get_int("min-replicas-max-lag").unwrap_or(10).max(0) as u64,
             repl_sync_delay_s: if c.get_bool("repl-diskless-sync").unwrap_or(true) {
                 c.get_int("repl-diskless-sync-delay").unwrap_or(5).max(0) as u64
             } else {
@@ -198,6 +206,8 @@ pub struct Worker {
     pub cron_save: Option<super::savepoint::CronSave>,
     /// Tokens of this thread's replica connections (`replicas.rs`).
     pub replica_slots: Vec<u64>,
+    /// Tokens of connections in WAIT.
+    pub wait_slots: Vec<u64>,
     /// The stream position this thread last saw (to notice that it moved).
     pub stream_seen: u64,
 }
@@ -237,6 +247,7 @@ impl Worker {
             wake_us: mono_us(),
             cron_save: None,
             replica_slots: Vec::new(),
+            wait_slots: Vec::new(),
             stream_seen: 0,
         })
     }
@@ -413,6 +424,9 @@ impl Worker {
         self.shared.stats[self.id]
             .connected_clients
             .fetch_add(1, Ordering::Relaxed);
+        shared
+            .kind
+            .store(super::client::KIND_MASTER, Ordering::Relaxed);
         let mut client = ClientState::new(shared, true);
         client.is_master = true;
         client.reply_mode = super::client::ReplyMode::Off;
@@ -947,7 +961,9 @@ impl Worker {
         self.maybe_save_point();
         if self.id == 0 {
             self.ping_replicas();
+            self.replication_cron();
         }
+        self.check_waits();
         if self.limits.timeout_s > 0 {
             let limit_ms = self.limits.timeout_s * 1000;
             let idle: Vec<usize> = self
