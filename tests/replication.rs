@@ -440,3 +440,48 @@ fn a_ringkv_replica_reconnects_and_refuses_stale_reads_when_asked() {
         "down"
     );
 }
+
+/// A master that lies: after a normal handshake it sends a snapshot that is not an RDB, then
+/// (next attempt) a stream of garbage. The ringkv replica logs each failure, drops the link,
+/// retries, keeps its data and never crashes.
+#[test]
+fn a_lying_master_never_takes_the_replica_down() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let k = master(&[]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["SET", "mine", "1"]);
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let payloads: [&[u8]; 3] = [
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$12\r\nnot-an-rdb!!",
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$EOF:0123456789012345678901234567890123456789\r\nREDIS0010\xfe\x99garbage0123456789012345678901234567890123456789",
+        b"+CONTINUE\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n!!!garbage\r\n",
+    ];
+    for payload in payloads {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        // PING, REPLCONF, REPLCONF, PSYNC: answer each, then lie.
+        for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
+            let n = s.read(&mut buf).unwrap();
+            seen.extend_from_slice(&buf[..n]);
+            s.write_all(reply).unwrap();
+        }
+        let n = s.read(&mut buf).unwrap();
+        seen.extend_from_slice(&buf[..n]);
+        assert!(String::from_utf8_lossy(&seen).contains("PSYNC"), "{seen:?}");
+        s.write_all(payload).unwrap();
+        // The replica drops the link (or keeps reading until it does).
+        let _ = s.read(&mut buf);
+    }
+    assert!(q::<String>(&mut kc, &["PING"]).unwrap() == "PONG");
+    assert_eq!(q::<String>(&mut kc, &["GET", "mine"]).unwrap(), "1");
+    let log = k.log_text();
+    assert!(
+        log.contains("Failed trying to load the MASTER synchronization DB from socket"),
+        "{log}"
+    );
+    assert!(log.contains("Protocol error from master"), "{log}");
+    cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
+}
