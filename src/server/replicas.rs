@@ -423,6 +423,7 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
             ));
         }
         REPLICA_MODE.store(false, Ordering::Relaxed);
+        log::set_role(b'M');
         // Our own writes follow the master's stream: the first one selects its database.
         srv.feed.force_select();
         log::notice(&format!("MASTER MODE enabled ({who})"));
@@ -464,6 +465,7 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
         )
     };
     REPLICA_MODE.store(true, Ordering::Relaxed);
+    log::set_role(b'S');
     log::notice("Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.");
     log::notice(&format!("REPLICAOF {host}:{port} enabled ({who})"));
     // Our own history is what a new master may continue (PSYNC2), else the old master's.
