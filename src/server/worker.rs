@@ -23,6 +23,8 @@ use crate::runtime::{Completion, Ring};
 
 /// Keys a background-save step copies between checks of its time budget.
 const SAVE_STEP_KEYS: usize = 2_000;
+/// Time an idle loop turn spends copying a snapshot before it looks for I/O again.
+const IDLE_SAVE_SLICE_US: u64 = 1_000;
 const KIND_SHIFT: u32 = 60;
 const KIND_ACCEPT: u64 = 1;
 const KIND_RECV: u64 = 2;
@@ -208,6 +210,8 @@ pub struct Worker {
     pub replica_slots: Vec<u64>,
     /// Tokens of connections in WAIT.
     pub wait_slots: Vec<u64>,
+    /// Our shard has a snapshot to copy: idle loop turns work on it (see `idle_save_step`).
+    snapshot_pending: bool,
     /// The stream position this thread last saw (to notice that it moved).
     pub stream_seen: u64,
 }
@@ -248,6 +252,7 @@ impl Worker {
             cron_save: None,
             replica_slots: Vec::new(),
             wait_slots: Vec::new(),
+            snapshot_pending: false,
             stream_seen: 0,
         })
     }
@@ -269,6 +274,9 @@ impl Worker {
             let wait = if !self.overflow.is_empty() {
                 // Other threads' mailboxes were full: look again soon.
                 Duration::from_micros(200)
+            } else if self.snapshot_pending {
+                // A snapshot has work left: only look for I/O, then use the idle time on it.
+                Duration::ZERO
             } else if self.runnable.is_empty() && self.next_cron_us > now_us {
                 let cron = Duration::from_micros(self.next_cron_us - now_us);
                 match self.next_block_deadline_ms() {
@@ -301,10 +309,14 @@ impl Worker {
             self.refresh_limits();
             let mut batch = std::mem::take(&mut self.completions);
             self.ring.drain(&mut batch);
+            let idle = batch.is_empty();
             for c in batch.drain(..) {
                 self.on_completion(c);
             }
             self.completions = batch;
+            if idle && self.snapshot_pending {
+                self.idle_save_step();
+            }
             self.drain_mailbox();
             if !self.timers.is_empty() {
                 self.expire_blocks();
@@ -894,6 +906,26 @@ impl Worker {
         while shard.saving() && !shard.save_paused() && mono_us() < deadline {
             shard.save_step(SAVE_STEP_KEYS);
         }
+        self.snapshot_pending = shard.saving() && !shard.save_paused();
+    }
+
+    /// A loop turn that found no I/O copies a little more of a snapshot (about 1 ms), so an
+    /// idle or lightly loaded thread finishes a save or a full sync at full speed, while a busy
+    /// one only gives it the quarter of each cron tick (`save_step`).
+    fn idle_save_step(&mut self) {
+        if !self.lock.is_free() || self.limits.rdb_key_save_delay_us > 0 {
+            self.snapshot_pending = false;
+            return;
+        }
+        let shared = self.shared.clone();
+        // SAFETY: as in `cron`: our own shard's lock is free and this thread is its owner.
+        let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
+        let shard = view.shard(self.id);
+        let deadline = mono_us() + IDLE_SAVE_SLICE_US;
+        while shard.saving() && !shard.save_paused() && mono_us() < deadline {
+            shard.save_step(SAVE_STEP_KEYS / 4);
+        }
+        self.snapshot_pending = shard.saving() && !shard.save_paused();
     }
 
     /// Periodic work, `hz` times a second: active expiry and idle-client timeouts.

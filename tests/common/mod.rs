@@ -272,6 +272,13 @@ impl RealRedis {
                 .expect("start redis-server");
             let mut r = RealRedis { child, port, dir };
             if wait_until(Duration::from_secs(10), || r.ping()) {
+                // redis-server answers INFO while it still loads its files: wait for the end.
+                let loaded = wait_until(Duration::from_secs(30), || {
+                    let info: String =
+                        q(&mut r.client(), &["INFO", "persistence"]).unwrap_or_default();
+                    info.contains("loading:0\r\n")
+                });
+                assert!(loaded, "redis-server did not finish loading");
                 return r;
             }
         }
