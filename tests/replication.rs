@@ -485,3 +485,53 @@ fn a_lying_master_never_takes_the_replica_down() {
     assert!(log.contains("Protocol error from master"), "{log}");
     cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
 }
+
+/// `repl-timeout`: a replica that stops acknowledging is disconnected, and comes back with a
+/// partial resync; `repl-backlog-ttl`: with no replica left, the backlog is freed and a new
+/// history starts.
+#[test]
+fn repl_timeout_and_backlog_ttl() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&["--repl-timeout", "1", "--repl-backlog-ttl", "1"]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let r = replica_of(&m);
+    let mut rc = r.client();
+    assert!(caught_up(&mut mc, &mut rc));
+    let pid = info(&mut rc, "server", "process_id").unwrap();
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("-STOP");
+    assert!(wait_until(Duration::from_secs(10), || m
+        .log_text()
+        .contains(
+            "Disconnecting timedout replica (streaming sync): 127.0.0.1:"
+        )));
+    signal("-CONT");
+    fill(&mut mc, "2");
+    assert!(caught_up(&mut mc, &mut rc));
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    let replid = info(&mut mc, "replication", "master_replid").unwrap();
+    cmd(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "repl_backlog_active"
+    )
+    .as_deref()
+        == Some("0")));
+    assert_ne!(
+        info(&mut mc, "replication", "master_replid").unwrap(),
+        replid
+    );
+    assert!(m
+        .log_text()
+        .contains("Replication backlog freed after 1 seconds"));
+}

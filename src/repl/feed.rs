@@ -203,6 +203,14 @@ impl Feed {
         self.refresh(&st);
     }
 
+    /// Frees the backlog (no replica for `repl-backlog-ttl`); false when there was none.
+    pub fn drop_backlog(&self) -> bool {
+        let mut st = self.lock();
+        let had = st.backlog.take().is_some();
+        self.refresh(&st);
+        had
+    }
+
     /// The next command selects its database explicitly (a new consumer starts reading).
     pub fn force_select(&self) {
         self.lock().db = None;

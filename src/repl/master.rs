@@ -114,6 +114,14 @@ impl ReplState {
         ids.replid = random_id();
     }
 
+    /// A new history with no past (the backlog was freed).
+    pub fn new_history(&self) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.replid = random_id();
+        ids.replid2 = "0".repeat(40);
+        ids.second_offset = -1;
+    }
+
     pub fn register(&self, info: ReplicaInfo) {
         let mut r = self.replicas.lock().unwrap_or_else(|e| e.into_inner());
         r.retain(|x| x.client_id != info.client_id);

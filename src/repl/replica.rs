@@ -38,7 +38,7 @@ const SNAPSHOT_BYTES_MAX: u64 = 16 << 30;
 /// One command of the stream may not be larger than this (Redis's proto-max-bulk-len default
 /// is 512 MiB per argument).
 const STREAM_COMMAND_BYTES_MAX: usize = 1 << 30;
-/// How long a handshake reply or a quiet link may take before the link is dropped.
+/// How long a handshake reply or a snapshot read may block before the link is dropped.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
@@ -51,6 +51,8 @@ pub struct LinkConfig {
     pub listening_port: u16,
     pub databases: usize,
     pub backlog_bytes: usize,
+    /// `repl-timeout`: a quiet master (no data, no PING) for this long is a lost link.
+    pub timeout: Duration,
 }
 
 /// What INFO replication and ROLE show on a replica; shared with the link thread.
@@ -249,7 +251,7 @@ fn session(
     status.syncing.store(false, Ordering::Release);
     status.up.store(true, Ordering::Release);
     status.last_io_ms.store(unix_ms(), Ordering::Relaxed);
-    stream_loop(&mut rd, &mut out, status, apply, feed)
+    stream_loop(&mut rd, &mut out, status, apply, feed, config.timeout)
 }
 
 /// The command stream: apply each complete command, answer GETACK, ACK every second.
@@ -259,6 +261,7 @@ fn stream_loop(
     status: &LinkStatus,
     apply: &mut std::os::unix::net::UnixStream,
     feed: &Feed,
+    timeout: Duration,
 ) -> Result<(), String> {
     let ack = |out: &mut TcpStream, off: u64| {
         let o = off.to_string();
@@ -308,7 +311,7 @@ fn stream_loop(
             ack(out, status.offset.load(Ordering::Acquire))?;
             last_ack = Instant::now();
         }
-        if last_data.elapsed() > IO_TIMEOUT {
+        if last_data.elapsed() > timeout {
             return Err("MASTER timeout: no data nor PING received...".into());
         }
     }

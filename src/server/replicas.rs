@@ -273,6 +273,57 @@ impl Worker {
             .as_ref()
             .is_some_and(|l| !l.status.up.load(Ordering::Acquire));
         repl.stale.store(stale, Ordering::Relaxed);
+        self.drop_timed_out_replicas();
+        self.free_idle_backlog();
+    }
+
+    /// Replicas online that sent no ACK for `repl-timeout` are disconnected (they reconnect
+    /// and continue if they are alive after all).
+    fn drop_timed_out_replicas(&mut self) {
+        let timeout_ms = self.limits.repl_timeout_s * 1000;
+        let late: Vec<(u64, String)> = self
+            .shared
+            .repl
+            .replicas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|r| r.state == "online" && self.now_ms.saturating_sub(r.ack_ms) > timeout_ms)
+            .map(|r| (r.client_id, format!("{}:{}", r.ip, r.listening_port)))
+            .collect();
+        for (id, name) in late {
+            log::warning(&format!(
+                "Disconnecting timedout replica (streaming sync): {name}"
+            ));
+            for c in self.shared.all_clients().into_iter().filter(|c| c.id == id) {
+                c.kill.store(true, Ordering::Relaxed);
+                let _ = self.shared.mailboxes[c.worker].push(Msg::Wake);
+            }
+            self.shared.repl.update(id, |r| r.ack_ms = self.now_ms);
+        }
+    }
+
+    /// With no replica for `repl-backlog-ttl` seconds a master frees its backlog (and starts a
+    /// new history, so no replica continues across the gap), as Redis does.
+    fn free_idle_backlog(&mut self) {
+        let ttl_s = self.limits.repl_backlog_ttl_s;
+        let since = self
+            .shared
+            .repl
+            .no_replicas_since_ms
+            .load(Ordering::Relaxed);
+        if ttl_s == 0
+            || since < 0
+            || crate::store::db::REPLICA_MODE.load(Ordering::Relaxed)
+            || self.now_ms.saturating_sub(since as u64) < ttl_s * 1000
+            || !self.shared.feed.drop_backlog()
+        {
+            return;
+        }
+        self.shared.repl.new_history();
+        log::notice(&format!(
+            "Replication backlog freed after {ttl_s} seconds without connected replicas."
+        ));
     }
 
     /// WAIT found too few acknowledgements: park the connection until enough replicas have
@@ -460,6 +511,9 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
                 listening_port: c.port,
                 databases: c.databases,
                 backlog_bytes: backlog,
+                timeout: std::time::Duration::from_secs(
+                    c.get_int("repl-timeout").unwrap_or(60).max(1) as u64,
+                ),
             },
             backlog,
         )

@@ -90,6 +90,9 @@ pub struct Limits {
     pub repl_sync_max_replicas: usize,
     /// `repl-ping-replica-period` in seconds.
     pub repl_ping_period_s: u64,
+    /// `repl-timeout` and `repl-backlog-ttl` in seconds.
+    pub repl_timeout_s: u64,
+    pub repl_backlog_ttl_s: u64,
     pub aof_rewrite_min_bytes: u64,
 }
 
@@ -152,6 +155,8 @@ impl Limits {
                 .unwrap_or(0)
                 .max(0) as usize,
             repl_ping_period_s: c.get_int("repl-ping-replica-period").unwrap_or(10).max(1) as u64,
+            repl_timeout_s: c.get_int("repl-timeout").unwrap_or(60).max(1) as u64,
+            repl_backlog_ttl_s: c.get_int("repl-backlog-ttl").unwrap_or(3600).max(0) as u64,
             aof_rewrite_percent: c.get_int("auto-aof-rewrite-percentage").unwrap_or(100) as u64,
             aof_rewrite_min_bytes: c.get_int("auto-aof-rewrite-min-size").unwrap_or(64 << 20)
                 as u64,
