@@ -16,7 +16,7 @@ use crate::server::client::{ClientAction, ReplicaStart};
 pub const COMMANDS: &[Spec] = &[
     spec("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "server", "An internal command used in replication.", "2.8.0"),
     spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "server", "An internal command used in replication.", "1.0.0"),
-    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0"),
+    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0").with_route(replconf_route),
     spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
     spec("wait", 3, NOSCRIPT, NO_KEYS, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0"),
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0"),
@@ -71,12 +71,49 @@ pub struct ReplConf {
     pub capa_psync2: bool,
 }
 
+/// REPLCONF's routing: `ringkv-load-rdb` (our replication link loading a full sync) replaces
+/// the whole dataset, so it holds every shard; the other options touch none.
+fn replconf_route(args: &Args, shards: usize) -> u64 {
+    if args.len() >= 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
+        if shards >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << shards) - 1
+        }
+    } else {
+        0
+    }
+}
+
+/// REPLCONF ringkv-load-rdb <file>, only from our own replication link: empties the dataset and
+/// loads the full sync's snapshot (already checked by the link) while holding every shard, so
+/// clients see the old dataset until the new one is complete; the file is removed.
+fn load_full_sync(ctx: &mut Ctx, path: &[u8]) {
+    let path = String::from_utf8_lossy(path).into_owned();
+    let result = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| super::persistence::load_snapshot(ctx, &bytes));
+    let _ = std::fs::remove_file(&path);
+    match result {
+        Ok(keys) => crate::server::log::notice(&format!(
+            "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
+            ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)
+        )),
+        Err(e) => crate::server::log::warning(&format!(
+            "Failed trying to load the MASTER synchronization DB: {e}"
+        )),
+    }
+}
+
 /// REPLCONF <option> <value> ...: listening-port, ip-address, capa (eof, psync2) from a replica
 /// before PSYNC: +OK. REPLCONF ACK <offset> from an attached replica: no reply. GETACK is a
 /// replica's command (a master ignores it).
 fn replconf(ctx: &mut Ctx, args: Args) {
     if args.len().is_multiple_of(2) {
         return ctx.out.error(super::SYNTAX);
+    }
+    if ctx.client.is_master && eq_ic(args.get(1), "ringkv-load-rdb") {
+        return load_full_sync(ctx, args.get(2));
     }
     let mut i = 1;
     while i < args.len() {

@@ -435,9 +435,9 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
     Ok(data)
 }
 
-/// Replaces the dataset with the snapshot: FLUSHALL, then every key as the commands that
-/// recreate it, through the server's own connection. The whole snapshot is checked first, so
-/// a damaged one changes nothing.
+/// Replaces the dataset with the snapshot. The whole snapshot is checked first, so a damaged
+/// one changes nothing; then it goes to a temp file that our own connection loads while
+/// holding every shard (`REPLCONF ringkv-load-rdb`, accepted only from this link).
 fn load_snapshot(
     rdb: &[u8],
     databases: usize,
@@ -453,38 +453,15 @@ fn load_snapshot(
     }
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
-    let mut out = encode(&[b"FLUSHALL"]);
-    let mut db = usize::MAX;
-    let mut failed = None;
-    let result =
-        Reader::new(rdb, Encodings::default()).file(unix_ms(), databases, true, |l: Loaded| {
-            if failed.is_some() {
-                return;
-            }
-            if l.db != db {
-                db = l.db;
-                out.extend_from_slice(&encode(&[b"SELECT", db.to_string().as_bytes()]));
-            }
-            crate::persist::aof::rewrite::value_commands(&l.key, &l.value, &mut out);
-            if l.expire_at_ms != 0 {
-                let at = l.expire_at_ms.to_string();
-                out.extend_from_slice(&encode(&[b"PEXPIREAT", &l.key, at.as_bytes()]));
-            }
-            if out.len() > 1 << 20 {
-                if let Err(e) = apply.write_all(&out) {
-                    failed = Some(e.to_string());
-                }
-                out.clear();
-            }
-        });
-    result.map_err(|e| e.to_string())?;
-    if let Some(e) = failed {
-        return Err(format!("Can't apply the master's snapshot: {e}"));
-    }
-    // Leave database 0 selected, as a master's stream assumes nothing else.
-    out.extend_from_slice(&encode(&[b"SELECT", b"0"]));
+    let temp = std::env::current_dir()
+        .map_err(|e| e.to_string())?
+        .join(format!("temp-{}-repl.rdb", std::process::id()));
+    std::fs::write(&temp, rdb).map_err(|e| {
+        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+    })?;
+    let path = temp.to_string_lossy().into_owned();
     apply
-        .write_all(&out)
+        .write_all(&encode(&[b"REPLCONF", b"ringkv-load-rdb", path.as_bytes()]))
         .map_err(|e| format!("Can't apply the master's snapshot: {e}"))
 }
 
