@@ -99,9 +99,13 @@ fn load_full_sync(ctx: &mut Ctx, path: &[u8]) {
             "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
             ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)
         )),
-        Err(e) => crate::server::log::warning(&format!(
-            "Failed trying to load the MASTER synchronization DB: {e}"
-        )),
+        Err(e) => {
+            // Never half a dataset: what was loaded goes too.
+            super::persistence::empty_held(ctx);
+            crate::server::log::warning(&format!(
+                "Failed trying to load the MASTER synchronization DB: {e}"
+            ))
+        }
     }
 }
 

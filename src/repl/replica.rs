@@ -26,8 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::persist::aof::read::{Commands, ReadError};
-use crate::persist::rdb::read::{Loaded, Reader};
-use crate::persist::rdb::Encodings;
 use crate::repl::feed::Feed;
 use crate::repl::propagate::encode;
 use crate::runtime::clock::unix_ms;
@@ -49,7 +47,6 @@ pub struct LinkConfig {
     pub port: u16,
     pub auth: Option<(Option<String>, Vec<u8>)>,
     pub listening_port: u16,
-    pub databases: usize,
     pub backlog_bytes: usize,
     /// `repl-timeout`: a quiet master (no data, no PING) for this long is a lost link.
     pub timeout: Duration,
@@ -231,7 +228,7 @@ fn session(
         };
         log::notice(&format!("Full resync from master: {id}:{off}"));
         let rdb = receive_snapshot(&mut rd)?;
-        load_snapshot(&rdb, config.databases, apply)?;
+        load_snapshot(&rdb, apply)?;
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         status.offset.store(off, Ordering::Release);
         // Our own replicas continue from the master's history: same offsets, same bytes.
@@ -435,22 +432,15 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
     Ok(data)
 }
 
-/// Replaces the dataset with the snapshot. The whole snapshot is checked first, so a damaged
-/// one changes nothing; then it goes to a temp file that our own connection loads while
-/// holding every shard (`REPLCONF ringkv-load-rdb`, accepted only from this link).
-fn load_snapshot(
-    rdb: &[u8],
-    databases: usize,
-    apply: &mut std::os::unix::net::UnixStream,
-) -> Result<(), String> {
-    let check =
-        Reader::new(rdb, Encodings::default()).file(unix_ms(), databases, true, |_: Loaded| {});
-    if let Err(e) = check {
-        return Err(format!(
-            "Failed trying to load the MASTER synchronization DB from socket: offset {}: {}",
-            e.offset, e.reason
-        ));
-    }
+/// Replaces the dataset with the snapshot. Its envelope is checked first (signature, EOF
+/// and the CRC-64 of every byte), so a truncated or damaged transfer changes nothing; then it
+/// goes to a temp file that our own connection loads while holding every shard (`REPLCONF
+/// ringkv-load-rdb`, accepted only from this link). A snapshot that passes the checksum but
+/// still fails to load leaves an empty dataset, never half of one.
+fn load_snapshot(rdb: &[u8], apply: &mut std::os::unix::net::UnixStream) -> Result<(), String> {
+    check_envelope(rdb).map_err(|e| {
+        format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+    })?;
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
     let temp = std::env::current_dir()
@@ -468,4 +458,62 @@ fn load_snapshot(
 /// Whether our own end of the link was closed by the server.
 fn apply_broken(apply: &std::os::unix::net::UnixStream) -> bool {
     apply.take_error().ok().flatten().is_some() || apply.peer_addr().is_err()
+}
+
+/// Signature, version, the EOF opcode and (when the master computed one) the CRC-64 trailer.
+fn check_envelope(rdb: &[u8]) -> Result<(), String> {
+    if rdb.len() < 10 || !rdb.starts_with(b"REDIS") {
+        return Err("wrong signature trying to load DB from file".into());
+    }
+    let version: u32 = std::str::from_utf8(&rdb[5..9])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or("bad RDB version")?;
+    if !(1..=11).contains(&version) {
+        return Err(format!("Can't handle RDB format version {version}"));
+    }
+    if version < 5 {
+        return if rdb.last() == Some(&0xff) {
+            Ok(())
+        } else {
+            Err("no EOF opcode".into())
+        };
+    }
+    if rdb.len() < 18 {
+        return Err("short read".into());
+    }
+    let (body, trailer) = rdb.split_at(rdb.len() - 8);
+    if body.last() != Some(&0xff) {
+        return Err("no EOF opcode before the checksum (truncated?)".into());
+    }
+    let expected = u64::from_le_bytes(trailer.try_into().map_err(|_| "short read")?);
+    if expected != 0 && crate::persist::crc64::crc64(0, body) != expected {
+        return Err("wrong RDB checksum".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_envelope;
+
+    #[test]
+    fn the_envelope_catches_truncation_and_damage() {
+        let mut w = crate::persist::rdb::write::Writer::new(false);
+        w.header(&[("redis-ver", "7.0.15".into())]);
+        w.select_db(0, 1, 0);
+        w.key_value(b"k", &crate::store::Value::from_bytes(b"v"), 0);
+        let good = w.finish(true);
+        assert!(check_envelope(&good).is_ok());
+        for cut in [1, 8, 9, good.len() / 2] {
+            assert!(
+                check_envelope(&good[..good.len() - cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut flipped = good.clone();
+        flipped[12] ^= 1;
+        assert!(check_envelope(&flipped).is_err());
+        assert!(check_envelope(b"RADIS0010\xff00000000").is_err());
+    }
 }

@@ -509,7 +509,6 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
                 port,
                 auth,
                 listening_port: c.port,
-                databases: c.databases,
                 backlog_bytes: backlog,
                 timeout: std::time::Duration::from_secs(
                     c.get_int("repl-timeout").unwrap_or(60).max(1) as u64,
