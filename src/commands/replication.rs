@@ -85,16 +85,27 @@ fn replconf_route(args: &Args, shards: usize) -> u64 {
     }
 }
 
-/// REPLCONF ringkv-load-rdb <file>, only from our own replication link: empties the dataset and
-/// loads the full sync's snapshot (already checked by the link) while holding every shard, so
-/// clients see the old dataset until the new one is complete; the file is removed.
-fn load_full_sync(ctx: &mut Ctx, path: &[u8]) {
-    let path = String::from_utf8_lossy(path).into_owned();
-    let result = std::fs::read(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| super::persistence::load_snapshot(ctx, &bytes));
-    let _ = std::fs::remove_file(&path);
-    match result {
+/// REPLCONF ringkv-load-rdb, only from our own replication link: empties the dataset and loads
+/// the full sync's snapshot the link checked and handed over, while holding every shard, so
+/// clients see the old dataset until the new one is complete.
+fn load_full_sync(ctx: &mut Ctx) {
+    let rdb = ctx
+        .srv
+        .link
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .and_then(|l| {
+            l.status
+                .snapshot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+        });
+    let Some(rdb) = rdb else {
+        return;
+    };
+    match super::persistence::load_snapshot(ctx, &rdb) {
         Ok(keys) => crate::server::log::notice(&format!(
             "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
             ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)
@@ -113,11 +124,11 @@ fn load_full_sync(ctx: &mut Ctx, path: &[u8]) {
 /// before PSYNC: +OK. REPLCONF ACK <offset> from an attached replica: no reply. GETACK is a
 /// replica's command (a master ignores it).
 fn replconf(ctx: &mut Ctx, args: Args) {
+    if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
+        return load_full_sync(ctx);
+    }
     if args.len().is_multiple_of(2) {
         return ctx.out.error(super::SYNTAX);
-    }
-    if ctx.client.is_master && eq_ic(args.get(1), "ringkv-load-rdb") {
-        return load_full_sync(ctx, args.get(2));
     }
     let mut i = 1;
     while i < args.len() {

@@ -65,6 +65,9 @@ pub struct LinkStatus {
     stop: AtomicBool,
     /// Drop the connection to the master and reconnect (CLIENT KILL TYPE master).
     pub drop_link: AtomicBool,
+    /// A checked full-sync snapshot handed to our own connection (`REPLCONF ringkv-load-rdb`
+    /// takes it).
+    pub snapshot: Mutex<Option<Vec<u8>>>,
 }
 
 /// A running link; dropping the handle does not stop it, `stop` does.
@@ -228,7 +231,7 @@ fn session(
         };
         log::notice(&format!("Full resync from master: {id}:{off}"));
         let rdb = receive_snapshot(&mut rd)?;
-        load_snapshot(&rdb, apply)?;
+        load_snapshot(rdb, status, apply)?;
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         status.offset.store(off, Ordering::Release);
         // Our own replicas continue from the master's history: same offsets, same bytes.
@@ -434,24 +437,22 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
 
 /// Replaces the dataset with the snapshot. Its envelope is checked first (signature, EOF
 /// and the CRC-64 of every byte), so a truncated or damaged transfer changes nothing; then it
-/// goes to a temp file that our own connection loads while holding every shard (`REPLCONF
+/// is handed to our own connection, which loads it while holding every shard (`REPLCONF
 /// ringkv-load-rdb`, accepted only from this link). A snapshot that passes the checksum but
 /// still fails to load leaves an empty dataset, never half of one.
-fn load_snapshot(rdb: &[u8], apply: &mut std::os::unix::net::UnixStream) -> Result<(), String> {
-    check_envelope(rdb).map_err(|e| {
+fn load_snapshot(
+    rdb: Vec<u8>,
+    status: &LinkStatus,
+    apply: &mut std::os::unix::net::UnixStream,
+) -> Result<(), String> {
+    check_envelope(&rdb).map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
     })?;
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
-    let temp = std::env::current_dir()
-        .map_err(|e| e.to_string())?
-        .join(format!("temp-{}-repl.rdb", std::process::id()));
-    std::fs::write(&temp, rdb).map_err(|e| {
-        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
-    })?;
-    let path = temp.to_string_lossy().into_owned();
+    *status.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rdb);
     apply
-        .write_all(&encode(&[b"REPLCONF", b"ringkv-load-rdb", path.as_bytes()]))
+        .write_all(&encode(&[b"REPLCONF", b"ringkv-load-rdb"]))
         .map_err(|e| format!("Can't apply the master's snapshot: {e}"))
 }
 
