@@ -535,3 +535,43 @@ fn repl_timeout_and_backlog_ttl() {
         .log_text()
         .contains("Replication backlog freed after 1 seconds"));
 }
+
+/// The link cut in the middle of a (slowed) full sync, from either side: the replica starts
+/// over and ends equal to the master; a paused master (DEBUG SLEEP) only delays it.
+#[test]
+fn links_cut_mid_snapshot_recover() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&["--rdb-key-save-delay", "300"]);
+    let mut mc = m.client();
+    cmd(&mut mc, &["DEBUG", "POPULATE", "3000"]);
+    let r = replica_of(&m);
+    let mut rc = r.client();
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "slave0"
+    )
+    .is_some_and(
+        |s| s.contains("state=wait_bgsave") || s.contains("state=send_bulk")
+    )));
+    // Master side cuts the transfer.
+    assert_eq!(
+        q::<i64>(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]).unwrap(),
+        1
+    );
+    cmd(&mut mc, &["SET", "during", "1"]);
+    assert!(caught_up(&mut mc, &mut rc));
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    let full: u64 = info(&mut mc, "stats", "sync_full")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(full >= 2, "{full}");
+    // A paused master: the replica waits, then carries on.
+    cmd(&mut mc, &["DEBUG", "SLEEP", "0.5"]);
+    cmd(&mut mc, &["SET", "after-sleep", "1"]);
+    assert!(caught_up(&mut mc, &mut rc));
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+}

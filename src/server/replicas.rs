@@ -95,6 +95,9 @@ impl Worker {
             return;
         }
         self.shared.feed.pin(conn.client.id, offset);
+        self.shared
+            .repl
+            .update(conn.client.id, |r| r.state = "send_bulk");
         conn.out
             .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
         let mark = eof_capable.then(crate::repl::master::random_id);
