@@ -270,6 +270,7 @@ fn the_aof_directory_moves_between_redis_and_ringkv() {
     fill(&mut kc, "4");
     cmd(&mut kc, &["EXPIRE", "s4", "5000"]);
     let want = digest(&mut kc);
+    let per_key = key_digests(&mut kc);
     let m = manifest(&kdir);
     assert!(m.contains(" type b\n") && !m.contains(" type h"), "{m}");
     redis_check_aof(&kdir);
@@ -278,7 +279,15 @@ fn the_aof_directory_moves_between_redis_and_ringkv() {
     drop(k);
     let r = RealRedis::start_with(&["--appendonly", "yes", "--dir", back.to_str().unwrap()]);
     let mut rc = r.client();
-    assert_eq!(digest(&mut rc), want);
+    if digest(&mut rc) != want {
+        let theirs = key_digests(&mut rc);
+        let differ: Vec<_> = per_key
+            .iter()
+            .filter(|p| !theirs.contains(p))
+            .chain(theirs.iter().filter(|t| !per_key.contains(t)))
+            .collect();
+        panic!("redis loaded a different dataset: {differ:?}");
+    }
     let ttl: i64 = q(&mut rc, &["TTL", "s4"]).unwrap();
     assert!(ttl > 4000, "{ttl}");
     drop(r);
@@ -490,7 +499,7 @@ fn kill_9_under_write_load_loses_no_acknowledged_write() {
             })
             .collect();
         let mut c = k.client();
-        assert!(wait_until(Duration::from_secs(10), || {
+        assert!(wait_until(Duration::from_secs(60), || {
             q::<Option<i64>>(&mut c, &["GET", "counter0"])
                 .unwrap()
                 .unwrap_or(0)
@@ -556,10 +565,38 @@ fn rewrite_without_the_rdb_preamble_writes_commands() {
     let k = start_aof(&dir, &[]);
     let mut c = k.client();
     assert_eq!(digest(&mut c), want);
+    let per_key = key_digests(&mut c);
     drop(k);
     if have_tool("redis-server") {
         let r = RealRedis::start_with(&["--appendonly", "yes", "--dir", dir.to_str().unwrap()]);
-        assert_eq!(digest(&mut r.client()), want);
+        let mut rc = r.client();
+        if digest(&mut rc) != want {
+            let theirs = key_digests(&mut rc);
+            let differ: Vec<_> = per_key
+                .iter()
+                .filter(|p| !theirs.contains(p))
+                .chain(theirs.iter().filter(|t| !per_key.contains(t)))
+                .collect();
+            panic!("redis loaded a different dataset: {differ:?}");
+        }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// (db:key, DIGEST-VALUE and expiry) of every key of every database.
+fn key_digests(c: &mut redis::Connection) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for db in 0..16 {
+        let db = db.to_string();
+        cmd(c, &["SELECT", &db]);
+        let mut keys: Vec<String> = q(c, &["KEYS", "*"]).unwrap();
+        keys.sort();
+        for k in keys {
+            let d: Vec<String> = q(c, &["DEBUG", "DIGEST-VALUE", &k]).unwrap();
+            let at: i64 = q(c, &["PEXPIRETIME", &k]).unwrap();
+            out.push((format!("{db}:{k}"), format!("{} @{at}", d.concat())));
+        }
+    }
+    cmd(c, &["SELECT", "0"]);
+    out
 }

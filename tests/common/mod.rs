@@ -276,7 +276,7 @@ impl RealRedis {
                 let loaded = wait_until(Duration::from_secs(30), || {
                     let info: String =
                         q(&mut r.client(), &["INFO", "persistence"]).unwrap_or_default();
-                    info.contains("loading:0\r\n")
+                    info.contains("\r\nloading:0\r\n")
                 });
                 assert!(loaded, "redis-server did not finish loading");
                 return r;
