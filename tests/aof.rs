@@ -279,15 +279,7 @@ fn the_aof_directory_moves_between_redis_and_ringkv() {
     drop(k);
     let r = RealRedis::start_with(&["--appendonly", "yes", "--dir", back.to_str().unwrap()]);
     let mut rc = r.client();
-    if digest(&mut rc) != want {
-        let theirs = key_digests(&mut rc);
-        let differ: Vec<_> = per_key
-            .iter()
-            .filter(|p| !theirs.contains(p))
-            .chain(theirs.iter().filter(|t| !per_key.contains(t)))
-            .collect();
-        panic!("redis loaded a different dataset: {differ:?}");
-    }
+    assert_same_dataset(&mut rc, &want, &per_key);
     let ttl: i64 = q(&mut rc, &["TTL", "s4"]).unwrap();
     assert!(ttl > 4000, "{ttl}");
     drop(r);
@@ -570,17 +562,23 @@ fn rewrite_without_the_rdb_preamble_writes_commands() {
     if have_tool("redis-server") {
         let r = RealRedis::start_with(&["--appendonly", "yes", "--dir", dir.to_str().unwrap()]);
         let mut rc = r.client();
-        if digest(&mut rc) != want {
-            let theirs = key_digests(&mut rc);
-            let differ: Vec<_> = per_key
-                .iter()
-                .filter(|p| !theirs.contains(p))
-                .chain(theirs.iter().filter(|t| !per_key.contains(t)))
-                .collect();
-            panic!("redis loaded a different dataset: {differ:?}");
-        }
+        assert_same_dataset(&mut rc, &want, &per_key);
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The dataset on `c` has DEBUG DIGEST `want`; if not, the keys that differ from `per_key`
+/// (taken where `want` was) are named.
+fn assert_same_dataset(c: &mut redis::Connection, want: &str, per_key: &[(String, String)]) {
+    if digest(c) != want {
+        let theirs = key_digests(c);
+        let differ: Vec<_> = per_key
+            .iter()
+            .filter(|p| !theirs.contains(p))
+            .chain(theirs.iter().filter(|t| !per_key.contains(t)))
+            .collect();
+        panic!("a different dataset was loaded: {differ:?}");
+    }
 }
 
 /// (db:key, DIGEST-VALUE and expiry) of every key of every database.

@@ -178,6 +178,24 @@ impl FileSink {
     }
 }
 
+/// One segment's records as an RDB chunk opening with SELECTDB; None for an empty segment.
+fn rdb_chunk(
+    compress: bool,
+    db: usize,
+    records: &mut dyn Iterator<Item = &Record>,
+) -> Option<Vec<u8>> {
+    let mut w = Writer::new(compress);
+    let mut any = false;
+    for r in records {
+        if !any {
+            w.select(db);
+            any = true;
+        }
+        w.record(r);
+    }
+    any.then_some(w.buf)
+}
+
 /// What a background save (BGSAVE, save points) does when its file is complete: the status
 /// INFO and LASTSAVE show, and Redis's log lines.
 pub fn bgsave_done(status: Arc<SaveStatus>) -> Done {
@@ -218,17 +236,8 @@ impl SegmentSink for FileSink {
             }
             return self.append(&buf);
         }
-        let mut w = Writer::new(self.compress);
-        let mut any = false;
-        for r in records {
-            if !any {
-                w.select(db);
-                any = true;
-            }
-            w.record(r);
-        }
-        if any {
-            self.append(&w.buf);
+        if let Some(chunk) = rdb_chunk(self.compress, db, records) {
+            self.append(&chunk);
         }
     }
 
@@ -368,17 +377,8 @@ impl StreamState {
 
 impl SegmentSink for StreamSink {
     fn segment(&self, db: usize, records: &mut dyn Iterator<Item = &Record>) {
-        let mut w = Writer::new(self.compress);
-        let mut any = false;
-        for r in records {
-            if !any {
-                w.select(db);
-                any = true;
-            }
-            w.record(r);
-        }
-        if any {
-            self.push(w.buf);
+        if let Some(chunk) = rdb_chunk(self.compress, db, records) {
+            self.push(chunk);
             (self.notify)();
         }
     }
