@@ -577,3 +577,31 @@ fn links_cut_mid_snapshot_recover() {
     assert!(caught_up(&mut mc, &mut rc));
     assert_eq!(digest(&mut mc), digest(&mut rc));
 }
+
+/// `timeout` closes idle clients, never a replica nor our master's connection: after a quiet
+/// spell longer than the timeout, the stream still flows both ways.
+#[test]
+fn idle_timeout_spares_replication_links() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&["--timeout", "1"]);
+    let mut mc = m.client();
+    let k = ringkv_replica_of(m.port);
+    let mut kc = k.client();
+    cmd(&mut kc, &["CONFIG", "SET", "timeout", "1"]);
+    cmd(&mut mc, &["SET", "before", "1"]);
+    assert!(caught_up(&mut mc, &mut kc));
+    // Quiet for longer than the timeout: wait until an idle client of the master is closed.
+    let mut idle = m.client();
+    cmd(&mut idle, &["CLIENT", "SETNAME", "idle"]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        let list: String = q(&mut mc, &["CLIENT", "LIST"]).unwrap();
+        !list.contains("name=idle ")
+    }));
+    cmd(&mut mc, &["SET", "after", "1"]);
+    let mut kc = k.client(); // the old one was idle too, and closed
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(q::<String>(&mut kc, &["GET", "after"]).unwrap(), "1");
+    assert_eq!(info(&mut mc, "stats", "sync_full").unwrap(), "1");
+}

@@ -1007,9 +1007,13 @@ impl Worker {
                 .conns
                 .iter()
                 .filter(|(_, c)| {
+                    // Replicas and our master's connection are never idle clients (as in
+                    // Redis: a quiet master is repl-timeout's business).
                     !c.closing
                         && !c.monitor
                         && !c.parked()
+                        && c.replica.is_none()
+                        && !c.client.is_master
                         && self.now_ms.saturating_sub(c.last_interaction_ms) > limit_ms
                 })
                 .map(|(s, _)| s)
