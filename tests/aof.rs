@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{have_tool, q, temp_dir, wait_until, RealRedis, Server};
+use common::{have_tool, q, start_fails, temp_dir, wait_until, RealRedis, Server};
 use redis::Value as V;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn cmd(c: &mut redis::Connection, args: &[&str]) {
@@ -288,29 +288,6 @@ fn the_aof_directory_moves_between_redis_and_ringkv() {
     }
 }
 
-/// Starts ringkv on `dir` with the AOF on, expecting it to refuse; returns its output.
-fn start_fails(dir: &Path, extra: &[&str]) -> String {
-    let log = dir.join("out.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ringkv"))
-        .args(["--port", &common::free_port().to_string(), "--save", ""])
-        .args(["--appendonly", "yes", "--dir", dir.to_str().unwrap()])
-        .args(extra)
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = None;
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            status = child.try_wait().unwrap();
-            status.is_some()
-        }),
-        "ringkv started on a damaged AOF"
-    );
-    assert_eq!(status.unwrap().code(), Some(1));
-    std::fs::read_to_string(log).unwrap()
-}
-
 #[test]
 fn torn_tails_are_cut_and_corrupt_middles_refused() {
     let dir = temp_dir("aof-damage");
@@ -328,7 +305,7 @@ fn torn_tails_are_cut_and_corrupt_middles_refused() {
     let mut torn = good.clone();
     torn.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nk1");
     std::fs::write(&incr, &torn).unwrap();
-    let out = start_fails(&dir, &["--aof-load-truncated", "no"]);
+    let out = start_fails(&dir, &["--appendonly", "yes", "--aof-load-truncated", "no"]);
     assert!(
         out.contains("Unexpected end of file reading the append only file"),
         "{out}"
@@ -355,7 +332,7 @@ fn torn_tails_are_cut_and_corrupt_middles_refused() {
     let start = good[..at].windows(3).rposition(|w| w == b"*3\r").unwrap();
     bad.splice(start..start, b"GARBAGE\r\n".iter().copied());
     std::fs::write(&incr, &bad).unwrap();
-    let out = start_fails(&dir, &[]);
+    let out = start_fails(&dir, &["--appendonly", "yes"]);
     assert!(
         out.contains(&format!(
             "Bad file format reading the append only file appendonly.aof.1.incr.aof at offset {start}"
@@ -368,7 +345,7 @@ fn torn_tails_are_cut_and_corrupt_middles_refused() {
         "file ../../etc/passwd seq 1 type i\n",
     )
     .unwrap();
-    let out = start_fails(&dir, &[]);
+    let out = start_fails(&dir, &["--appendonly", "yes"]);
     assert!(
         out.contains("Invalid AOF file name in the manifest"),
         "{out}"

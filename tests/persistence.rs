@@ -7,7 +7,7 @@ mod common;
 
 use common::{err, have_tool, q, temp_dir, wait_until, RealRedis, Server};
 use redis::Value as V;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 fn cmd(c: &mut redis::Connection, args: &[&str]) {
@@ -342,28 +342,6 @@ fn dump_and_restore_agree_with_redis_both_ways() {
     }
 }
 
-/// Starts ringkv on `dir` expecting it to refuse to start; returns its output.
-fn start_fails(dir: &std::path::Path) -> String {
-    let log = dir.join("out.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ringkv"))
-        .args(["--port", &common::free_port().to_string(), "--save", ""])
-        .args(["--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = None;
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            status = child.try_wait().unwrap();
-            status.is_some()
-        }),
-        "ringkv started on a damaged dump"
-    );
-    assert_eq!(status.unwrap().code(), Some(1));
-    std::fs::read_to_string(log).unwrap()
-}
-
 #[test]
 fn damaged_dumps_stop_the_start_with_the_offset() {
     let k = Server::start(&["--enable-debug-command", "yes"]);
@@ -391,7 +369,7 @@ fn damaged_dumps_stop_the_start_with_the_offset() {
     for (name, bytes, expect) in cases {
         let dir = temp_dir(name);
         std::fs::write(dir.join("dump.rdb"), bytes).unwrap();
-        let out = start_fails(&dir);
+        let out = common::start_fails(&dir, &[]);
         assert!(out.contains(expect), "{name}: {out}");
         assert!(
             out.contains("Terminating server after rdb file reading failure."),

@@ -253,7 +253,11 @@ impl<'a> Ctx<'a> {
     /// Propagates the command as received even when it changed nothing (FLUSHALL).
     pub fn propagate_as_received(&mut self, args: &Args) {
         if self.client.prop.on {
-            self.propagate(&args.iter().collect::<Vec<_>>());
+            let mut cmd = Vec::new();
+            crate::repl::propagate::encode_into(&mut cmd, args.len(), args.iter());
+            let db = self.client.db;
+            self.client.prop.rewritten = true;
+            self.client.prop.cmds.push((db, cmd));
         }
     }
 

@@ -6,6 +6,8 @@
 //! SREM, INCRBYFLOAT becomes SET ... KEEPTTL, a blocking pop becomes the plain pop. Keys deleted
 //! because they expired propagate as DEL before the command that noticed them.
 
+use crate::resp::reply::push_i64;
+
 /// The commands one client command (or a whole EXEC) propagates, RESP-encoded, each with the
 /// database it runs in.
 #[derive(Default)]
@@ -34,34 +36,16 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
 
 /// Appends a RESP array of the `n` bulk strings of `args` to `out`.
 pub fn encode_into<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
-    let mut num = itoa_buf();
     out.push(b'*');
-    out.extend_from_slice(itoa(n as u64, &mut num));
+    push_i64(out, n as i64);
     out.extend_from_slice(b"\r\n");
     for a in args {
         out.push(b'$');
-        out.extend_from_slice(itoa(a.len() as u64, &mut num));
+        push_i64(out, a.len() as i64);
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-fn itoa(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 /// `SELECT <db>` as the stream carries it.

@@ -595,7 +595,8 @@ pub(super) fn execute(
         client.prop.on = false;
         let changed = change_counts(shared, held).0 != before.0;
         if !client.prop.rewritten && changed && spec.has(commands::WRITE) {
-            let cmd = crate::repl::propagate::encode(&args.iter().collect::<Vec<_>>());
+            let mut cmd = Vec::new();
+            crate::repl::propagate::encode_into(&mut cmd, args.len(), args.iter());
             client.prop.cmds.push((client.db, cmd));
         }
     }

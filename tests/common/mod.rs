@@ -237,6 +237,30 @@ pub fn raw_exchange_n(
     out
 }
 
+/// Starts ringkv on `dir` with `extra` arguments expecting it to refuse to start (exit code 1,
+/// as on a damaged dump or AOF); returns its output.
+pub fn start_fails(dir: &std::path::Path, extra: &[&str]) -> String {
+    let log = dir.join("out.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ringkv"))
+        .args(["--port", &free_port().to_string(), "--save", ""])
+        .args(["--dir", dir.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "ringkv started on damaged files"
+    );
+    assert_eq!(status.unwrap().code(), Some(1));
+    std::fs::read_to_string(log).unwrap()
+}
+
 /// A real redis-server on a free port, killed on drop.
 pub struct RealRedis {
     child: std::process::Child,

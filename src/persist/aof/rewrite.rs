@@ -24,7 +24,7 @@ pub fn record_commands(r: &Record, out: &mut Vec<u8>) {
 }
 
 /// Appends the commands that recreate value `v` under `key` to `out` (no expiry).
-pub fn value_commands(key: &[u8], v: &Value, out: &mut Vec<u8>) {
+fn value_commands(key: &[u8], v: &Value, out: &mut Vec<u8>) {
     let mut items: Vec<Vec<u8>> = Vec::new();
     let (name, per_item): (&[u8], usize) = match v {
         Value::Int(i) => {
