@@ -7,5 +7,6 @@ pub mod persist;
 pub mod repl;
 pub mod resp;
 pub mod runtime;
+pub mod sentinel;
 pub mod server;
 pub mod store;

@@ -1,4 +1,4 @@
-//! `ringkv [/path/to/redis.conf] [--directive value ...] [-]`: arguments → config → server.
+//! `ringkv [/path/to/redis.conf] [--directive value ...] [-]`: arguments → config → server or sentinel.
 
 use mimalloc::MiMalloc;
 
@@ -55,8 +55,7 @@ fn main() {
         }
     };
     if matches!(config.mode, Mode::Sentinel) {
-        eprintln!("Sentinel mode is not implemented yet in this build of ringkv.");
-        std::process::exit(1);
+        std::process::exit(ringkv::sentinel::run(config));
     }
     std::process::exit(ringkv::server::start::run(config));
 }

@@ -100,6 +100,16 @@ impl Ring {
         self.push(e);
     }
 
+    /// One-shot readiness poll for `events` (POLLIN, POLLOUT...): for sockets driven with
+    /// non-blocking reads and writes (the sentinel's few, small connections). The completion's
+    /// result holds the ready events.
+    pub fn poll_once(&mut self, fd: RawFd, events: i16, token: u64) {
+        let e = opcode::PollAdd::new(types::Fd(fd), events as u16 as u32)
+            .build()
+            .user_data(token);
+        self.push(e);
+    }
+
     /// One-shot poll that completes when the peer hangs up (POLLRDHUP; POLLHUP and POLLERR are
     /// always reported), not when data arrives.
     pub fn poll_hangup(&mut self, fd: RawFd, token: u64) {

@@ -270,7 +270,7 @@ fn banner(threads: usize, port: u16, pid: u32) -> String {
 }
 
 /// Opens every `bind` address. A `-` prefix marks an address that may be unavailable.
-fn listen_all(config: &Config) -> Result<Vec<RawFd>, ()> {
+pub(crate) fn listen_all(config: &Config) -> Result<Vec<RawFd>, ()> {
     let mut fds = Vec::new();
     for raw in &config.bind {
         let (optional, addr) = match raw.strip_prefix('-') {
@@ -317,7 +317,7 @@ fn listen_all(config: &Config) -> Result<Vec<RawFd>, ()> {
     Ok(fds)
 }
 
-fn daemonize() {
+pub(crate) fn daemonize() {
     // SAFETY: called before any thread is started, so fork duplicates only this thread.
     unsafe {
         match libc::fork() {
@@ -356,7 +356,7 @@ fn install_panic_hook() {
     }));
 }
 
-fn block_signals() {
+pub(crate) fn block_signals() {
     // SAFETY: builds a signal set on the stack and applies it to this thread (inherited by the
     // workers spawned after this call). SIGPIPE is ignored: sends use MSG_NOSIGNAL anyway.
     unsafe {
