@@ -946,7 +946,7 @@ fn debug(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         }
         return;
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return r.err("wrong number of arguments for 'sentinel debug' command");
     }
     for pair in argv[2..].chunks(2) {

@@ -31,8 +31,8 @@ pub fn start_if_needed(s: &mut Sentinel, master: &mut Instance, now: u64) -> boo
         if master.failover_delay_logged != master.failover_start_ms {
             master.failover_delay_logged = master.failover_start_ms;
             crate::server::log::warning(&format!(
-                "Next failover delay: I will not start a failover before {} (unix ms)",
-                master.failover_start_ms + master.failover_timeout_ms * 2
+                "Next failover delay: I will not start a failover before {}",
+                ctime((master.failover_start_ms + master.failover_timeout_ms * 2) / 1000)
             ));
         }
         return false;
@@ -445,4 +445,18 @@ pub fn send_slaveof(i: &mut Instance, target: Option<&Addr>) -> bool {
             Expect::Discard,
         )
         && send(i, &[b"EXEC"], Expect::Discard)
+}
+
+/// `Thu Dec  3 17:09:35 2026`, local time, as C's ctime prints it.
+fn ctime(unix_s: u64) -> String {
+    let t = unix_s as libc::time_t;
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: ctime_r writes at most 26 bytes into the 64-byte buffer and NUL-terminates it.
+    let p = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return unix_s.to_string();
+    }
+    // SAFETY: on success buf holds a NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    text.to_string_lossy().trim_end().to_string()
 }

@@ -25,6 +25,8 @@ pub mod failover;
 pub mod instance;
 pub mod link;
 pub mod monitor;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::{FromRawFd, RawFd};
 use std::time::Duration;
@@ -162,6 +164,15 @@ pub struct State {
 }
 
 impl State {
+    pub fn new(config: Config) -> State {
+        State {
+            s: Sentinel::new(config),
+            masters: Vec::new(),
+            clients: clients::Clients::new(),
+            shutdown: false,
+        }
+    }
+
     pub fn master_index(&self, name: &str) -> Option<usize> {
         self.masters.iter().position(|m| m.name == name)
     }
@@ -208,12 +219,7 @@ pub fn run(config: Config) -> i32 {
         return 1;
     }
     log::warning("Configuration loaded");
-    let mut st = State {
-        s: Sentinel::new(config.clone()),
-        masters: Vec::new(),
-        clients: clients::Clients::new(),
-        shutdown: false,
-    };
+    let mut st = State::new(config.clone());
     if let Err(e) = conf::load(&mut st, &config) {
         eprint!("{e}");
         return 1;

@@ -386,10 +386,8 @@ pub fn link_ready(st: &mut State, id: u64, generation: u16, pubsub: bool, write:
         }
         return;
     }
-    let open = match l.conn.fill(super::link::OUTPUT_BYTES_MAX) {
-        Ok(open) => open,
-        Err(_) => false,
-    };
+    // A read error counts as a close.
+    let open = l.conn.fill(super::link::OUTPUT_BYTES_MAX).unwrap_or(false);
     // Handle every complete reply, even when the peer closed right after sending them.
     loop {
         let i = inst_mut(&mut st.masters[mi], who);
@@ -585,21 +583,21 @@ pub fn process_hello(st: &mut State, payload: &str) {
 }
 
 /// What one INFO reply says.
-#[derive(Default)]
-struct Info {
-    run_id: Option<String>,
-    role_master: Option<bool>,
-    replicas: Vec<(String, u16)>,
-    master_link_down_since_s: Option<u64>,
-    master_host: Option<String>,
-    master_port: Option<u16>,
-    master_link_up: Option<bool>,
-    slave_priority: Option<i64>,
-    slave_repl_offset: Option<u64>,
-    replica_announced: Option<bool>,
+#[derive(Default, Debug)]
+pub struct Info {
+    pub run_id: Option<String>,
+    pub role_master: Option<bool>,
+    pub replicas: Vec<(String, u16)>,
+    pub master_link_down_since_s: Option<u64>,
+    pub master_host: Option<String>,
+    pub master_port: Option<u16>,
+    pub master_link_up: Option<bool>,
+    pub slave_priority: Option<i64>,
+    pub slave_repl_offset: Option<u64>,
+    pub replica_announced: Option<bool>,
 }
 
-fn parse_info(text: &str) -> Info {
+pub fn parse_info(text: &str) -> Info {
     let mut info = Info::default();
     for line in text.lines().take(10_000) {
         let Some((key, value)) = line.split_once(':') else {

@@ -297,7 +297,14 @@ pub(crate) fn listen_all(config: &Config) -> Result<Vec<RawFd>, ()> {
                 unsafe { libc::listen(fd, config.tcp_backlog) };
                 fds.push(fd);
             }
-            Err(e) if optional && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            // `-::*` after `*`: a dual-stack IPv4 wildcard already listens on IPv6 too.
+            Err(e)
+                if optional
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::AddrInUse
+                    ) =>
+            {
                 log::verbose(&format!("Skipping optional bind address {addr}: {e}"));
             }
             Err(e) => {
