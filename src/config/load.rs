@@ -70,6 +70,19 @@ impl Config {
         if args.is_empty() {
             return Ok(cfg);
         }
+        // `ringkv --sentinel /path/sentinel.conf ...` names the file after the mode switch.
+        let reordered: Vec<String>;
+        let args = if args.len() > 1
+            && args[0].eq_ignore_ascii_case("--sentinel")
+            && !args[1].starts_with('-')
+        {
+            reordered = std::iter::once(args[1].clone())
+                .chain(args[2..].iter().cloned())
+                .collect();
+            &reordered[..]
+        } else {
+            args
+        };
         let mut start = 0;
         if !args[0].starts_with('-') {
             cfg.config_file = Some(absolute_path(&args[0]));

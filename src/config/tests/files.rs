@@ -28,6 +28,15 @@ fn sentinel_mode() {
             text: "SENTINEL resolve-hostnames no".into()
         }
     );
+    let dir = std::env::temp_dir().join(format!("ringkv-sentinel-form-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sentinel.conf");
+    std::fs::write(&file, "sentinel monitor m 127.0.0.1 6379 2\n").unwrap();
+    let c = load(&["--sentinel", file.to_str().unwrap(), "--port", "5001"]).unwrap();
+    assert_eq!((c.mode, c.port), (Mode::Sentinel, 5001));
+    assert_eq!(c.config_file.as_deref(), Some(file.as_path()));
+    assert_eq!(c.sentinel_lines.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
     let c = load(&["--sentinel", "--port", "5000"]).unwrap();
     assert_eq!((c.mode, c.port), (Mode::Sentinel, 5000));
     let c = load(&["--port", "5000", "--sentinel"]).unwrap();
