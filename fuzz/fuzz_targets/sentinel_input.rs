@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ringkv::resp::value::parse_value;
-use ringkv::sentinel::monitor::{parse_info, process_hello};
+use ringkv::sentinel::discovery::{parse_info, process_hello};
 
 fuzz_target!(|data: &[u8]| {
     let mut pos = 0;

@@ -2,9 +2,9 @@
 //! written back (temp file, fsync, rename; the user's other lines kept) whenever it changes, so
 //! a restarted sentinel has the same ID, epochs and known instances.
 
+use super::discovery::add_replica;
 use super::events::Level;
 use super::instance::*;
-use super::monitor::add_replica;
 use super::{State, MASTERS_MAX, PEERS_MAX};
 use crate::config::{Config, ConfigError};
 use crate::runtime::clock::unix_ms;

@@ -14,11 +14,12 @@
 //! `MULTI; SLAVEOF host port (or NO ONE); CONFIG REWRITE; CLIENT KILL TYPE normal;
 //! CLIENT KILL TYPE pubsub; EXEC`.
 
+use super::discovery::add_replica;
 use super::election;
 use super::events::{describe, Level};
 use super::instance::*;
 use super::link::Expect;
-use super::monitor::{add_replica, desc, send, Who};
+use super::monitor::{desc, send, Who};
 use super::{Sentinel, MAX_DESYNC_MS};
 
 /// Starts a failover of an objectively down master when none ran recently (Redis's

@@ -2,10 +2,12 @@
 //!
 //! One thread, one io_uring, no keyspace. It owns: the monitored masters with their replicas and
 //! the other sentinels ([`instance`]), the links to them ([`link`]), the periodic work and the
-//! reading of their replies ([`monitor`]), agreement with the other sentinels ([`election`]),
-//! the failover state machine ([`failover`]), the state kept in sentinel.conf ([`conf`]), the
-//! events it logs and publishes ([`events`]), and the clients that talk to it ([`clients`],
-//! [`commands`]). It never touches the data server's store, commands or workers.
+//! reading of their replies ([`monitor`]), what INFO and hellos teach it ([`discovery`]),
+//! agreement with the other sentinels ([`election`]), the failover state machine
+//! ([`failover`]), the state kept in sentinel.conf ([`conf`]), the events it logs and publishes
+//! ([`events`]), and the clients that talk to it ([`clients`], [`commands`], and
+//! [`subcommands`] for SENTINEL ...). It never touches the data server's store, commands or
+//! workers.
 //!
 //! The algorithm and every name on the wire follow Redis's sentinel.c so that ringkv sentinels
 //! and redis-sentinel processes share one quorum: hello messages, IS-MASTER-DOWN-BY-ADDR votes,
@@ -19,12 +21,14 @@
 pub mod clients;
 pub mod commands;
 pub mod conf;
+pub mod discovery;
 pub mod election;
 pub mod events;
 pub mod failover;
 pub mod instance;
 pub mod link;
 pub mod monitor;
+pub mod subcommands;
 #[cfg(test)]
 mod tests;
 

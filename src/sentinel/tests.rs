@@ -1,11 +1,11 @@
 //! Unit tests of the sentinel's pieces that need no network: config lines, votes, replica
 //! choice, hello and INFO handling. The whole failover story is in tests/sentinel.rs.
 
+use super::discovery::{parse_info, process_hello};
 use super::election::{leader, vote};
 use super::failover::best_replica;
 use super::instance::*;
 use super::link::Link;
-use super::monitor::{parse_info, process_hello};
 use super::*;
 
 const ME: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

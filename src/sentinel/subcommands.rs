@@ -1,0 +1,517 @@
+//! SENTINEL <subcommand>: the sentinel's own API (state of masters, replicas and sentinels,
+//! votes, runtime reconfiguration), with redis-sentinel's replies and error texts.
+
+use super::events::{describe, Level};
+use super::instance::*;
+use super::{conf, election, failover, State};
+use crate::resp::Reply;
+use crate::runtime::clock::unix_ms;
+use crate::server::log;
+
+fn no_such_master(r: &mut Reply) {
+    r.err("No such master with that name");
+}
+
+pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
+    let sub = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+    let arg = |i: usize| String::from_utf8_lossy(&argv[i]).into_owned();
+    let n = argv.len();
+    let now = unix_ms();
+    match (sub.as_str(), n) {
+        ("masters", 2) => {
+            r.array(st.masters.len());
+            for m in &st.masters {
+                instance_reply(r, m, None, now);
+            }
+        }
+        ("master", 3) => match st.master_index(&arg(2)) {
+            Some(mi) => instance_reply(r, &st.masters[mi], None, now),
+            None => no_such_master(r),
+        },
+        ("replicas" | "slaves", 3) | ("sentinels", 3) => match st.master_index(&arg(2)) {
+            Some(mi) => {
+                let m = &st.masters[mi];
+                let list = if sub == "sentinels" {
+                    &m.sentinels
+                } else {
+                    &m.replicas
+                };
+                r.array(list.len());
+                for i in list {
+                    instance_reply(r, i, Some(m), now);
+                }
+            }
+            None => no_such_master(r),
+        },
+        ("myid", 2) => r.bulk(st.s.myid.as_bytes()),
+        ("get-master-addr-by-name", 3) => match st.master_index(&arg(2)) {
+            Some(mi) => {
+                let a = st.masters[mi].current_addr();
+                r.array(2);
+                r.bulk(a.host.as_bytes());
+                r.bulk(a.port.to_string().as_bytes());
+            }
+            None => r.null_array(),
+        },
+        ("is-master-down-by-addr", 6) => {
+            let (Ok(port), Ok(epoch)) = (arg(3).parse::<u16>(), arg(4).parse::<u64>()) else {
+                r.err("value is not an integer or out of range");
+                return;
+            };
+            let (down, leader, leader_epoch) = election::answer_master_down(
+                &mut st.s,
+                &mut st.masters,
+                &arg(2),
+                port,
+                epoch,
+                &arg(5),
+                now,
+            );
+            r.array(3);
+            r.int(down as i64);
+            r.bulk(leader.as_deref().unwrap_or("*").as_bytes());
+            r.int(leader_epoch as i64);
+        }
+        ("failover", 3) => {
+            let Some(mi) = st.master_index(&arg(2)) else {
+                return no_such_master(r);
+            };
+            let m = &mut st.masters[mi];
+            if m.flags & F_FAILOVER_IN_PROGRESS != 0 {
+                r.error("INPROG Failover already in progress");
+                return;
+            }
+            if failover::best_replica(&st.s, m, now).is_none() {
+                r.error("NOGOODSLAVE No suitable replica to promote");
+                return;
+            }
+            log::warning(&format!(
+                "Executing user requested FAILOVER of '{}'",
+                m.name
+            ));
+            failover::start(&mut st.s, m, now);
+            m.flags |= F_FORCE_FAILOVER;
+            r.ok();
+        }
+        ("flushconfig", 2) => {
+            conf::flush(st);
+            r.ok();
+        }
+        ("monitor", 6) => {
+            let quorum = match arg(5).parse::<i64>() {
+                Ok(q) if q > 0 => q as u32,
+                Ok(_) => return r.err("Quorum must be 1 or greater."),
+                Err(_) => return r.err("value is not an integer or out of range"),
+            };
+            let port = match arg(4).parse::<u16>() {
+                Ok(p) if p > 0 => p,
+                _ => return r.err("Invalid port number"),
+            };
+            let name = arg(2);
+            match conf::create_master(st, &name, &arg(3), port, quorum) {
+                Ok(()) => {
+                    let m = st.masters.last().expect("just added");
+                    let text = format!("{} quorum {}", describe(m, None), m.quorum);
+                    st.s.event(Level::Warning, "+monitor", &text);
+                    st.s.dirty = true;
+                    r.ok();
+                }
+                Err(e) => r.err(e.trim_end_matches('.')),
+            }
+        }
+        ("remove", 3) => match st.master_index(&arg(2)) {
+            Some(mi) => {
+                let m = st.masters.remove(mi);
+                st.s.event(Level::Warning, "-monitor", &describe(&m, None));
+                st.s.dirty = true;
+                r.ok();
+            }
+            None => no_such_master(r),
+        },
+        ("set", n) if n >= 5 && n % 2 == 1 => set(st, argv, r),
+        ("reset", 3) => {
+            let pattern = argv[2].clone();
+            let mut count = 0;
+            for mi in 0..st.masters.len() {
+                let m = &mut st.masters[mi];
+                if crate::config::glob_match(&pattern, m.name.as_bytes(), false) {
+                    failover::reset(m, now);
+                    m.sentinels.clear();
+                    let d = describe(m, None);
+                    st.s.event(Level::Warning, "+reset-master", &d);
+                    count += 1;
+                }
+            }
+            st.s.dirty = true;
+            r.int(count);
+        }
+        ("ckquorum", 3) => {
+            let Some(mi) = st.master_index(&arg(2)) else {
+                return no_such_master(r);
+            };
+            let m = &st.masters[mi];
+            let usable = 1 + m
+                .sentinels
+                .iter()
+                .filter(|k| k.flags & (F_S_DOWN | F_O_DOWN) == 0)
+                .count() as u32;
+            let voters = m.sentinels.len() as u32 + 1;
+            let mut problems = String::new();
+            if usable < m.quorum {
+                problems.push_str(&format!("{usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master"));
+            }
+            if usable < voters / 2 + 1 {
+                if !problems.is_empty() {
+                    problems.push(' ');
+                }
+                problems.push_str(&format!("{usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover"));
+            }
+            if problems.is_empty() {
+                r.simple(format!("OK {usable} usable Sentinels. Quorum and failover authorization can be reached").as_bytes());
+            } else {
+                r.error(&format!("NOQUORUM {problems}"));
+            }
+        }
+        ("config", n) if n >= 4 => config(st, argv, r),
+        ("info-cache", _) => {
+            let names: Vec<String> = if n > 2 {
+                (2..n).map(arg).collect()
+            } else {
+                st.masters.iter().map(|m| m.name.clone()).collect()
+            };
+            let found: Vec<&Instance> = names
+                .iter()
+                .filter_map(|nm| st.master_index(nm).map(|i| &st.masters[i]))
+                .collect();
+            r.array(found.len() * 2);
+            for m in found {
+                r.bulk(m.name.as_bytes());
+                r.array(1 + m.replicas.len());
+                for i in std::iter::once(m).chain(m.replicas.iter()) {
+                    r.array(2);
+                    r.int(now.saturating_sub(i.info_refresh_ms) as i64);
+                    if i.info.is_empty() {
+                        r.null();
+                    } else {
+                        r.bulk(i.info.as_bytes());
+                    }
+                }
+            }
+        }
+        ("pending-scripts", 2) => r.array(0),
+        ("simulate-failure", _) => {
+            let mut flags = 0;
+            for a in argv.iter().skip(2) {
+                match a.to_ascii_lowercase().as_slice() {
+                    b"crash-after-election" => flags |= failover::SIMFAILURE_CRASH_AFTER_ELECTION,
+                    b"crash-after-promotion" => flags |= failover::SIMFAILURE_CRASH_AFTER_PROMOTION,
+                    b"help" => {
+                        r.array(2);
+                        r.bulk(b"crash-after-election");
+                        r.bulk(b"crash-after-promotion");
+                        return;
+                    }
+                    _ => return r.err("Unknown failure simulation specified"),
+                }
+            }
+            st.s.simfailure_flags = flags;
+            r.ok();
+        }
+        ("debug", _) => debug(st, argv, r),
+        ("help", 2) => {
+            let lines = [
+                "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CKQUORUM <master-name>",
+                "CONFIG GET <param> | CONFIG SET <param> <value>",
+                "DEBUG [<param> <value> ...]",
+                "GET-MASTER-ADDR-BY-NAME <master-name>",
+                "FAILOVER <master-name>",
+                "FLUSHCONFIG",
+                "INFO-CACHE <master-name>",
+                "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
+                "MASTERS",
+                "MASTER <master-name>",
+                "MONITOR <name> <ip> <port> <quorum>",
+                "MYID",
+                "PENDING-SCRIPTS",
+                "REMOVE <master-name>",
+                "REPLICAS <master-name>",
+                "RESET <pattern>",
+                "SENTINELS <master-name>",
+                "SET <master-name> <option> <value> [<option> <value> ...]",
+                "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
+            ];
+            r.array(lines.len());
+            for l in lines {
+                r.simple(l.as_bytes());
+            }
+        }
+        _ => r.err(&format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try SENTINEL HELP.",
+            String::from_utf8_lossy(&argv[1])
+        )),
+    }
+}
+
+/// One instance as SENTINEL MASTERS / REPLICAS / SENTINELS show it: field, value pairs.
+fn instance_reply(r: &mut Reply, i: &Instance, master: Option<&Instance>, now: u64) {
+    let since = |t: u64| if t == 0 { 0 } else { now.saturating_sub(t) };
+    let mut f: Vec<(&str, String)> = vec![
+        ("name", i.name.clone()),
+        ("ip", i.addr.host.clone()),
+        ("port", i.addr.port.to_string()),
+        ("runid", i.runid.clone().unwrap_or_default()),
+        ("flags", i.flags_text()),
+        (
+            "link-pending-commands",
+            i.cmd
+                .as_ref()
+                .map(|l| l.pending.len())
+                .unwrap_or(0)
+                .to_string(),
+        ),
+        ("link-refcount", "1".into()),
+        ("last-ping-sent", since(i.act_ping_ms).to_string()),
+        ("last-ok-ping-reply", since(i.last_avail_ms).to_string()),
+        ("last-ping-reply", since(i.last_pong_ms).to_string()),
+    ];
+    if i.flags & F_S_DOWN != 0 {
+        f.push(("s-down-time", since(i.s_down_since_ms).to_string()));
+    }
+    if i.flags & F_O_DOWN != 0 {
+        f.push(("o-down-time", since(i.o_down_since_ms).to_string()));
+    }
+    f.push(("down-after-milliseconds", i.down_after_ms.to_string()));
+    if !i.is_sentinel() {
+        f.push(("info-refresh", since(i.info_refresh_ms).to_string()));
+        let role = if i.role_reported_master {
+            "master"
+        } else {
+            "slave"
+        };
+        f.push(("role-reported", role.into()));
+        f.push(("role-reported-time", since(i.role_reported_ms).to_string()));
+    }
+    if i.is_master() {
+        f.push(("config-epoch", i.config_epoch.to_string()));
+        f.push(("num-slaves", i.replicas.len().to_string()));
+        f.push(("num-other-sentinels", i.sentinels.len().to_string()));
+        f.push(("quorum", i.quorum.to_string()));
+        f.push(("failover-timeout", i.failover_timeout_ms.to_string()));
+        f.push(("parallel-syncs", i.parallel_syncs.to_string()));
+        if i.flags & F_FAILOVER_IN_PROGRESS != 0 {
+            f.push(("failover-state", i.failover_state.name().into()));
+        }
+    } else if i.is_sentinel() {
+        f.push(("last-hello-message", since(i.last_hello_ms).to_string()));
+        f.push((
+            "voted-leader",
+            i.leader.clone().unwrap_or_else(|| "?".into()),
+        ));
+        f.push(("voted-leader-epoch", i.leader_epoch.to_string()));
+    } else {
+        f.push(("master-link-down-time", i.master_link_down_ms.to_string()));
+        let up = if i.slave_master_link_up { "ok" } else { "err" };
+        f.push(("master-link-status", up.into()));
+        f.push((
+            "master-host",
+            i.slave_master_host.clone().unwrap_or_else(|| "?".into()),
+        ));
+        f.push(("master-port", i.slave_master_port.to_string()));
+        f.push(("slave-priority", i.slave_priority.to_string()));
+        f.push(("slave-repl-offset", i.slave_repl_offset.to_string()));
+        f.push(("replica-announced", (i.replica_announced as u8).to_string()));
+    }
+    let _ = master;
+    r.map(f.len());
+    for (k, v) in f {
+        r.bulk(k.as_bytes());
+        r.bulk(v.as_bytes());
+    }
+}
+
+/// SENTINEL SET <master> <option> <value> [...].
+fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
+    let name = String::from_utf8_lossy(&argv[2]).into_owned();
+    let Some(mi) = st.master_index(&name) else {
+        return no_such_master(r);
+    };
+    let mut changes = Vec::new();
+    for pair in argv[3..].chunks(2) {
+        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let val = String::from_utf8_lossy(&pair[1]).into_owned();
+        let bad = || format!("Invalid argument '{val}' for SENTINEL SET '{opt}'");
+        let m = &mut st.masters[mi];
+        let positive = || val.parse::<i64>().ok().filter(|v| *v > 0);
+        match opt.as_str() {
+            "down-after-milliseconds" => match positive() {
+                Some(v) => conf::set_down_after(m, v as u64),
+                None => return r.err(&bad()),
+            },
+            "failover-timeout" => match positive() {
+                Some(v) => m.failover_timeout_ms = v as u64,
+                None => return r.err(&bad()),
+            },
+            "parallel-syncs" => match positive() {
+                Some(v) => m.parallel_syncs = v as u32,
+                None => return r.err(&bad()),
+            },
+            "quorum" => match positive() {
+                Some(v) => m.quorum = v as u32,
+                None => return r.err(&bad()),
+            },
+            "auth-pass" => {
+                m.auth_pass = (!val.is_empty()).then(|| val.clone());
+                m.close_links();
+            }
+            "auth-user" => {
+                m.auth_user = (!val.is_empty()).then(|| val.clone());
+                m.close_links();
+            }
+            "notification-script" | "client-reconfig-script" => {
+                if st.s.deny_scripts_reconfig {
+                    return r.err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file.");
+                }
+                return r.err("Scripts are not supported by ringkv");
+            }
+            "master-reboot-down-after-period" => {
+                if val.parse::<u64>().is_err() {
+                    return r.err(&bad());
+                }
+            }
+            _ => {
+                return r.err(&format!(
+                    "Unknown option or number of arguments for SENTINEL SET '{opt}'"
+                ))
+            }
+        }
+        let shown = if opt == "auth-pass" {
+            "******".into()
+        } else {
+            val.clone()
+        };
+        changes.push(format!("{opt} {shown}"));
+    }
+    for c in changes {
+        let d = describe(&st.masters[mi], None);
+        st.s.event(Level::Notice, "+set", &format!("{d} {c}"));
+    }
+    st.s.dirty = true;
+    r.ok();
+}
+
+/// SENTINEL CONFIG GET <pattern> / SET <param> <value> [...].
+fn config(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
+    let sub = argv[2].to_ascii_lowercase();
+    if sub == b"get" && argv.len() == 4 {
+        let s = &st.s;
+        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let params: Vec<(&str, String)> = vec![
+            ("resolve-hostnames", yn(s.resolve_hostnames)),
+            ("announce-hostnames", yn(s.announce_hostnames)),
+            ("announce-ip", s.announce_ip.clone().unwrap_or_default()),
+            ("announce-port", s.announce_port.to_string()),
+            ("sentinel-user", s.sentinel_user.clone().unwrap_or_default()),
+            ("sentinel-pass", s.sentinel_pass.clone().unwrap_or_default()),
+            (
+                "loglevel",
+                format!("{:?}", s.config.loglevel).to_ascii_lowercase(),
+            ),
+        ];
+        let hits: Vec<_> = params
+            .into_iter()
+            .filter(|(k, _)| crate::config::glob_match(&argv[3], k.as_bytes(), true))
+            .collect();
+        r.map(hits.len());
+        for (k, v) in hits {
+            r.bulk(k.as_bytes());
+            r.bulk(v.as_bytes());
+        }
+        return;
+    }
+    if sub != b"set" || argv.len() % 2 != 1 {
+        return r.err(
+            "Only SENTINEL CONFIG GET <param> or SENTINEL CONFIG SET <param> <value> are supported",
+        );
+    }
+    for pair in argv[3..].chunks(2) {
+        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let val = String::from_utf8_lossy(&pair[1]).into_owned();
+        let line = vec![opt.clone(), val.clone()];
+        let result = match opt.as_str() {
+            "loglevel" => st.s.config.set("loglevel", &val).map(|_| {
+                crate::server::log::set_level(st.s.config.loglevel);
+            }),
+            "resolve-hostnames" | "announce-hostnames" | "announce-ip" | "announce-port"
+            | "sentinel-user" | "sentinel-pass" => conf::apply(st, &line),
+            _ => Err(format!("Invalid argument '{opt}' to SENTINEL CONFIG SET")),
+        };
+        if let Err(e) = result {
+            return r.err(&format!(
+                "Invalid value for SENTINEL CONFIG SET '{opt}': {e}"
+            ));
+        }
+    }
+    st.s.dirty = true;
+    r.ok();
+}
+
+/// SENTINEL DEBUG [<param> <value> ...]: shows or changes the timing constants.
+fn debug(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
+    let t = &mut st.s.timing;
+    if argv.len() == 2 {
+        let params = [
+            ("info-period", t.info_period_ms),
+            ("ping-period", t.ping_period_ms),
+            ("ask-period", t.ask_period_ms),
+            ("publish-period", t.publish_period_ms),
+            ("default-down-after", t.default_down_after_ms),
+            ("tilt-trigger", t.tilt_trigger_ms),
+            ("tilt-period", t.tilt_period_ms),
+            ("slave-reconf-timeout", t.slave_reconf_timeout_ms),
+            ("min-link-reconnect-period", t.min_link_reconnect_period_ms),
+            ("election-timeout", t.election_timeout_ms),
+        ];
+        r.map(params.len());
+        for (k, v) in params {
+            r.bulk(k.as_bytes());
+            r.bulk(v.to_string().as_bytes());
+        }
+        return;
+    }
+    if !argv.len().is_multiple_of(2) {
+        return r.err("wrong number of arguments for 'sentinel debug' command");
+    }
+    for pair in argv[2..].chunks(2) {
+        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let Some(v) = String::from_utf8_lossy(&pair[1])
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v > 0)
+        else {
+            return r.err(&format!(
+                "Invalid argument '{}' for SENTINEL DEBUG '{opt}'",
+                String::from_utf8_lossy(&pair[1])
+            ));
+        };
+        let slot = match opt.as_str() {
+            "info-period" => &mut t.info_period_ms,
+            "ping-period" => &mut t.ping_period_ms,
+            "ask-period" => &mut t.ask_period_ms,
+            "publish-period" => &mut t.publish_period_ms,
+            "default-down-after" => &mut t.default_down_after_ms,
+            "tilt-trigger" => &mut t.tilt_trigger_ms,
+            "tilt-period" => &mut t.tilt_period_ms,
+            "slave-reconf-timeout" => &mut t.slave_reconf_timeout_ms,
+            "min-link-reconnect-period" => &mut t.min_link_reconnect_period_ms,
+            "election-timeout" => &mut t.election_timeout_ms,
+            _ => {
+                return r.err(&format!(
+                    "Unknown option or number of arguments for SENTINEL DEBUG '{opt}'"
+                ))
+            }
+        };
+        *slot = v;
+    }
+    r.ok();
+}
