@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod sentinel;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub struct Server {
@@ -263,7 +265,7 @@ pub fn start_fails(dir: &std::path::Path, extra: &[&str]) -> String {
 
 /// A real redis-server on a free port, killed on drop.
 pub struct RealRedis {
-    child: std::process::Child,
+    pub child: std::process::Child,
     pub port: u16,
     pub dir: std::path::PathBuf,
 }
