@@ -476,6 +476,37 @@ impl Sentinel {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts the sentinel again on its port from its (rewritten) config file and waits until
+    /// it answers.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let mut cmd = match self.kind {
+            SentinelKind::Ringkv => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+                c.arg(&self.conf).arg("--sentinel");
+                c
+            }
+            SentinelKind::Redis => {
+                let mut c = Command::new("redis-sentinel");
+                c.arg(&self.conf);
+                c
+            }
+        };
+        let out = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        cmd.stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out));
+        self.child = cmd.spawn().expect("restart sentinel");
+        let (port, pid) = (self.port, self.child.id());
+        assert!(
+            wait_until(Duration::from_secs(10), || serves_pid(port, pid)),
+            "the sentinel did not restart; its log:\n{}",
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for Sentinel {
