@@ -430,3 +430,74 @@ fn have_python_redis() -> bool {
     }
     ok
 }
+
+/// A sentinel with `requirepass` refuses clients until AUTH; its peers get in with
+/// `sentinel sentinel-pass` (their PINGs are answered, so they are not down to each other).
+#[test]
+fn sentinels_protected_by_a_password_still_talk_to_each_other() {
+    let _serial = serial();
+    if !have_tools(DataKind::Ringkv, &[]) {
+        return;
+    }
+    let set = ReplicaSet::start(DataKind::Ringkv, 1);
+    let opts = SentinelOpts {
+        extra: vec![
+            "requirepass s3cret".into(),
+            "sentinel sentinel-pass s3cret".into(),
+        ],
+        ..SentinelOpts::default()
+    };
+    let sentinels = start_sentinels(&[RingkvSentinel; 2], set.master().port(), &opts);
+    let err = sentinel_cmd::<String>(&sentinels[0], &["SENTINEL", "MYID"]).unwrap_err();
+    assert!(err.to_string().contains("NOAUTH"), "{err}");
+    let authed = |s: &Sentinel, args: &[&str]| -> redis::RedisResult<redis::Value> {
+        let mut c = s.client();
+        redis::cmd("AUTH").arg("s3cret").query::<()>(&mut c)?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut c)
+    };
+    let wrong = {
+        let mut c = sentinels[0].client();
+        redis::cmd("AUTH")
+            .arg("nope")
+            .query::<()>(&mut c)
+            .unwrap_err()
+    };
+    assert!(wrong.to_string().contains("WRONGPASS"), "{wrong}");
+    // Each knows the other, and the other answers its PINGs (an unauthenticated PING would get
+    // -NOAUTH, which does not count as a reply).
+    let ok = poll(Duration::from_secs(20), || {
+        sentinels.iter().all(|s| {
+            let Ok(redis::Value::Array(peers)) = authed(s, &["SENTINEL", "SENTINELS", "mymaster"])
+            else {
+                return false;
+            };
+            let Some(redis::Value::Array(fields)) = peers.first() else {
+                return false;
+            };
+            let text: Vec<String> = fields
+                .iter()
+                .map(|v| redis::from_redis_value::<String>(v).unwrap_or_default())
+                .collect();
+            let field = |name: &str| {
+                text.iter()
+                    .position(|f| f == name)
+                    .map(|i| text[i + 1].clone())
+                    .unwrap_or_default()
+            };
+            peers.len() == 1
+                && field("flags") == "sentinel"
+                && field("last-ok-ping-reply")
+                    .parse::<u64>()
+                    .is_ok_and(|ms| ms < 2000)
+        })
+    });
+    assert!(
+        ok,
+        "the sentinels did not reach each other\n{}",
+        describe(&sentinels)
+    );
+}

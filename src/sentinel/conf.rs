@@ -112,7 +112,7 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             if !m.replicas.iter().any(|r| r.addr.same(&argv[2], port))
                 && m.replicas.len() < PEERS_MAX
             {
-                add_replica(&mut st.s, m, &argv[2], port, now);
+                add_replica(&mut st.s, m, &argv[2], port, now, false);
             }
         }
         ("known-sentinel", 4 | 5) => {

@@ -248,7 +248,7 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
             if master.replicas.len() >= PEERS_MAX {
                 break;
             }
-            add_replica(s, master, host, *port, now);
+            add_replica(s, master, host, *port, now, true);
             s.dirty = true;
         }
     }
@@ -308,7 +308,15 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
     failover::reconf_progress(s, master, ri, &d);
 }
 
-pub fn add_replica(s: &mut Sentinel, master: &mut Instance, host: &str, port: u16, now: u64) {
+/// A new replica of `master`, announced with `+slave` unless it comes from the config file.
+pub fn add_replica(
+    s: &mut Sentinel,
+    master: &mut Instance,
+    host: &str,
+    port: u16,
+    now: u64,
+    announce: bool,
+) {
     let id = s.next_id();
     let addr = Addr {
         host: host.to_string(),
@@ -317,8 +325,10 @@ pub fn add_replica(s: &mut Sentinel, master: &mut Instance, host: &str, port: u1
     let mut r = Instance::new(id, F_SLAVE, addr.to_string(), addr, now);
     r.down_after_ms = master.down_after_ms;
     master.replicas.push(r);
-    let d = desc(master, Who::Replica(master.replicas.len() - 1));
-    s.event(Level::Notice, "+slave", &d);
+    if announce {
+        let d = desc(master, Who::Replica(master.replicas.len() - 1));
+        s.event(Level::Notice, "+slave", &d);
+    }
 }
 
 /// The master is up, says it is a master, and its INFO is fresh (Redis's

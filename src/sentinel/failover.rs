@@ -379,7 +379,7 @@ pub fn reset_and_change_address(s: &mut Sentinel, master: &mut Instance, host: &
     master.s_down_since_ms = 0;
     master.o_down_since_ms = 0;
     for a in addrs {
-        add_replica(s, master, &a.host, a.port, now);
+        add_replica(s, master, &a.host, a.port, now, true);
     }
     s.dirty = true;
 }

@@ -493,19 +493,33 @@ impl Sentinel {
                 c
             }
         };
-        let out = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        cmd.stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out));
-        self.child = cmd.spawn().expect("restart sentinel");
-        let (port, pid) = (self.port, self.child.id());
-        assert!(
-            wait_until(Duration::from_secs(10), || serves_pid(port, pid)),
-            "the sentinel did not restart; its log:\n{}",
-            self.log_text()
-        );
+        // The killed process's listening socket can outlive it for a moment (the kernel tears
+        // its io_uring down asynchronously): a start that finds the port taken is retried.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&self.log)
+                .unwrap();
+            cmd.stdout(Stdio::from(out.try_clone().unwrap()))
+                .stderr(Stdio::from(out));
+            self.child = cmd.spawn().expect("restart sentinel");
+            let (port, pid) = (self.port, self.child.id());
+            let mut exited = false;
+            let up = wait_until(Duration::from_secs(10), || {
+                exited = !matches!(self.child.try_wait(), Ok(None));
+                exited || serves_pid(port, pid)
+            });
+            if up && !exited {
+                return;
+            }
+            assert!(
+                exited && std::time::Instant::now() < deadline,
+                "the sentinel did not restart; its log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
