@@ -46,7 +46,7 @@ pub fn start_if_needed(s: &mut Sentinel, master: &mut Instance, now: u64) -> boo
 pub fn start(s: &mut Sentinel, master: &mut Instance, now: u64) {
     master.failover_state = FailoverState::WaitStart;
     master.flags |= F_FAILOVER_IN_PROGRESS;
-    s.current_epoch += 1;
+    s.current_epoch = s.current_epoch.saturating_add(1);
     master.failover_epoch = s.current_epoch;
     s.dirty = true;
     s.event(Level::Warning, "+new-epoch", &s.current_epoch.to_string());

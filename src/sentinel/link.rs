@@ -228,6 +228,8 @@ pub enum Expect {
 pub struct Link {
     pub conn: Conn,
     pub pending: VecDeque<Expect>,
+    /// Whether the peer ever sent a byte (a link closed before that was refused or reset).
+    pub heard: bool,
 }
 
 impl Link {
@@ -235,6 +237,7 @@ impl Link {
         Ok(Link {
             conn: Conn::connect(addr, generation)?,
             pending: VecDeque::new(),
+            heard: false,
         })
     }
 

@@ -222,12 +222,18 @@ fn send_periodic(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     {
         return;
     }
-    // Replicas of a master in trouble are watched every second: promotions must be seen fast.
-    let info_period = if i.flags & F_SLAVE != 0 && (master_busy || i.master_link_down_ms != 0) {
-        1000
-    } else {
-        s.timing.info_period_ms
-    };
+    // Replicas of a master in trouble are watched every second; the replica being promoted
+    // and those being pointed at it, every tick: each INFO that shows their new role moves the
+    // failover one step (Redis waits for the 1 s INFO; polling faster changes nothing on the
+    // wire but the number of INFOs).
+    let info_period =
+        if i.flags & (F_PROMOTED | F_RECONF_SENT | F_RECONF_INPROG) != 0 && master_busy {
+            0
+        } else if i.flags & F_SLAVE != 0 && (master_busy || i.master_link_down_ms != 0) {
+            1000
+        } else {
+            s.timing.info_period_ms
+        };
     let ping_period = i.down_after_ms.min(s.timing.ping_period_ms);
     if !i.is_sentinel()
         && (i.info_refresh_ms == 0 || now.saturating_sub(i.info_refresh_ms) > info_period)
@@ -382,12 +388,18 @@ pub fn link_ready(st: &mut State, id: u64, generation: u16, pubsub: bool, write:
     l.conn.polled(write);
     if write {
         if l.conn.flush().is_err() {
+            let heard = l.heard;
             *slot = None;
+            if !pubsub {
+                cmd_link_lost(i, heard);
+            }
         }
         return;
     }
     // A read error counts as a close.
     let open = l.conn.fill(super::link::OUTPUT_BYTES_MAX).unwrap_or(false);
+    l.heard |= !l.conn.input.is_empty();
+    let heard = l.heard;
     // Handle every complete reply, even when the peer closed right after sending them.
     loop {
         let i = inst_mut(&mut st.masters[mi], who);
@@ -422,7 +434,19 @@ pub fn link_ready(st: &mut State, id: u64, generation: u16, pubsub: bool, write:
             i.pubsub = None;
         } else {
             i.cmd = None;
+            cmd_link_lost(i, heard);
         }
+    }
+}
+
+/// The command link closed. When it closed before the peer ever answered, the connection was
+/// refused or reset: the instance is unreachable since its last valid reply, so that is when its
+/// down-after period started (a killed process is then seen down within down-after of its last
+/// PONG, not one ping period later). A link that had worked (CLIENT KILL, a restart of the
+/// peer) just reconnects and its next PING decides.
+fn cmd_link_lost(i: &mut Instance, heard: bool) {
+    if !heard && (i.act_ping_ms == 0 || i.last_avail_ms < i.act_ping_ms) {
+        i.act_ping_ms = i.last_avail_ms;
     }
 }
 

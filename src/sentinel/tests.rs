@@ -261,3 +261,34 @@ fn info_parsing_reads_roles_and_replicas() {
     assert_eq!(info.replica_announced, Some(false));
     assert_eq!(info.master_link_down_since_s, Some(0));
 }
+
+#[test]
+fn a_clock_jump_enters_tilt_and_stops_acting() {
+    let mut st = state(&["monitor m 127.0.0.1 1 2"]);
+    st.masters[0].flags |= F_S_DOWN | F_O_DOWN;
+    st.s.previous_tick_ms = crate::runtime::clock::unix_ms() - 5000;
+    monitor::timer(&mut st);
+    assert!(st.s.tilt);
+    assert!(st.s.events.iter().any(|(k, _)| k == "+tilt"));
+    // In TILT no failover starts, even for an objectively down master.
+    assert_eq!(st.masters[0].failover_state, FailoverState::None);
+    monitor::timer(&mut st);
+    assert!(st.s.tilt, "TILT lasts tilt-period");
+    st.s.tilt_start_ms = 1;
+    monitor::timer(&mut st);
+    assert!(!st.s.tilt);
+    assert!(st.s.events.iter().any(|(k, _)| k == "-tilt"));
+}
+
+#[test]
+fn hostile_epochs_do_not_overflow() {
+    let mut st = state(&["monitor m 127.0.0.1 6379 2"]);
+    process_hello(
+        &mut st,
+        &format!("127.0.0.1,26380,{PEER1},18446744073709551615,m,127.0.0.1,6379,0"),
+    );
+    assert_eq!(st.s.current_epoch, u64::MAX);
+    let (s, m) = (&mut st.s, &mut st.masters[0]);
+    super::failover::start(s, m, 0);
+    assert_eq!(s.current_epoch, u64::MAX);
+}
