@@ -210,6 +210,13 @@ fn manual_failover_runtime_monitor_and_restart() {
         return;
     };
     let old = set.master().addr();
+    // Events are published on channels named after them.
+    let mut events = sentinels[1].client();
+    events
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut pubsub = events.as_pubsub();
+    pubsub.subscribe("+switch-master").unwrap();
     let ok: String = sentinel_cmd(&sentinels[0], &["SENTINEL", "FAILOVER", "mymaster"]).unwrap();
     assert_eq!(ok, "OK");
     let again: redis::RedisResult<String> =
@@ -218,6 +225,13 @@ fn manual_failover_runtime_monitor_and_restart() {
         assert!(e.to_string().contains("INPROG"), "{e}");
     }
     let new = wait_new_master(&sentinels, &old, Duration::from_secs(30));
+    let msg = pubsub.get_message().expect("a +switch-master message");
+    let payload: String = msg.get_payload().unwrap();
+    assert_eq!(
+        payload,
+        format!("mymaster {} {} {} {}", old.0, old.1, new.0, new.1)
+    );
+    drop(pubsub);
     let promoted = set.by_port(new.1).expect("a replica was promoted");
     assert!(poll(Duration::from_secs(10), || promoted.role().as_deref()
         == Some("master")));
@@ -280,6 +294,21 @@ fn manual_failover_runtime_monitor_and_restart() {
     )
     .unwrap();
     assert_eq!(ok, "OK");
+    let denied = sentinel_cmd::<String>(
+        s2,
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            "/bin/true",
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        denied.to_string().contains("denied for security reasons"),
+        "{denied}"
+    );
     let dup = sentinel_cmd::<String>(
         s2,
         &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", &port, "2"],

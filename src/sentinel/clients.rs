@@ -158,7 +158,8 @@ pub fn ready(st: &mut State, key: u64, generation: u16, write: bool) {
     }
     c.conn.polled(write);
     if write {
-        if c.conn.flush().is_err() {
+        // Broken, or a client to close once its last reply is out.
+        if c.conn.flush().is_err() || (c.closing && c.conn.drained()) {
             st.clients.slab.remove(key);
         }
         return;
@@ -217,7 +218,7 @@ pub fn ready(st: &mut State, key: u64, generation: u16, write: bool) {
     let Some(c) = st.clients.slab.get_mut(key) else {
         return;
     };
-    if !open || (c.closing && c.conn.flush().is_ok()) {
+    if !open || (c.closing && c.conn.drained()) {
         st.clients.slab.remove(key);
     }
 }

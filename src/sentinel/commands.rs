@@ -62,8 +62,12 @@ pub fn execute(st: &mut State, key: usize, argv: &[Vec<u8>]) -> Vec<u8> {
         "hello" => hello(st, key, argv, &mut out),
         "sentinel" if arity_ok(2) => super::subcommands::sentinel(st, argv, &mut r),
         "info" => {
-            let text = info(st, argv.get(1).map(|s| s.as_slice()));
-            r.verbatim(text.as_bytes());
+            if argv.len() > 2 {
+                r.err("syntax error");
+            } else {
+                let text = info(st, argv.get(1).map(|s| s.as_slice()));
+                r.bulk(text.as_bytes());
+            }
         }
         "role" if argv.len() == 1 => {
             r.array(2);
@@ -156,7 +160,8 @@ fn hello(st: &mut State, key: usize, argv: &[Vec<u8>], out: &mut Vec<u8>) {
         {
             Some(p @ 2..=3) => proto = Some(p),
             Some(_) => {
-                Reply::new(out, false).error("NOPROTO unsupported protocol version");
+                Reply::new(out, false)
+                    .error("NOPROTO sorry, this protocol version is not supported.");
                 return;
             }
             None => {
@@ -319,7 +324,7 @@ fn client(st: &mut State, key: usize, argv: &[Vec<u8>], r: &mut Reply) {
                     r.err("No such client");
                     return;
                 }
-                kill(st, &victims);
+                kill(st, key, &victims);
                 r.ok();
                 return;
             }
@@ -359,7 +364,7 @@ fn client(st: &mut State, key: usize, argv: &[Vec<u8>], r: &mut Reply) {
                 }
             }
             let n = victims.len();
-            kill(st, &victims);
+            kill(st, key, &victims);
             r.int(n as i64);
         }
         _ => r.err(&format!(
@@ -369,15 +374,14 @@ fn client(st: &mut State, key: usize, argv: &[Vec<u8>], r: &mut Reply) {
     }
 }
 
-fn kill(st: &mut State, victims: &[usize]) {
+/// Closes `victims` now, except the current client `me`, which closes after its reply.
+fn kill(st: &mut State, me: usize, victims: &[usize]) {
     for &k in victims {
-        if let Some(c) = st.clients.slab.get_mut(k) {
-            c.closing = true;
-        }
-    }
-    // The current client closes after its reply; the others now.
-    for &k in victims {
-        if st.clients.slab.get(k).is_some_and(|c| c.closing) {
+        if k == me {
+            if let Some(c) = st.clients.slab.get_mut(k) {
+                c.closing = true;
+            }
+        } else if st.clients.slab.contains(k) {
             st.clients.slab.remove(k);
         }
     }
@@ -461,7 +465,7 @@ pub fn info(st: &State, section: Option<&[u8]>) -> String {
             } else {
                 "ok"
             };
-            let a = m.current_addr();
+            let a = &m.addr;
             out.push_str(&format!(
                 "master{n}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
                 m.name,

@@ -3,7 +3,6 @@
 //! a restarted sentinel has the same ID, epochs and known instances.
 
 use super::discovery::add_replica;
-use super::events::Level;
 use super::instance::*;
 use super::{State, MASTERS_MAX, PEERS_MAX};
 use crate::config::{Config, ConfigError};
@@ -68,12 +67,13 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             st.masters[mi].parallel_syncs = parse::<u32>(&argv[2])?.max(1);
         }
         ("notification-script" | "client-reconfig-script", 3) => {
-            // Scripts are not run by ringkv; accepting the line keeps existing configs loading.
-            master_arg(st, &argv[1])?;
+            // Scripts are not run by ringkv; the line is kept so the file stays the user's.
+            let mi = master_arg(st, &argv[1])?;
             log::warning(&format!(
                 "sentinel {opt} is not supported by ringkv: the script {} will not be run",
                 argv[2]
             ));
+            keep(&mut st.masters[mi], argv, 2);
         }
         ("auth-pass", 3) => {
             let mi = master_arg(st, &argv[1])?;
@@ -139,8 +139,9 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             m.sentinels.push(k);
         }
         ("rename-command", 4) => {
-            master_arg(st, &argv[1])?;
+            let mi = master_arg(st, &argv[1])?;
             log::warning("sentinel rename-command is not supported by ringkv; commands are sent by their own names");
+            keep(&mut st.masters[mi], argv, 3);
         }
         ("announce-ip", 2) => {
             st.s.announce_ip = (!argv[1].is_empty()).then(|| argv[1].clone());
@@ -152,11 +153,23 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
         ("sentinel-user", 2) => st.s.sentinel_user = Some(argv[1].clone()),
         ("sentinel-pass", 2) => st.s.sentinel_pass = Some(argv[1].clone()),
         ("master-reboot-down-after-period", 3) => {
-            master_arg(st, &argv[1])?;
+            let mi = master_arg(st, &argv[1])?;
+            parse::<u64>(&argv[2])?;
+            keep(&mut st.masters[mi], argv, 2);
         }
         _ => return Err("Unrecognized sentinel configuration statement.".into()),
     }
     Ok(())
+}
+
+/// Keeps a line ringkv does not act on, replacing an earlier one with the same first `key`
+/// arguments.
+pub fn keep(m: &mut Instance, argv: &[String], key: usize) {
+    let line = format!("sentinel {}", argv.join(" "));
+    let prefix = format!("sentinel {} ", argv[..key].join(" ")).to_ascii_lowercase();
+    m.kept_lines
+        .retain(|l| !l.to_ascii_lowercase().starts_with(&prefix));
+    m.kept_lines.push(line);
 }
 
 fn yes_no(v: &str) -> Result<bool, String> {
@@ -256,6 +269,7 @@ pub fn lines(st: &State) -> Vec<String> {
         if let Some(p) = &m.auth_pass {
             out.push(format!("sentinel auth-pass {} {}", m.name, p));
         }
+        out.extend(m.kept_lines.iter().cloned());
         out.push(format!(
             "sentinel config-epoch {} {}",
             m.name, m.config_epoch
@@ -307,6 +321,5 @@ pub fn flush(st: &mut State) {
         log::warning(&format!(
             "WARNING: Sentinel was not able to save the new configuration on disk!!!: {e}"
         ));
-        st.s.event(Level::Warning, "-flushconfig", &e);
     }
 }

@@ -28,7 +28,16 @@ pub fn process_hello(st: &mut State, payload: &str) {
         return;
     };
     let (ip, runid, name, master_ip) = (t[0], t[2], t[4], t[5]);
-    if runid == st.s.myid || runid.len() != 40 || ip.is_empty() || master_ip.is_empty() {
+    if runid == st.s.myid || runid.len() != 40 {
+        return;
+    }
+    // Addresses go into sentinel.conf and links: only ones we could connect to.
+    if !usable_addr(ip, port, st.s.resolve_hostnames)
+        || !usable_addr(master_ip, master_port, st.s.resolve_hostnames)
+    {
+        log::verbose(&format!(
+            "Ignoring a hello with an unusable address: {payload}"
+        ));
         return;
     }
     let Some(mi) = st.master_index(name) else {
@@ -55,11 +64,11 @@ pub fn process_hello(st: &mut State, payload: &str) {
                 &format!("{} ip {ip} port {port} for {runid}", describe(master, None)),
             );
         } else if let Some(k) = master.sentinels.iter().position(|k| k.addr.same(ip, port)) {
-            // Another run ID claims this address: the old entry's address is no longer valid.
+            // Another run ID claims this address: the old entry is gone (Redis invalidates
+            // it, then drops it from every master), so it no longer counts as a voter.
             let d = desc(master, Who::Sentinel(k));
             s.event(Level::Notice, "+sentinel-invalid-addr", &d);
-            master.sentinels[k].addr.port = 0;
-            master.sentinels[k].close_links();
+            master.sentinels.remove(k);
         }
         if master.sentinels.len() >= PEERS_MAX {
             return;
@@ -107,10 +116,21 @@ pub fn process_hello(st: &mut State, payload: &str) {
             );
             s.event(Level::Warning, "+switch-master", &text);
             failover::reset_and_change_address(s, master, master_ip, master_port);
-            return;
         }
     }
     master.sentinels[k].last_hello_ms = now;
+}
+
+/// A host we could connect to (an IP, or a name with resolve-hostnames yes), with a port, and
+/// nothing that would break a config line.
+pub fn usable_addr(host: &str, port: u16, resolve_hostnames: bool) -> bool {
+    port != 0
+        && !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\')
+        && super::link::resolve(host, port, resolve_hostnames).is_some()
 }
 
 /// What one INFO reply says.
@@ -196,7 +216,10 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
             }
         }
         if is_replica {
-            i.master_link_down_ms = info.master_link_down_since_s.unwrap_or(0) * 1000;
+            i.master_link_down_ms = info
+                .master_link_down_since_s
+                .unwrap_or(0)
+                .saturating_mul(1000);
             if let Some(p) = info.slave_priority {
                 i.slave_priority = p;
             }
@@ -240,8 +263,11 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
         }
     }
     // A master tells us its replicas.
-    if who == Who::Master && info.role_master == Some(true) {
+    if who == Who::Master {
         for (host, port) in &info.replicas {
+            if !usable_addr(host, *port, s.resolve_hostnames) {
+                continue;
+            }
             if master.replicas.iter().any(|r| r.addr.same(host, *port)) {
                 continue;
             }
@@ -271,7 +297,7 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
         } else {
             // A replica that says it is a master (often the old master, back after a failover):
             // give the other sentinels time to tell us of a newer config, then make it a replica.
-            let wait_ms = s.timing.publish_period_ms * 4;
+            let wait_ms = s.timing.publish_period_ms.saturating_mul(4);
             let r = &master.replicas[ri];
             if !promoted
                 && master_looks_sane(s, master, now)
@@ -334,10 +360,10 @@ pub fn add_replica(
 /// The master is up, says it is a master, and its INFO is fresh (Redis's
 /// sentinelMasterLooksSane).
 fn master_looks_sane(s: &Sentinel, master: &Instance, now: u64) -> bool {
-    master.flags & (F_S_DOWN | F_O_DOWN | F_FAILOVER_IN_PROGRESS) == 0
+    master.flags & (F_S_DOWN | F_O_DOWN) == 0
         && master.role_reported_master
         && master.info_refresh_ms != 0
-        && now.saturating_sub(master.info_refresh_ms) < s.timing.info_period_ms * 2
+        && now.saturating_sub(master.info_refresh_ms) < s.timing.info_period_ms.saturating_mul(2)
 }
 
 /// Not subjectively down, and not down at any time in the last `ms`.

@@ -30,7 +30,7 @@ pub fn ask_master_state(s: &mut Sentinel, master: &mut Instance, now: u64, force
     let epoch = s.current_epoch.to_string();
     for k in master.sentinels.iter_mut() {
         // Answers go stale: forget what an unresponsive sentinel said.
-        if now.saturating_sub(k.last_master_down_reply_ms) > ask_ms * 5 {
+        if now.saturating_sub(k.last_master_down_reply_ms) > ask_ms.saturating_mul(5) {
             k.flags &= !F_MASTER_DOWN;
             k.leader = None;
         }
@@ -40,10 +40,12 @@ pub fn ask_master_state(s: &mut Sentinel, master: &mut Instance, now: u64, force
         if !forced && now.saturating_sub(k.last_master_down_reply_ms) < ask_ms {
             continue;
         }
-        if k.cmd
+        // A forced ask (we just became a candidate) goes out even while a "*" ask is pending.
+        let asking = k
+            .cmd
             .as_ref()
-            .is_some_and(|l| l.pending.contains(&Expect::MasterDown))
-        {
+            .is_some_and(|l| l.pending.contains(&Expect::MasterDown));
+        if asking && !forced {
             continue;
         }
         send(

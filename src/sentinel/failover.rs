@@ -28,12 +28,17 @@ pub fn start_if_needed(s: &mut Sentinel, master: &mut Instance, now: u64) -> boo
     if master.flags & F_O_DOWN == 0 || master.flags & F_FAILOVER_IN_PROGRESS != 0 {
         return false;
     }
-    if now.saturating_sub(master.failover_start_ms) < master.failover_timeout_ms * 2 {
+    if now.saturating_sub(master.failover_start_ms) < master.failover_timeout_ms.saturating_mul(2) {
         if master.failover_delay_logged != master.failover_start_ms {
             master.failover_delay_logged = master.failover_start_ms;
             crate::server::log::warning(&format!(
                 "Next failover delay: I will not start a failover before {}",
-                ctime((master.failover_start_ms + master.failover_timeout_ms * 2) / 1000)
+                ctime(
+                    (master
+                        .failover_start_ms
+                        .saturating_add(master.failover_timeout_ms.saturating_mul(2)))
+                        / 1000
+                )
             ));
         }
         return false;
@@ -115,20 +120,21 @@ pub const SIMFAILURE_CRASH_AFTER_PROMOTION: u32 = 2;
 /// priority not 0, not cut from the master for too long; then lowest priority, highest
 /// replication offset, smallest run ID.
 pub fn best_replica(s: &Sentinel, master: &Instance, now: u64) -> Option<usize> {
-    let mut max_master_down_ms = master.down_after_ms * 10;
+    let mut max_master_down_ms = master.down_after_ms.saturating_mul(10);
     if master.flags & F_S_DOWN != 0 {
-        max_master_down_ms += now.saturating_sub(master.s_down_since_ms);
+        max_master_down_ms =
+            max_master_down_ms.saturating_add(now.saturating_sub(master.s_down_since_ms));
     }
     let info_validity_ms = if master.flags & F_S_DOWN != 0 {
-        s.timing.ping_period_ms * 5
+        s.timing.ping_period_ms.saturating_mul(5)
     } else {
-        s.timing.info_period_ms * 3
+        s.timing.info_period_ms.saturating_mul(3)
     };
     let mut best: Option<usize> = None;
     for (i, r) in master.replicas.iter().enumerate() {
         if r.flags & (F_S_DOWN | F_O_DOWN) != 0
             || r.disconnected()
-            || now.saturating_sub(r.last_avail_ms) > s.timing.ping_period_ms * 5
+            || now.saturating_sub(r.last_avail_ms) > s.timing.ping_period_ms.saturating_mul(5)
             || r.slave_priority == 0
             || now.saturating_sub(r.info_refresh_ms) > info_validity_ms
             || r.master_link_down_ms > max_master_down_ms
@@ -337,6 +343,7 @@ fn detect_end(s: &mut Sentinel, master: &mut Instance, now: u64) {
                 continue;
             }
             if send_slaveof(r, Some(&target)) {
+                r.flags |= F_RECONF_SENT;
                 s.event(Level::Notice, "+slave-reconf-sent-be", &d);
             }
         }

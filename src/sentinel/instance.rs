@@ -23,6 +23,8 @@ pub const F_RECONF_INPROG: u32 = 1 << 9;
 pub const F_RECONF_DONE: u32 = 1 << 10;
 /// A failover asked for with SENTINEL FAILOVER (no election needed).
 pub const F_FORCE_FAILOVER: u32 = 1 << 11;
+/// SCRIPT KILL was sent to this busy, subjectively down instance.
+pub const F_SCRIPT_KILL_SENT: u32 = 1 << 12;
 
 /// The failover state machine's states, in order (a later state compares greater).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -97,6 +99,8 @@ pub struct Instance {
     /// Last time any reply to a PING arrived.
     pub last_pong_ms: u64,
     pub last_reconn_ms: u64,
+    /// Generation of the newest link socket.
+    pub link_generation: u16,
 
     pub last_pub_ms: u64,
     pub last_hello_ms: u64,
@@ -118,6 +122,9 @@ pub struct Instance {
     pub auth_pass: Option<String>,
     pub auth_user: Option<String>,
     pub failover_timeout_ms: u64,
+    /// `sentinel ...` lines ringkv accepts but does not act on (scripts, rename-command,
+    /// master-reboot-down-after-period), written back as they were.
+    pub kept_lines: Vec<String>,
     pub replicas: Vec<Instance>,
     pub sentinels: Vec<Instance>,
     /// On a master: whom this sentinel voted for, in `leader_epoch`. On a sentinel: whom that
@@ -162,6 +169,7 @@ impl Instance {
             last_ping_ms: 0,
             last_pong_ms: now_ms,
             last_reconn_ms: 0,
+            link_generation: 0,
             last_pub_ms: 0,
             last_hello_ms: 0,
             last_master_down_reply_ms: 0,
@@ -178,6 +186,7 @@ impl Instance {
             auth_pass: None,
             auth_user: None,
             failover_timeout_ms: super::DEFAULT_FAILOVER_TIMEOUT_MS,
+            kept_lines: Vec::new(),
             replicas: Vec::new(),
             sentinels: Vec::new(),
             leader: None,
@@ -223,10 +232,19 @@ impl Instance {
     }
 
     /// The flags as SENTINEL MASTERS shows them ("master,s_down,...").
+    /// In Redis's order: down states, kind, link, then the failover marks.
     pub fn flags_text(&self) -> String {
-        let names: [(u32, &str); 11] = [
-            (F_S_DOWN, "s_down"),
-            (F_O_DOWN, "o_down"),
+        let mut out = Vec::new();
+        for (bit, name) in [(F_S_DOWN, "s_down"), (F_O_DOWN, "o_down")] {
+            if self.flags & bit != 0 {
+                out.push(name);
+            }
+        }
+        out.push(self.kind_name());
+        if self.disconnected() {
+            out.push("disconnected");
+        }
+        let marks = [
             (F_MASTER_DOWN, "master_down"),
             (F_FAILOVER_IN_PROGRESS, "failover_in_progress"),
             (F_PROMOTED, "promoted"),
@@ -234,17 +252,12 @@ impl Instance {
             (F_RECONF_INPROG, "reconf_inprog"),
             (F_RECONF_DONE, "reconf_done"),
             (F_FORCE_FAILOVER, "force_failover"),
-            (0, ""),
-            (0, ""),
+            (F_SCRIPT_KILL_SENT, "script_kill_sent"),
         ];
-        let mut out = vec![self.kind_name()];
-        for (bit, name) in names {
-            if bit != 0 && self.flags & bit != 0 {
+        for (bit, name) in marks {
+            if self.flags & bit != 0 {
                 out.push(name);
             }
-        }
-        if self.disconnected() {
-            out.push("disconnected");
         }
         out.join(",")
     }

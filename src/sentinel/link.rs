@@ -123,6 +123,11 @@ impl Conn {
         Ok(())
     }
 
+    /// Everything queued was written.
+    pub fn drained(&self) -> bool {
+        self.output.is_empty()
+    }
+
     /// Reads everything available into `input`, up to `input_bytes_max` buffered. Ok(false):
     /// the peer closed the connection.
     pub fn fill(&mut self, input_bytes_max: usize) -> io::Result<bool> {

@@ -121,7 +121,18 @@ fn handle_instance(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) 
 /// Opens the links that are down, at most once per ping period.
 fn reconnect(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     let (user, pass) = if who_is_sentinel(who) {
-        (s.sentinel_user.clone(), s.sentinel_pass.clone())
+        // Without sentinel-pass, a sentinel uses its own requirepass for its peers (the usual
+        // setup: one password on every sentinel).
+        match &s.sentinel_pass {
+            Some(p) => (s.sentinel_user.clone(), Some(p.clone())),
+            None => (
+                None,
+                s.config
+                    .requirepass
+                    .as_ref()
+                    .map(|p| String::from_utf8_lossy(p).into_owned()),
+            ),
+        }
     } else {
         (master.auth_user.clone(), master.auth_pass.clone())
     };
@@ -140,7 +151,9 @@ fn reconnect(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
         log::verbose(&format!("Can't resolve instance address {}", i.addr));
         return;
     };
-    let generation = (s.rand() & 0xffff) as u16;
+    // Each new socket gets the next generation, so a completion for an old one never matches.
+    i.link_generation = i.link_generation.wrapping_add(2);
+    let generation = i.link_generation;
     if i.cmd.is_none() {
         match Link::open(addr, generation) {
             Ok(mut l) => {
@@ -323,13 +336,15 @@ fn check_sdown(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     }
     if i.pubsub.is_some()
         && now.saturating_sub(i.pc_conn_ms) > timing.min_link_reconnect_period_ms
-        && now.saturating_sub(i.pc_last_activity_ms) > timing.publish_period_ms * 3
+        && now.saturating_sub(i.pc_last_activity_ms) > timing.publish_period_ms.saturating_mul(3)
     {
         i.pubsub = None;
     }
     let wrong_role = i.is_master()
         && !i.role_reported_master
-        && now.saturating_sub(i.role_reported_ms) > i.down_after_ms + timing.info_period_ms * 2;
+        && now.saturating_sub(i.role_reported_ms)
+            > i.down_after_ms
+                .saturating_add(timing.info_period_ms.saturating_mul(2));
     if elapsed > i.down_after_ms || wrong_role {
         if i.flags & F_S_DOWN == 0 {
             i.s_down_since_ms = now;
@@ -337,7 +352,7 @@ fn check_sdown(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
             s.event(Level::Warning, "+sdown", &d);
         }
     } else if i.flags & F_S_DOWN != 0 {
-        i.flags &= !F_S_DOWN;
+        i.flags &= !(F_S_DOWN | F_SCRIPT_KILL_SENT);
         s.event(Level::Warning, "-sdown", &d);
     }
 }
@@ -463,6 +478,14 @@ fn on_reply(st: &mut State, mi: usize, who: Who, expect: Expect, v: Value) {
                 {
                     i.last_avail_ms = now;
                     i.act_ping_ms = 0;
+                } else if text.starts_with(b"BUSY")
+                    && i.flags & F_S_DOWN != 0
+                    && i.flags & F_SCRIPT_KILL_SENT == 0
+                {
+                    // A master stuck in a script: try to get it back before failing it over.
+                    if send(i, &[b"SCRIPT", b"KILL"], Expect::Discard) {
+                        i.flags |= F_SCRIPT_KILL_SENT;
+                    }
                 }
             }
             i.last_pong_ms = now;

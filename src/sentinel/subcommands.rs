@@ -31,10 +31,11 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         ("replicas" | "slaves", 3) | ("sentinels", 3) => match st.master_index(&arg(2)) {
             Some(mi) => {
                 let m = &st.masters[mi];
-                let list = if sub == "sentinels" {
-                    &m.sentinels
+                // Replicas that asked not to be announced (replica-announced no) are not listed.
+                let list: Vec<&Instance> = if sub == "sentinels" {
+                    m.sentinels.iter().collect()
                 } else {
-                    &m.replicas
+                    m.replicas.iter().filter(|r| r.replica_announced).collect()
                 };
                 r.array(list.len());
                 for i in list {
@@ -98,15 +99,19 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             r.ok();
         }
         ("monitor", 6) => {
-            let quorum = match arg(5).parse::<i64>() {
-                Ok(q) if q > 0 => q as u32,
-                Ok(_) => return r.err("Quorum must be 1 or greater."),
-                Err(_) => return r.err("value is not an integer or out of range"),
+            let Ok(quorum) = arg(5).parse::<i64>() else {
+                return r.err("Invalid quorum");
             };
-            let port = match arg(4).parse::<u16>() {
-                Ok(p) if p > 0 => p,
-                _ => return r.err("Invalid port number"),
+            let Ok(port) = arg(4).parse::<u16>() else {
+                return r.err("Invalid port");
             };
+            if quorum <= 0 {
+                return r.err("Quorum must be 1 or greater.");
+            }
+            let quorum = quorum.min(u32::MAX as i64) as u32;
+            if !super::discovery::usable_addr(&arg(3), port.max(1), st.s.resolve_hostnames) {
+                return r.err("Invalid IP address or hostname specified");
+            }
             let name = arg(2);
             match conf::create_master(st, &name, &arg(3), port, quorum) {
                 Ok(()) => {
@@ -116,7 +121,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                     st.s.dirty = true;
                     r.ok();
                 }
-                Err(e) => r.err(e.trim_end_matches('.')),
+                Err(e) => r.err(&e),
             }
         }
         ("remove", 3) => match st.master_index(&arg(2)) {
@@ -158,18 +163,15 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             let voters = m.sentinels.len() as u32 + 1;
             let mut problems = String::new();
             if usable < m.quorum {
-                problems.push_str(&format!("{usable} usable Sentinels. Not enough available Sentinels to reach the specified quorum for this master"));
+                problems.push_str(" Not enough available Sentinels to reach the specified quorum for this master.");
             }
             if usable < voters / 2 + 1 {
-                if !problems.is_empty() {
-                    problems.push(' ');
-                }
-                problems.push_str(&format!("{usable} usable Sentinels. Not enough available Sentinels to reach the majority and authorize a failover"));
+                problems.push_str(" Not enough available Sentinels to reach the majority and authorize a failover.");
             }
             if problems.is_empty() {
                 r.simple(format!("OK {usable} usable Sentinels. Quorum and failover authorization can be reached").as_bytes());
             } else {
-                r.error(&format!("NOQUORUM {problems}"));
+                r.error(&format!("NOQUORUM {usable} usable Sentinels.{problems}"));
             }
         }
         ("config", n) if n >= 4 => config(st, argv, r),
@@ -271,10 +273,14 @@ fn instance_reply(r: &mut Reply, i: &Instance, master: Option<&Instance>, now: u
                 .to_string(),
         ),
         ("link-refcount", "1".into()),
-        ("last-ping-sent", since(i.act_ping_ms).to_string()),
-        ("last-ok-ping-reply", since(i.last_avail_ms).to_string()),
-        ("last-ping-reply", since(i.last_pong_ms).to_string()),
     ];
+    if i.flags & F_FAILOVER_IN_PROGRESS != 0 {
+        f.push(("failover-state", i.failover_state.name().into()));
+    }
+    let ago = |t: u64| now.saturating_sub(t).to_string();
+    f.push(("last-ping-sent", since(i.act_ping_ms).to_string()));
+    f.push(("last-ok-ping-reply", ago(i.last_avail_ms)));
+    f.push(("last-ping-reply", ago(i.last_pong_ms)));
     if i.flags & F_S_DOWN != 0 {
         f.push(("s-down-time", since(i.s_down_since_ms).to_string()));
     }
@@ -299,11 +305,8 @@ fn instance_reply(r: &mut Reply, i: &Instance, master: Option<&Instance>, now: u
         f.push(("quorum", i.quorum.to_string()));
         f.push(("failover-timeout", i.failover_timeout_ms.to_string()));
         f.push(("parallel-syncs", i.parallel_syncs.to_string()));
-        if i.flags & F_FAILOVER_IN_PROGRESS != 0 {
-            f.push(("failover-state", i.failover_state.name().into()));
-        }
     } else if i.is_sentinel() {
-        f.push(("last-hello-message", since(i.last_hello_ms).to_string()));
+        f.push(("last-hello-message", ago(i.last_hello_ms)));
         f.push((
             "voted-leader",
             i.leader.clone().unwrap_or_else(|| "?".into()),
@@ -378,6 +381,8 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                 if val.parse::<u64>().is_err() {
                     return r.err(&bad());
                 }
+                let argv = [opt.clone(), m.name.clone(), val.clone()];
+                conf::keep(m, &argv, 2);
             }
             _ => {
                 return r.err(&format!(

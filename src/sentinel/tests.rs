@@ -292,3 +292,40 @@ fn hostile_epochs_do_not_overflow() {
     super::failover::start(s, m, 0);
     assert_eq!(s.current_epoch, u64::MAX);
 }
+
+#[test]
+fn lines_ringkv_does_not_act_on_are_kept() {
+    let st = state(&[
+        "monitor m 127.0.0.1 6379 2",
+        "notification-script m /bin/true",
+        "rename-command m CONFIG GUESSME",
+        "master-reboot-down-after-period m 5000",
+    ]);
+    let lines = conf::lines(&st);
+    for want in [
+        "sentinel notification-script m /bin/true",
+        "sentinel rename-command m CONFIG GUESSME",
+        "sentinel master-reboot-down-after-period m 5000",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == want),
+            "missing {want:?} in {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn hellos_with_unusable_addresses_are_ignored() {
+    let mut st = state(&["monitor m 127.0.0.1 6379 2"]);
+    for bad in [
+        format!("127.0.0.1 x,26380,{PEER1},1,m,127.0.0.1,6379,0"),
+        format!("some.host,26380,{PEER1},1,m,127.0.0.1,6379,0"),
+        format!("127.0.0.1,0,{PEER1},1,m,127.0.0.1,6379,0"),
+        format!("127.0.0.1,26380,{PEER1},1,m,bad\nhost,6380,9"),
+    ] {
+        process_hello(&mut st, &bad);
+    }
+    assert!(st.masters[0].sentinels.is_empty());
+    assert_eq!(st.masters[0].addr.port, 6379);
+    assert_eq!(st.masters[0].config_epoch, 0);
+}
