@@ -530,3 +530,31 @@ fn sentinels_protected_by_a_password_still_talk_to_each_other() {
         describe(&sentinels)
     );
 }
+
+/// `sentinel rename-command`: instances hardened by renaming CONFIG still get the failover
+/// transaction (with the plain name, redis-server would abort it with EXECABORT).
+#[test]
+fn ringkv_sentinels_use_renamed_commands() {
+    if !have_tools(DataKind::Redis, &[]) {
+        return;
+    }
+    let _serial = serial();
+    let rename = ["--rename-command", "CONFIG", "GUESSME"];
+    let set = ReplicaSet::start_mixed(DataKind::Redis, &[DataKind::Redis; 2], &rename);
+    let old = set.master().addr();
+    let opts = SentinelOpts {
+        extra: vec!["sentinel rename-command mymaster CONFIG GUESSME".into()],
+        ..SentinelOpts::default()
+    };
+    let sentinels = start_sentinels(&[RingkvSentinel; 3], old.1, &opts);
+    wait_discovered(&sentinels, 2, Duration::from_secs(30));
+    let ok: String = sentinel_cmd(&sentinels[0], &["SENTINEL", "FAILOVER", "mymaster"]).unwrap();
+    assert_eq!(ok, "OK");
+    let new = wait_new_master(&sentinels, &old, Duration::from_secs(30));
+    let promoted = set.by_port(new.1).expect("a replica was promoted");
+    assert!(poll(Duration::from_secs(10), || promoted.role().as_deref()
+        == Some("master")));
+    assert!(sentinels[0]
+        .conf_text()
+        .contains("sentinel rename-command mymaster CONFIG GUESSME"));
+}

@@ -140,8 +140,13 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
         }
         ("rename-command", 4) => {
             let mi = master_arg(st, &argv[1])?;
-            log::warning("sentinel rename-command is not supported by ringkv; commands are sent by their own names");
-            keep(&mut st.masters[mi], argv, 3);
+            let m = &mut st.masters[mi];
+            m.renames
+                .retain(|(from, _)| !from.eq_ignore_ascii_case(&argv[2]));
+            if !argv[2].eq_ignore_ascii_case(&argv[3]) {
+                m.renames.push((argv[2].clone(), argv[3].clone()));
+            }
+            m.close_links();
         }
         ("announce-ip", 2) => {
             st.s.announce_ip = (!argv[1].is_empty()).then(|| argv[1].clone());
@@ -154,8 +159,7 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
         ("sentinel-pass", 2) => st.s.sentinel_pass = Some(argv[1].clone()),
         ("master-reboot-down-after-period", 3) => {
             let mi = master_arg(st, &argv[1])?;
-            parse::<u64>(&argv[2])?;
-            keep(&mut st.masters[mi], argv, 2);
+            st.masters[mi].reboot_down_after_ms = parse::<u64>(&argv[2])?;
         }
         _ => return Err("Unrecognized sentinel configuration statement.".into()),
     }
@@ -270,6 +274,15 @@ pub fn lines(st: &State) -> Vec<String> {
             out.push(format!("sentinel auth-pass {} {}", m.name, p));
         }
         out.extend(m.kept_lines.iter().cloned());
+        if m.reboot_down_after_ms != 0 {
+            out.push(format!(
+                "sentinel master-reboot-down-after-period {} {}",
+                m.name, m.reboot_down_after_ms
+            ));
+        }
+        for (from, to) in &m.renames {
+            out.push(format!("sentinel rename-command {} {from} {to}", m.name));
+        }
         out.push(format!(
             "sentinel config-epoch {} {}",
             m.name, m.config_epoch

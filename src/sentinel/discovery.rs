@@ -211,6 +211,9 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
             if i.runid.as_deref() != Some(id) {
                 if i.runid.is_some() {
                     s.event(Level::Notice, "+reboot", &d);
+                    if i.is_master() && i.reboot_down_after_ms != 0 {
+                        i.reboot_since_ms = now;
+                    }
                 }
                 i.runid = Some(id.clone());
             }

@@ -122,9 +122,16 @@ pub struct Instance {
     pub auth_pass: Option<String>,
     pub auth_user: Option<String>,
     pub failover_timeout_ms: u64,
-    /// `sentinel ...` lines ringkv accepts but does not act on (scripts, rename-command,
-    /// master-reboot-down-after-period), written back as they were.
+    /// `sentinel ...` lines ringkv accepts but does not act on (the scripts), written back as
+    /// they were.
     pub kept_lines: Vec<String>,
+    /// `sentinel rename-command`: commands sent to this master and its replicas under another
+    /// name, as (command, new name).
+    pub renames: Vec<(String, String)>,
+    /// `master-reboot-down-after-period` (0 = off).
+    pub reboot_down_after_ms: u64,
+    /// When the master was seen rebooting (new run ID) while the period is set; 0 = not.
+    pub reboot_since_ms: u64,
     pub replicas: Vec<Instance>,
     pub sentinels: Vec<Instance>,
     /// On a master: whom this sentinel voted for, in `leader_epoch`. On a sentinel: whom that
@@ -187,6 +194,9 @@ impl Instance {
             auth_user: None,
             failover_timeout_ms: super::DEFAULT_FAILOVER_TIMEOUT_MS,
             kept_lines: Vec::new(),
+            renames: Vec::new(),
+            reboot_down_after_ms: 0,
+            reboot_since_ms: 0,
             replicas: Vec::new(),
             sentinels: Vec::new(),
             leader: None,

@@ -235,6 +235,8 @@ pub struct Link {
     pub pending: VecDeque<Expect>,
     /// Whether the peer ever sent a byte (a link closed before that was refused or reset).
     pub heard: bool,
+    /// `sentinel rename-command` of the master: (command, the name the instance knows it by).
+    pub renames: Vec<(String, String)>,
 }
 
 impl Link {
@@ -243,13 +245,25 @@ impl Link {
             conn: Conn::connect(addr, generation)?,
             pending: VecDeque::new(),
             heard: false,
+            renames: Vec::new(),
         })
     }
 
     /// Sends one command (arguments encoded as a RESP multibulk).
     pub fn command(&mut self, args: &[&[u8]], expect: Expect) -> io::Result<()> {
         let mut out = Vec::with_capacity(64);
-        encode_command(&mut out, args);
+        let renamed = self
+            .renames
+            .iter()
+            .find(|(from, _)| from.as_bytes().eq_ignore_ascii_case(args[0]));
+        match renamed {
+            Some((_, to)) => {
+                let mut mapped = args.to_vec();
+                mapped[0] = to.as_bytes();
+                encode_command(&mut out, &mapped);
+            }
+            None => encode_command(&mut out, args),
+        }
         self.pending.push_back(expect);
         self.conn.send(&out)
     }

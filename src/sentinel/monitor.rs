@@ -139,6 +139,12 @@ fn reconnect(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     let resolve_hostnames = s.resolve_hostnames;
     let ping_period = s.timing.ping_period_ms;
     let prefix = format!("sentinel-{}", &s.myid[..8.min(s.myid.len())]);
+    // Renamed commands apply to the master and its replicas, never to other sentinels.
+    let renames = if who_is_sentinel(who) {
+        Vec::new()
+    } else {
+        master.renames.clone()
+    };
     let i = inst_mut(master, who);
     if !i.disconnected() || i.addr.port == 0 {
         return;
@@ -157,6 +163,7 @@ fn reconnect(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     if i.cmd.is_none() {
         match Link::open(addr, generation) {
             Ok(mut l) => {
+                l.renames = renames.clone();
                 i.cc_conn_ms = now;
                 let ok = login(&mut l, user.as_deref(), pass.as_deref(), &prefix, "cmd").is_ok();
                 i.cmd = ok.then_some(l);
@@ -170,6 +177,7 @@ fn reconnect(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     if !i.is_sentinel() && i.pubsub.is_none() {
         match Link::open(addr, generation.wrapping_add(1)) {
             Ok(mut l) => {
+                l.renames = renames;
                 i.pc_conn_ms = now;
                 i.pc_last_activity_ms = now;
                 let ok = login(&mut l, user.as_deref(), pass.as_deref(), &prefix, "pubsub")
@@ -345,7 +353,11 @@ fn check_sdown(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
         && now.saturating_sub(i.role_reported_ms)
             > i.down_after_ms
                 .saturating_add(timing.info_period_ms.saturating_mul(2));
-    if elapsed > i.down_after_ms || wrong_role {
+    // A master that rebooted must answer PONG (not LOADING) within its reboot period.
+    let reboot_stuck = i.is_master()
+        && i.reboot_since_ms != 0
+        && now.saturating_sub(i.reboot_since_ms) > i.reboot_down_after_ms;
+    if elapsed > i.down_after_ms || wrong_role || reboot_stuck {
         if i.flags & F_S_DOWN == 0 {
             i.s_down_since_ms = now;
             i.flags |= F_S_DOWN;
@@ -478,6 +490,9 @@ fn on_reply(st: &mut State, mi: usize, who: Who, expect: Expect, v: Value) {
                 {
                     i.last_avail_ms = now;
                     i.act_ping_ms = 0;
+                    if i.reboot_since_ms != 0 && text.starts_with(b"PONG") {
+                        i.reboot_since_ms = 0;
+                    }
                 } else if text.starts_with(b"BUSY")
                     && i.flags & F_S_DOWN != 0
                     && i.flags & F_SCRIPT_KILL_SENT == 0

@@ -133,7 +133,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             }
             None => no_such_master(r),
         },
-        ("set", n) if n >= 5 && n % 2 == 1 => set(st, argv, r),
+        ("set", n) if n >= 5 => set(st, argv, r),
         ("reset", 3) => {
             let pattern = argv[2].clone();
             let mut count = 0;
@@ -340,9 +340,27 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         return no_such_master(r);
     };
     let mut changes = Vec::new();
-    for pair in argv[3..].chunks(2) {
-        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let val = String::from_utf8_lossy(&pair[1]).into_owned();
+    let mut j = 3;
+    while j < argv.len() {
+        let opt = String::from_utf8_lossy(&argv[j]).to_ascii_lowercase();
+        let unknown = || format!("Unknown option or number of arguments for SENTINEL SET '{opt}'");
+        // rename-command takes two values, every other option one.
+        let values = if opt == "rename-command" { 2 } else { 1 };
+        if j + values >= argv.len() {
+            st.s.dirty |= !changes.is_empty();
+            return r.err(&unknown());
+        }
+        let val = String::from_utf8_lossy(&argv[j + 1]).into_owned();
+        j += 1 + values;
+        if opt == "rename-command" {
+            let to = String::from_utf8_lossy(&argv[j - 1]).into_owned();
+            let line = vec![opt.clone(), name.clone(), val.clone(), to.clone()];
+            if let Err(e) = conf::apply(st, &line) {
+                return r.err(&e);
+            }
+            changes.push(format!("{opt} {val} {to}"));
+            continue;
+        }
         let bad = || format!("Invalid argument '{val}' for SENTINEL SET '{opt}'");
         let m = &mut st.masters[mi];
         let positive = || val.parse::<i64>().ok().filter(|v| *v > 0);
@@ -373,7 +391,7 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             }
             "notification-script" | "client-reconfig-script" => {
                 if st.s.deny_scripts_reconfig {
-                    return r.err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your config file.");
+                    return r.err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
                 }
                 return r.err("Scripts are not supported by ringkv");
             }
@@ -381,8 +399,7 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                 if val.parse::<u64>().is_err() {
                     return r.err(&bad());
                 }
-                let argv = [opt.clone(), m.name.clone(), val.clone()];
-                conf::keep(m, &argv, 2);
+                m.reboot_down_after_ms = val.parse::<u64>().unwrap_or(0);
             }
             _ => {
                 return r.err(&format!(

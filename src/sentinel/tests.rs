@@ -294,7 +294,7 @@ fn hostile_epochs_do_not_overflow() {
 }
 
 #[test]
-fn lines_ringkv_does_not_act_on_are_kept() {
+fn script_rename_and_reboot_lines_are_kept() {
     let st = state(&[
         "monitor m 127.0.0.1 6379 2",
         "notification-script m /bin/true",
@@ -328,4 +328,31 @@ fn hellos_with_unusable_addresses_are_ignored() {
     assert!(st.masters[0].sentinels.is_empty());
     assert_eq!(st.masters[0].addr.port, 6379);
     assert_eq!(st.masters[0].config_epoch, 0);
+}
+
+#[test]
+fn renamed_commands_go_out_under_their_new_names() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut link = Link::open(listener.local_addr().unwrap(), 1).unwrap();
+    link.renames = vec![("CONFIG".into(), "GUESSME".into())];
+    let (mut peer, _) = listener.accept().unwrap();
+    link.command(&[b"config", b"REWRITE"], link::Expect::Discard)
+        .unwrap();
+    link.command(&[b"PING"], link::Expect::Ping).unwrap();
+    let want = b"*2\r\n$7\r\nGUESSME\r\n$7\r\nREWRITE\r\n*1\r\n$4\r\nPING\r\n";
+    let mut got = vec![0u8; want.len()];
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got[..], &want[..]);
+    // The config line round-trips.
+    let st = state(&[
+        "monitor m 127.0.0.1 6379 2",
+        "rename-command m CONFIG GUESSME",
+    ]);
+    assert_eq!(
+        st.masters[0].renames,
+        vec![("CONFIG".to_string(), "GUESSME".to_string())]
+    );
 }
