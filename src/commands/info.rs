@@ -748,7 +748,8 @@ fn rusage(who: libc::c_int) -> (String, String) {
     (f(r.ru_stime), f(r.ru_utime))
 }
 
-fn cpu(out: &mut String) {
+/// The `# CPU` section (shared with the sentinel's INFO).
+pub fn cpu(out: &mut String) {
     let (sys, user) = rusage(libc::RUSAGE_SELF);
     let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
     // ringkv has no single main thread: the thread running INFO stands in for it.

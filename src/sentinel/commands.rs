@@ -438,6 +438,12 @@ pub fn info(st: &State, section: Option<&[u8]>) -> String {
             st.clients.slab.len()
         ));
     }
+    if all || section == "cpu" {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        crate::commands::info::cpu(&mut out);
+    }
     if all || section == "stats" {
         out.push_str(&format!(
             "{}# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n",

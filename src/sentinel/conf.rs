@@ -155,8 +155,8 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
         ("deny-scripts-reconfig", 2) => st.s.deny_scripts_reconfig = yes_no(&argv[1])?,
         ("resolve-hostnames", 2) => st.s.resolve_hostnames = yes_no(&argv[1])?,
         ("announce-hostnames", 2) => st.s.announce_hostnames = yes_no(&argv[1])?,
-        ("sentinel-user", 2) => st.s.sentinel_user = Some(argv[1].clone()),
-        ("sentinel-pass", 2) => st.s.sentinel_pass = Some(argv[1].clone()),
+        ("sentinel-user", 2) => st.s.sentinel_user = (!argv[1].is_empty()).then(|| argv[1].clone()),
+        ("sentinel-pass", 2) => st.s.sentinel_pass = (!argv[1].is_empty()).then(|| argv[1].clone()),
         ("master-reboot-down-after-period", 3) => {
             let mi = master_arg(st, &argv[1])?;
             st.masters[mi].reboot_down_after_ms = parse::<u64>(&argv[2])?;
@@ -217,6 +217,7 @@ pub fn create_master(
     );
     m.quorum = quorum;
     m.down_after_ms = st.s.timing.default_down_after_ms;
+    m.failover_timeout_ms = st.s.timing.default_failover_timeout_ms;
     st.masters.push(m);
     Ok(())
 }

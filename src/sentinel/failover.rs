@@ -288,10 +288,10 @@ fn reconf_next_replicas(s: &mut Sentinel, master: &mut Instance, now: u64) {
         if r.flags & F_RECONF_SENT != 0
             && now.saturating_sub(r.slave_reconf_sent_ms) > s.timing.slave_reconf_timeout_ms
         {
+            // As Redis: counted as done, yet told once more below.
             s.event(Level::Notice, "-slave-reconf-sent-timeout", &d);
             r.flags &= !F_RECONF_SENT;
             r.flags |= F_RECONF_DONE;
-            continue;
         }
         if r.flags & (F_RECONF_SENT | F_RECONF_INPROG) != 0 || r.disconnected() {
             continue;

@@ -61,11 +61,61 @@ pub struct Timing {
     pub ask_period_ms: u64,
     pub publish_period_ms: u64,
     pub default_down_after_ms: u64,
+    pub default_failover_timeout_ms: u64,
     pub tilt_trigger_ms: u64,
     pub tilt_period_ms: u64,
     pub slave_reconf_timeout_ms: u64,
     pub min_link_reconnect_period_ms: u64,
     pub election_timeout_ms: u64,
+    /// Shown for compatibility; ringkv runs no scripts.
+    pub script_max_runtime_ms: u64,
+    pub script_retry_delay_ms: u64,
+}
+
+impl Timing {
+    /// Every constant under its SENTINEL DEBUG name.
+    pub fn fields(&self) -> [(&'static str, u64); 13] {
+        [
+            ("INFO-PERIOD", self.info_period_ms),
+            ("PING-PERIOD", self.ping_period_ms),
+            ("ASK-PERIOD", self.ask_period_ms),
+            ("PUBLISH-PERIOD", self.publish_period_ms),
+            ("DEFAULT-DOWN-AFTER", self.default_down_after_ms),
+            ("DEFAULT-FAILOVER-TIMEOUT", self.default_failover_timeout_ms),
+            ("TILT-TRIGGER", self.tilt_trigger_ms),
+            ("TILT-PERIOD", self.tilt_period_ms),
+            ("SLAVE-RECONF-TIMEOUT", self.slave_reconf_timeout_ms),
+            (
+                "MIN-LINK-RECONNECT-PERIOD",
+                self.min_link_reconnect_period_ms,
+            ),
+            ("ELECTION-TIMEOUT", self.election_timeout_ms),
+            ("SCRIPT-MAX-RUNTIME", self.script_max_runtime_ms),
+            ("SCRIPT-RETRY-DELAY", self.script_retry_delay_ms),
+        ]
+    }
+
+    /// Sets the constant named `name` (upper case); false for an unknown name.
+    pub fn set(&mut self, name: &str, v: u64) -> bool {
+        let slot = match name {
+            "INFO-PERIOD" => &mut self.info_period_ms,
+            "PING-PERIOD" => &mut self.ping_period_ms,
+            "ASK-PERIOD" => &mut self.ask_period_ms,
+            "PUBLISH-PERIOD" => &mut self.publish_period_ms,
+            "DEFAULT-DOWN-AFTER" => &mut self.default_down_after_ms,
+            "DEFAULT-FAILOVER-TIMEOUT" => &mut self.default_failover_timeout_ms,
+            "TILT-TRIGGER" => &mut self.tilt_trigger_ms,
+            "TILT-PERIOD" => &mut self.tilt_period_ms,
+            "SLAVE-RECONF-TIMEOUT" => &mut self.slave_reconf_timeout_ms,
+            "MIN-LINK-RECONNECT-PERIOD" => &mut self.min_link_reconnect_period_ms,
+            "ELECTION-TIMEOUT" => &mut self.election_timeout_ms,
+            "SCRIPT-MAX-RUNTIME" => &mut self.script_max_runtime_ms,
+            "SCRIPT-RETRY-DELAY" => &mut self.script_retry_delay_ms,
+            _ => return false,
+        };
+        *slot = v;
+        true
+    }
 }
 
 impl Default for Timing {
@@ -76,11 +126,14 @@ impl Default for Timing {
             ask_period_ms: 1000,
             publish_period_ms: 2000,
             default_down_after_ms: DEFAULT_DOWN_AFTER_MS,
+            default_failover_timeout_ms: DEFAULT_FAILOVER_TIMEOUT_MS,
             tilt_trigger_ms: 2000,
             tilt_period_ms: 30_000,
             slave_reconf_timeout_ms: 10_000,
             min_link_reconnect_period_ms: 15_000,
             election_timeout_ms: 10_000,
+            script_max_runtime_ms: 60_000,
+            script_retry_delay_ms: 30_000,
         }
     }
 }

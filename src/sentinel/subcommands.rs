@@ -191,7 +191,12 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                 r.array(1 + m.replicas.len());
                 for i in std::iter::once(m).chain(m.replicas.iter()) {
                     r.array(2);
-                    r.int(now.saturating_sub(i.info_refresh_ms) as i64);
+                    let age_ms = if i.info_refresh_ms == 0 {
+                        0
+                    } else {
+                        now.saturating_sub(i.info_refresh_ms)
+                    };
+                    r.int(age_ms as i64);
                     if i.info.is_empty() {
                         r.null();
                     } else {
@@ -416,7 +421,7 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
     }
     for c in changes {
         let d = describe(&st.masters[mi], None);
-        st.s.event(Level::Notice, "+set", &format!("{d} {c}"));
+        st.s.event(Level::Warning, "+set", &format!("{d} {c}"));
     }
     st.s.dirty = true;
     r.ok();
@@ -435,10 +440,6 @@ fn config(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             ("announce-port", s.announce_port.to_string()),
             ("sentinel-user", s.sentinel_user.clone().unwrap_or_default()),
             ("sentinel-pass", s.sentinel_pass.clone().unwrap_or_default()),
-            (
-                "loglevel",
-                format!("{:?}", s.config.loglevel).to_ascii_lowercase(),
-            ),
         ];
         let hits: Vec<_> = params
             .into_iter()
@@ -451,27 +452,33 @@ fn config(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         }
         return;
     }
-    if sub != b"set" || argv.len() % 2 != 1 {
-        return r.err(
-            "Only SENTINEL CONFIG GET <param> or SENTINEL CONFIG SET <param> <value> are supported",
-        );
+    if sub != b"set" || argv.len() != 5 {
+        return r.err("Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.");
     }
-    for pair in argv[3..].chunks(2) {
-        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let val = String::from_utf8_lossy(&pair[1]).into_owned();
-        let line = vec![opt.clone(), val.clone()];
-        let result = match opt.as_str() {
-            "loglevel" => st.s.config.set("loglevel", &val).map(|_| {
-                crate::server::log::set_level(st.s.config.loglevel);
-            }),
-            "resolve-hostnames" | "announce-hostnames" | "announce-ip" | "announce-port"
-            | "sentinel-user" | "sentinel-pass" => conf::apply(st, &line),
-            _ => Err(format!("Invalid argument '{opt}' to SENTINEL CONFIG SET")),
-        };
-        if let Err(e) = result {
-            return r.err(&format!(
-                "Invalid value for SENTINEL CONFIG SET '{opt}': {e}"
-            ));
+    let opt = String::from_utf8_lossy(&argv[3]).to_ascii_lowercase();
+    let val = String::from_utf8_lossy(&argv[4]).into_owned();
+    if !matches!(
+        opt.as_str(),
+        "resolve-hostnames"
+            | "announce-hostnames"
+            | "announce-ip"
+            | "announce-port"
+            | "sentinel-user"
+            | "sentinel-pass"
+    ) {
+        return r.err(&format!("Invalid argument '{opt}' to SENTINEL CONFIG SET"));
+    }
+    if conf::apply(st, &[opt.clone(), val.clone()]).is_err() {
+        return r.err(&format!(
+            "Invalid value '{val}' to SENTINEL CONFIG SET '{opt}'"
+        ));
+    }
+    if opt == "sentinel-user" || opt == "sentinel-pass" {
+        // New credentials for the other sentinels: reconnect with them.
+        for m in st.masters.iter_mut() {
+            for k in m.sentinels.iter_mut() {
+                k.close_links();
+            }
         }
     }
     st.s.dirty = true;
@@ -482,58 +489,36 @@ fn config(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
 fn debug(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
     let t = &mut st.s.timing;
     if argv.len() == 2 {
-        let params = [
-            ("info-period", t.info_period_ms),
-            ("ping-period", t.ping_period_ms),
-            ("ask-period", t.ask_period_ms),
-            ("publish-period", t.publish_period_ms),
-            ("default-down-after", t.default_down_after_ms),
-            ("tilt-trigger", t.tilt_trigger_ms),
-            ("tilt-period", t.tilt_period_ms),
-            ("slave-reconf-timeout", t.slave_reconf_timeout_ms),
-            ("min-link-reconnect-period", t.min_link_reconnect_period_ms),
-            ("election-timeout", t.election_timeout_ms),
-        ];
-        r.map(params.len());
-        for (k, v) in params {
+        let fields = t.fields();
+        r.map(fields.len());
+        for (k, v) in fields {
             r.bulk(k.as_bytes());
             r.bulk(v.to_string().as_bytes());
         }
         return;
     }
-    if !argv.len().is_multiple_of(2) {
-        return r.err("wrong number of arguments for 'sentinel debug' command");
-    }
     for pair in argv[2..].chunks(2) {
-        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let Some(v) = String::from_utf8_lossy(&pair[1])
+        let opt = String::from_utf8_lossy(&pair[0]).to_ascii_uppercase();
+        let Some(value) = pair.get(1) else {
+            return r.err(&format!(
+                "Unknown option or number of arguments for SENTINEL DEBUG '{opt}'"
+            ));
+        };
+        let Some(v) = String::from_utf8_lossy(value)
             .parse::<u64>()
             .ok()
             .filter(|v| *v > 0)
         else {
             return r.err(&format!(
                 "Invalid argument '{}' for SENTINEL DEBUG '{opt}'",
-                String::from_utf8_lossy(&pair[1])
+                String::from_utf8_lossy(value)
             ));
         };
-        let slot = match opt.as_str() {
-            "info-period" => &mut t.info_period_ms,
-            "ping-period" => &mut t.ping_period_ms,
-            "ask-period" => &mut t.ask_period_ms,
-            "publish-period" => &mut t.publish_period_ms,
-            "default-down-after" => &mut t.default_down_after_ms,
-            "tilt-trigger" => &mut t.tilt_trigger_ms,
-            "tilt-period" => &mut t.tilt_period_ms,
-            "slave-reconf-timeout" => &mut t.slave_reconf_timeout_ms,
-            "min-link-reconnect-period" => &mut t.min_link_reconnect_period_ms,
-            "election-timeout" => &mut t.election_timeout_ms,
-            _ => {
-                return r.err(&format!(
-                    "Unknown option or number of arguments for SENTINEL DEBUG '{opt}'"
-                ))
-            }
-        };
-        *slot = v;
+        if !t.set(&opt, v) {
+            return r.err(&format!(
+                "Unknown option or number of arguments for SENTINEL DEBUG '{opt}'"
+            ));
+        }
     }
     r.ok();
 }
