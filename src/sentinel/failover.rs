@@ -70,12 +70,7 @@ pub fn state_machine(s: &mut Sentinel, master: &mut Instance, now: u64) {
         FailoverState::SendSlaveofNoone => send_slaveof_noone(s, master, now),
         FailoverState::WaitPromotion => {
             if now.saturating_sub(master.failover_state_change_ms) > master.failover_timeout_ms {
-                s.event(
-                    Level::Warning,
-                    "-failover-abort-slave-timeout",
-                    &describe(master, None),
-                );
-                abort(master, now);
+                abort_with(s, master, "-failover-abort-slave-timeout", now);
             }
         }
         FailoverState::ReconfSlaves => reconf_next_replicas(s, master, now),
@@ -90,12 +85,7 @@ fn wait_start(s: &mut Sentinel, master: &mut Instance, now: u64) {
     if !elected && master.flags & F_FORCE_FAILOVER == 0 {
         let election_timeout = s.timing.election_timeout_ms.min(master.failover_timeout_ms);
         if now.saturating_sub(master.failover_start_ms) > election_timeout {
-            s.event(
-                Level::Warning,
-                "-failover-abort-not-elected",
-                &describe(master, None),
-            );
-            abort(master, now);
+            abort_with(s, master, "-failover-abort-not-elected", now);
         }
         return;
     }
@@ -165,12 +155,7 @@ pub fn best_replica(s: &Sentinel, master: &Instance, now: u64) -> Option<usize> 
 
 fn select_slave(s: &mut Sentinel, master: &mut Instance, now: u64) {
     let Some(ri) = best_replica(s, master, now) else {
-        s.event(
-            Level::Warning,
-            "-failover-abort-no-good-slave",
-            &describe(master, None),
-        );
-        abort(master, now);
+        abort_with(s, master, "-failover-abort-no-good-slave", now);
         return;
     };
     let d = desc(master, Who::Replica(ri));
@@ -194,12 +179,7 @@ fn send_slaveof_noone(s: &mut Sentinel, master: &mut Instance, now: u64) {
     };
     if master.replicas[ri].disconnected() {
         if now.saturating_sub(master.failover_state_change_ms) > master.failover_timeout_ms {
-            s.event(
-                Level::Warning,
-                "-failover-abort-slave-timeout",
-                &describe(master, None),
-            );
-            abort(master, now);
+            abort_with(s, master, "-failover-abort-slave-timeout", now);
         }
         return;
     }
@@ -413,6 +393,12 @@ pub fn reset(master: &mut Instance, now: u64) {
     master.last_reconn_ms = 0;
     master.role_reported_master = true;
     master.role_reported_ms = now;
+}
+
+/// Logs the `-failover-abort-*` event `why`, then aborts.
+fn abort_with(s: &mut Sentinel, master: &mut Instance, why: &str, now: u64) {
+    s.event(Level::Warning, why, &describe(master, None));
+    abort(master, now);
 }
 
 pub fn abort(master: &mut Instance, now: u64) {

@@ -351,7 +351,7 @@ fn event_loop(st: &mut State, ring: &mut Ring, listeners: &[RawFd]) {
             conf::flush(st);
         }
         arm_all(st, ring);
-        if st.shutdown || signalled() {
+        if st.shutdown || crate::server::start::take_shutdown_signal(0) {
             return;
         }
     }
@@ -403,31 +403,4 @@ fn arm_instance(i: &mut Instance, ring: &mut Ring) {
         let t = token(T_PUBSUB_LINK, l.conn.generation, i.id);
         l.conn.arm(ring, t);
     }
-}
-
-/// Whether SIGTERM or SIGINT arrived (they are blocked; this takes one without waiting).
-fn signalled() -> bool {
-    // SAFETY: sigtimedwait with a zero timeout on a set of blocked signals; all pointers are to
-    // live locals.
-    let sig = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        let ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts)
-    };
-    if sig == libc::SIGTERM || sig == libc::SIGINT {
-        let name = if sig == libc::SIGTERM {
-            "SIGTERM"
-        } else {
-            "SIGINT"
-        };
-        log::warning(&format!("Received {name} scheduling shutdown..."));
-        return true;
-    }
-    false
 }

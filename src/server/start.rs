@@ -383,28 +383,37 @@ fn wait_for_shutdown(shared: &Shared) {
             log::warning("User requested shutdown...");
             return;
         }
-        // SAFETY: sigtimedwait on a set of blocked signals; all pointers are to live locals.
-        let sig = unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            let ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000_000,
-            };
-            libc::sigtimedwait(&set, std::ptr::null_mut(), &ts)
-        };
-        if sig == libc::SIGTERM || sig == libc::SIGINT {
-            let name = if sig == libc::SIGTERM {
-                "SIGTERM"
-            } else {
-                "SIGINT"
-            };
-            log::warning(&format!("Received {name} scheduling shutdown..."));
+        if take_shutdown_signal(100_000_000) {
             shared.shutdown.store(1, Ordering::Release);
             shared.wake_all();
             return;
         }
     }
+}
+
+/// Waits up to `timeout_ns` for SIGTERM or SIGINT (blocked by `block_signals`, so they queue);
+/// logs and returns true when one arrived.
+pub(crate) fn take_shutdown_signal(timeout_ns: i64) -> bool {
+    // SAFETY: sigtimedwait on a set of blocked signals; all pointers are to live locals.
+    let sig = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: timeout_ns as _,
+        };
+        libc::sigtimedwait(&set, std::ptr::null_mut(), &ts)
+    };
+    if sig == libc::SIGTERM || sig == libc::SIGINT {
+        let name = if sig == libc::SIGTERM {
+            "SIGTERM"
+        } else {
+            "SIGINT"
+        };
+        log::warning(&format!("Received {name} scheduling shutdown..."));
+        return true;
+    }
+    false
 }
