@@ -475,7 +475,7 @@ pub fn info(st: &State, section: Option<&[u8]>) -> String {
             out.push_str(&format!(
                 "master{n}:name={},status={status},address={}:{},slaves={},sentinels={}\r\n",
                 m.name,
-                a.host,
+                a.shown(),
                 a.port,
                 m.replicas.len(),
                 m.sentinels.len() + 1

@@ -3,6 +3,8 @@
 //! a restarted sentinel has the same ID, epochs and known instances.
 
 use super::discovery::add_replica;
+use std::sync::atomic::Ordering;
+
 use super::instance::*;
 use super::{State, MASTERS_MAX, PEERS_MAX};
 use crate::config::{Config, ConfigError};
@@ -127,10 +129,7 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             if m.sentinels.len() >= PEERS_MAX {
                 return Ok(());
             }
-            let addr = Addr {
-                host: argv[2].clone(),
-                port,
-            };
+            let addr = Addr::new(&argv[2], port);
             let name = runid.clone().unwrap_or_else(|| addr.to_string());
             let mut k = Instance::new(id, F_SENTINEL, name, addr, now);
             k.runid = runid;
@@ -153,8 +152,14 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
         }
         ("announce-port", 2) => st.s.announce_port = parse(&argv[1])?,
         ("deny-scripts-reconfig", 2) => st.s.deny_scripts_reconfig = yes_no(&argv[1])?,
-        ("resolve-hostnames", 2) => st.s.resolve_hostnames = yes_no(&argv[1])?,
-        ("announce-hostnames", 2) => st.s.announce_hostnames = yes_no(&argv[1])?,
+        ("resolve-hostnames", 2) => {
+            st.s.resolve_hostnames = yes_no(&argv[1])?;
+            RESOLVE_HOSTNAMES.store(st.s.resolve_hostnames, Ordering::Relaxed);
+        }
+        ("announce-hostnames", 2) => {
+            st.s.announce_hostnames = yes_no(&argv[1])?;
+            ANNOUNCE_HOSTNAMES.store(st.s.announce_hostnames, Ordering::Relaxed);
+        }
         ("sentinel-user", 2) => st.s.sentinel_user = (!argv[1].is_empty()).then(|| argv[1].clone()),
         ("sentinel-pass", 2) => st.s.sentinel_pass = (!argv[1].is_empty()).then(|| argv[1].clone()),
         ("master-reboot-down-after-period", 3) => {
@@ -209,10 +214,7 @@ pub fn create_master(
         id,
         F_MASTER,
         name.to_string(),
-        Addr {
-            host: host.to_string(),
-            port,
-        },
+        Addr::new(host, port),
         unix_ms(),
     );
     m.quorum = quorum;
@@ -248,7 +250,10 @@ pub fn lines(st: &State) -> Vec<String> {
         let current = m.current_addr();
         out.push(format!(
             "sentinel monitor {} {} {} {}",
-            m.name, current.host, current.port, m.quorum
+            m.name,
+            current.shown(),
+            current.port,
+            m.quorum
         ));
         if m.down_after_ms != super::DEFAULT_DOWN_AFTER_MS {
             out.push(format!(
@@ -296,7 +301,9 @@ pub fn lines(st: &State) -> Vec<String> {
             let a = if r.addr == *current { &m.addr } else { &r.addr };
             out.push(format!(
                 "sentinel known-replica {} {} {}",
-                m.name, a.host, a.port
+                m.name,
+                a.shown(),
+                a.port
             ));
         }
         for k in &m.sentinels {
@@ -306,7 +313,10 @@ pub fn lines(st: &State) -> Vec<String> {
             }
             out.push(format!(
                 "sentinel known-sentinel {} {} {} {}",
-                m.name, k.addr.host, k.addr.port, runid
+                m.name,
+                k.addr.shown(),
+                k.addr.port,
+                runid
             ));
         }
     }

@@ -74,16 +74,7 @@ pub fn process_hello(st: &mut State, payload: &str) {
             return;
         }
         let id = s.next_id();
-        let mut k = Instance::new(
-            id,
-            F_SENTINEL,
-            runid.to_string(),
-            Addr {
-                host: ip.to_string(),
-                port,
-            },
-            now,
-        );
+        let mut k = Instance::new(id, F_SENTINEL, runid.to_string(), Addr::new(ip, port), now);
         k.runid = Some(runid.to_string());
         k.down_after_ms = master.down_after_ms;
         k.quorum = master.quorum;
@@ -112,7 +103,11 @@ pub fn process_hello(st: &mut State, payload: &str) {
             s.event(Level::Warning, "+config-update-from", &d);
             let text = format!(
                 "{} {} {} {} {}",
-                master.name, master.addr.host, master.addr.port, master_ip, master_port
+                master.name,
+                master.addr.shown(),
+                master.addr.port,
+                master_ip,
+                master_port
             );
             s.event(Level::Warning, "+switch-master", &text);
             failover::reset_and_change_address(s, master, master_ip, master_port);
@@ -317,11 +312,10 @@ pub fn refresh_info(s: &mut Sentinel, master: &mut Instance, who: Who, text: Str
     }
     // A replica of another master: point it back at ours.
     let r = &master.replicas[ri];
-    let points_elsewhere = r.slave_master_port != master.addr.port
-        || !r
-            .slave_master_host
-            .as_deref()
-            .is_some_and(|h| h.eq_ignore_ascii_case(&master.addr.host));
+    let points_elsewhere = !r
+        .slave_master_host
+        .as_deref()
+        .is_some_and(|h| master.addr.same(h, r.slave_master_port));
     if points_elsewhere && r.slave_master_host.is_some() {
         let wait_ms = master.failover_timeout_ms;
         if master_looks_sane(s, master, now)
@@ -347,10 +341,7 @@ pub fn add_replica(
     announce: bool,
 ) {
     let id = s.next_id();
-    let addr = Addr {
-        host: host.to_string(),
-        port,
-    };
+    let addr = Addr::new(host, port);
     let mut r = Instance::new(id, F_SLAVE, addr.to_string(), addr, now);
     r.down_after_ms = master.down_after_ms;
     master.replicas.push(r);

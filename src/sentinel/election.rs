@@ -26,7 +26,10 @@ pub fn ask_master_state(s: &mut Sentinel, master: &mut Instance, now: u64, force
         "*".to_string()
     };
     let sdown = master.flags & F_S_DOWN != 0;
-    let (host, port) = (master.addr.host.clone(), master.addr.port.to_string());
+    let (host, port) = (
+        master.addr.shown().to_string(),
+        master.addr.port.to_string(),
+    );
     let epoch = s.current_epoch.to_string();
     for k in master.sentinels.iter_mut() {
         // Answers go stale: forget what an unresponsive sentinel said.

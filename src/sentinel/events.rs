@@ -26,11 +26,11 @@ pub fn describe(i: &Instance, master: Option<&Instance>) -> String {
         "{} {} {} {}",
         i.kind_name(),
         i.name,
-        i.addr.host,
+        i.addr.shown(),
         i.addr.port
     );
     if let Some(m) = master {
-        s.push_str(&format!(" @ {} {} {}", m.name, m.addr.host, m.addr.port));
+        s.push_str(&format!(" @ {} {} {}", m.name, m.addr.shown(), m.addr.port));
     }
     s
 }

@@ -338,7 +338,11 @@ pub fn switch_to_promoted(s: &mut Sentinel, master: &mut Instance) {
     };
     let text = format!(
         "{} {} {} {} {}",
-        master.name, master.addr.host, master.addr.port, to.host, to.port
+        master.name,
+        master.addr.shown(),
+        master.addr.port,
+        to.shown(),
+        to.port
     );
     s.event(Level::Warning, "+switch-master", &text);
     reset_and_change_address(s, master, &to.host, to.port);
@@ -359,10 +363,7 @@ pub fn reset_and_change_address(s: &mut Sentinel, master: &mut Instance, host: &
         addrs.push(master.addr.clone());
     }
     reset(master, now);
-    master.addr = Addr {
-        host: host.to_string(),
-        port,
-    };
+    master.addr = Addr::new(host, port);
     master.s_down_since_ms = 0;
     master.o_down_since_ms = 0;
     for a in addrs {
@@ -421,7 +422,7 @@ pub fn send_slaveof(i: &mut Instance, target: Option<&Addr>) -> bool {
     let (host, port): (&[u8], &[u8]) = match target {
         Some(a) => {
             port = a.port.to_string();
-            (a.host.as_bytes(), port.as_bytes())
+            (a.shown().as_bytes(), port.as_bytes())
         }
         None => (b"NO", b"ONE"),
     };

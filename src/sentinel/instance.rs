@@ -4,6 +4,8 @@
 //! state (address, links, ping times, down flags) is shared; the master-only and replica-only
 //! fields are simply unused on the other kinds. Times are Unix milliseconds (`*_ms`), 0 = never.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::link::Link;
 
 pub const F_MASTER: u32 = 1 << 0;
@@ -52,16 +54,53 @@ impl FailoverState {
     }
 }
 
+/// `resolve-hostnames` and `announce-hostnames`, process-wide like the log level: addresses
+/// are made and shown far from the sentinel's state (events, replies, config lines).
+pub static RESOLVE_HOSTNAMES: AtomicBool = AtomicBool::new(false);
+pub static ANNOUNCE_HOSTNAMES: AtomicBool = AtomicBool::new(false);
+
+/// An instance's address as configured (`host`, maybe a name) and as resolved (`ip`), like
+/// Redis's sentinelAddr.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Addr {
     pub host: String,
     pub port: u16,
+    /// The resolved address; `host` itself when it is an IP or could not be resolved.
+    pub ip: String,
 }
 
 impl Addr {
-    pub fn same(&self, host: &str, port: u16) -> bool {
-        self.port == port && self.host.eq_ignore_ascii_case(host)
+    pub fn new(host: &str, port: u16) -> Addr {
+        Addr {
+            host: host.to_string(),
+            port,
+            ip: resolve_ip(host).unwrap_or_else(|| host.to_string()),
+        }
     }
+
+    /// Whether `host:port` names this address: same name, or the same address once resolved
+    /// (Redis's sentinelAddrEqualsHostname).
+    pub fn same(&self, host: &str, port: u16) -> bool {
+        self.port == port
+            && (self.host.eq_ignore_ascii_case(host)
+                || self.ip == host
+                || resolve_ip(host).is_some_and(|ip| ip == self.ip))
+    }
+
+    /// What others are told: the name with `announce-hostnames yes`, else the IP.
+    pub fn shown(&self) -> &str {
+        if ANNOUNCE_HOSTNAMES.load(Ordering::Relaxed) {
+            &self.host
+        } else {
+            &self.ip
+        }
+    }
+}
+
+/// `host` as an IP: itself when it is one, else looked up with `resolve-hostnames yes`.
+fn resolve_ip(host: &str) -> Option<String> {
+    let resolve = RESOLVE_HOSTNAMES.load(Ordering::Relaxed);
+    super::link::resolve(host, 1, resolve).map(|a| a.ip().to_string())
 }
 
 impl std::fmt::Display for Addr {

@@ -293,7 +293,10 @@ fn hello_payload_tail(_s: &Sentinel, master: &Instance) -> String {
     let a = master.current_addr();
     format!(
         "{},{},{},{}",
-        master.name, a.host, a.port, master.config_epoch
+        master.name,
+        a.shown(),
+        a.port,
+        master.config_epoch
     )
 }
 

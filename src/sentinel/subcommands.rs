@@ -49,7 +49,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
             Some(mi) => {
                 let a = st.masters[mi].current_addr();
                 r.array(2);
-                r.bulk(a.host.as_bytes());
+                r.bulk(a.shown().as_bytes());
                 r.bulk(a.port.to_string().as_bytes());
             }
             None => r.null_array(),
@@ -265,7 +265,7 @@ fn instance_reply(r: &mut Reply, i: &Instance, master: Option<&Instance>, now: u
     let since = |t: u64| if t == 0 { 0 } else { now.saturating_sub(t) };
     let mut f: Vec<(&str, String)> = vec![
         ("name", i.name.clone()),
-        ("ip", i.addr.host.clone()),
+        ("ip", i.addr.shown().to_string()),
         ("port", i.addr.port.to_string()),
         ("runid", i.runid.clone().unwrap_or_default()),
         ("flags", i.flags_text()),

@@ -105,10 +105,7 @@ fn one_vote_per_epoch() {
 fn add_sentinel(st: &mut State, runid: &str, port: u16) -> usize {
     let id = st.s.next_id();
     let m = &mut st.masters[0];
-    let addr = Addr {
-        host: "127.0.0.1".into(),
-        port,
-    };
+    let addr = Addr::new("127.0.0.1", port);
     let mut k = Instance::new(id, F_SENTINEL, runid.into(), addr, 0);
     k.runid = Some(runid.into());
     m.sentinels.push(k);
@@ -150,10 +147,7 @@ fn replica_choice_follows_priority_then_offset_then_runid() {
     ];
     for (i, (runid, prio, offset, up)) in specs.iter().enumerate() {
         let id = st.s.next_id();
-        let a = Addr {
-            host: "127.0.0.1".into(),
-            port: 7000 + i as u16,
-        };
+        let a = Addr::new("127.0.0.1", 7000 + i as u16);
         let mut r = Instance::new(id, F_SLAVE, a.to_string(), a, now);
         r.runid = Some(runid.repeat(40));
         r.slave_priority = *prio;
@@ -355,4 +349,25 @@ fn renamed_commands_go_out_under_their_new_names() {
         st.masters[0].renames,
         vec![("CONFIG".to_string(), "GUESSME".to_string())]
     );
+}
+
+#[test]
+fn addresses_compare_resolved_and_show_the_ip_unless_hostnames_are_announced() {
+    use std::sync::atomic::Ordering;
+    // Only this test turns the flags on; every other test uses IP literals, for which the
+    // flags change nothing.
+    RESOLVE_HOSTNAMES.store(true, Ordering::Relaxed);
+    let a = Addr::new("localhost", 6379);
+    let resolved = a.ip.clone();
+    assert!(resolved == "127.0.0.1" || resolved == "::1", "{resolved}");
+    assert!(a.same(&resolved, 6379));
+    assert!(a.same("LOCALHOST", 6379));
+    assert!(!a.same(&resolved, 6380));
+    assert_eq!(a.shown(), resolved);
+    ANNOUNCE_HOSTNAMES.store(true, Ordering::Relaxed);
+    assert_eq!(a.shown(), "localhost");
+    ANNOUNCE_HOSTNAMES.store(false, Ordering::Relaxed);
+    RESOLVE_HOSTNAMES.store(false, Ordering::Relaxed);
+    let b = Addr::new("127.0.0.1", 1);
+    assert_eq!((b.shown(), b.ip.as_str()), ("127.0.0.1", "127.0.0.1"));
 }
