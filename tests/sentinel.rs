@@ -558,3 +558,56 @@ fn ringkv_sentinels_use_renamed_commands() {
         .conf_text()
         .contains("sentinel rename-command mymaster CONFIG GUESSME"));
 }
+
+/// The three ways to start sentinel mode: `ringkv conf --sentinel`, `ringkv --sentinel conf`,
+/// and a link named ringkv-sentinel; each serves INFO with redis_mode:sentinel, and without a
+/// config file it refuses to start, as redis-sentinel does.
+#[test]
+fn sentinel_mode_starts_in_every_documented_form() {
+    let dir = temp_dir("sentinel-forms");
+    let link = dir.join("ringkv-sentinel");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ringkv"), &link).unwrap();
+    let forms: [(&std::path::Path, bool); 3] = [
+        (std::path::Path::new(env!("CARGO_BIN_EXE_ringkv")), false),
+        (std::path::Path::new(env!("CARGO_BIN_EXE_ringkv")), true),
+        (&link, false),
+    ];
+    for (n, (program, switch_first)) in forms.into_iter().enumerate() {
+        let port = free_port();
+        let conf = dir.join(format!("s{n}.conf"));
+        std::fs::write(
+            &conf,
+            format!("port {port}\nsentinel monitor m 127.0.0.1 1 1\n"),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new(program);
+        if switch_first {
+            cmd.arg("--sentinel").arg(&conf);
+        } else if program == link {
+            cmd.arg(&conf);
+        } else {
+            cmd.arg(&conf).arg("--sentinel");
+        }
+        let mut child = cmd.stdout(std::process::Stdio::null()).spawn().unwrap();
+        let pid = child.id();
+        let up = wait_until(Duration::from_secs(10), || serves_pid(port, pid));
+        let info: Option<String> = ask(port, &["INFO", "server"]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(up, "form {n} did not start");
+        assert!(
+            info.unwrap_or_default().contains("redis_mode:sentinel"),
+            "form {n}"
+        );
+        assert!(std::fs::read_to_string(&conf)
+            .unwrap()
+            .contains("sentinel myid "));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringkv"))
+        .args(["--sentinel", "--port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Sentinel needs config file on disk"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
