@@ -77,7 +77,8 @@ pub fn on_master_down_reply(k: &mut Instance, v: &Value, now: u64) {
     let Some(leader) = leader.bytes() else {
         return;
     };
-    if *leader_epoch < 0 {
+    // A run ID is 40 characters: anything much longer is a lying peer, not a vote to keep.
+    if *leader_epoch < 0 || leader.len() > 64 {
         return;
     }
     k.last_master_down_reply_ms = now;

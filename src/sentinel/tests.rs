@@ -371,3 +371,48 @@ fn addresses_compare_resolved_and_show_the_ip_unless_hostnames_are_announced() {
     let b = Addr::new("127.0.0.1", 1);
     assert_eq!((b.shown(), b.ip.as_str()), ("127.0.0.1", "127.0.0.1"));
 }
+
+#[test]
+fn odd_vote_replies_are_ignored() {
+    use crate::resp::value::Value;
+    let mut st = state(&["monitor m 127.0.0.1 6379 2"]);
+    let k = add_sentinel(&mut st, PEER1, 26380);
+    let peer = &mut st.masters[0].sentinels[k];
+    for bad in [
+        Value::Int(1),
+        Value::Array(vec![Value::Int(1)]),
+        Value::Array(vec![
+            Value::Bulk(b"1".to_vec()),
+            Value::Bulk(b"*".to_vec()),
+            Value::Int(0),
+        ]),
+        Value::Array(vec![
+            Value::Int(1),
+            Value::Bulk(vec![b'x'; 1000]),
+            Value::Int(3),
+        ]),
+        Value::Array(vec![
+            Value::Int(1),
+            Value::Bulk(PEER2.into()),
+            Value::Int(-1),
+        ]),
+    ] {
+        super::election::on_master_down_reply(peer, &bad, 5);
+        assert_eq!(
+            (peer.flags & F_MASTER_DOWN, peer.leader.is_none()),
+            (0, true),
+            "{bad:?}"
+        );
+    }
+    let good = Value::Array(vec![
+        Value::Int(1),
+        Value::Bulk(PEER2.into()),
+        Value::Int(3),
+    ]);
+    super::election::on_master_down_reply(peer, &good, 5);
+    assert_ne!(peer.flags & F_MASTER_DOWN, 0);
+    assert_eq!(
+        (peer.leader.as_deref(), peer.leader_epoch),
+        (Some(PEER2), 3)
+    );
+}
