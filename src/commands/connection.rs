@@ -10,7 +10,7 @@ use super::{
     arg_i64, eq_ic, spec, table, Ctx, Spec, ALLOW_BUSY, DB_INDEX, FAST, LOADING, NOSCRIPT,
     NOT_INTEGER, NO_AUTH, NO_KEYS, SKIP_MONITOR, SKIP_SLOWLOG, STALE, SYNTAX,
 };
-use crate::resp::Args;
+use crate::resp::{Args, Reply};
 use crate::server::client::{ClientAction, ClientShared, ReplyMode};
 use crate::server::Msg;
 
@@ -235,7 +235,12 @@ fn hello(ctx: &mut Ctx, args: Args) {
         ctx.out.resp3 = v == 3;
     }
     let proto = if ctx.client.resp3 { 3 } else { 2 };
-    let out = &mut ctx.out;
+    hello_reply(&mut ctx.out, proto, ctx.client.id, b"standalone");
+}
+
+/// HELLO's reply map: server, version, proto, id, mode (`standalone` or `sentinel`), role,
+/// modules. Shared with sentinel mode.
+pub fn hello_reply(out: &mut Reply, proto: i64, id: u64, mode: &[u8]) {
     out.map(7);
     out.bulk(b"server");
     out.bulk(b"redis");
@@ -244,9 +249,9 @@ fn hello(ctx: &mut Ctx, args: Args) {
     out.bulk(b"proto");
     out.int(proto);
     out.bulk(b"id");
-    out.int(ctx.client.id as i64);
+    out.int(id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(mode);
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");

@@ -277,11 +277,16 @@ impl<'a> Ctx<'a> {
 
 /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' `, as Redis words it.
 pub fn unknown_command_text(args: &Args) -> String {
+    unknown_command_text_of(args.iter())
+}
+
+/// [`unknown_command_text`] for arguments held elsewhere (the sentinel's), name first.
+pub fn unknown_command_text_of<'a>(mut args: impl Iterator<Item = &'a [u8]>) -> String {
     let mut s = format!(
         "ERR unknown command '{}', with args beginning with: ",
-        printable(args.get(0), 128)
+        printable(args.next().unwrap_or_default(), 128)
     );
-    for a in args.iter().skip(1) {
+    for a in args {
         if s.len() >= 256 {
             break;
         }

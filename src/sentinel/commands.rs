@@ -102,18 +102,9 @@ pub fn execute(st: &mut State, key: usize, argv: &[Vec<u8>]) -> Vec<u8> {
         }
         "ping" | "auth" | "sentinel" | "role" | "client" | "subscribe" | "psubscribe"
         | "publish" => r.err(&format!("wrong number of arguments for '{name}' command")),
-        _ => {
-            let args = argv
-                .iter()
-                .skip(1)
-                .take(8)
-                .map(|a| format!("'{}' ", String::from_utf8_lossy(a)))
-                .collect::<String>();
-            r.err(&format!(
-                "unknown command '{}', with args beginning with: {args}",
-                String::from_utf8_lossy(&argv[0])
-            ));
-        }
+        _ => r.error(&crate::commands::unknown_command_text_of(
+            argv.iter().map(|a| a.as_slice()),
+        )),
     }
     out
 }
@@ -210,22 +201,13 @@ fn hello(st: &mut State, key: usize, argv: &[Vec<u8>], out: &mut Vec<u8>) {
     if setname.is_some() {
         c.name = setname;
     }
-    let mut r = Reply::new(out, c.resp3);
-    r.map(7);
-    r.bulk(b"server");
-    r.bulk(b"redis");
-    r.bulk(b"version");
-    r.bulk(crate::server::start::REDIS_VERSION.as_bytes());
-    r.bulk(b"proto");
-    r.int(if c.resp3 { 3 } else { 2 });
-    r.bulk(b"id");
-    r.int(c.id as i64);
-    r.bulk(b"mode");
-    r.bulk(b"sentinel");
-    r.bulk(b"role");
-    r.bulk(b"master");
-    r.bulk(b"modules");
-    r.array(0);
+    let proto = if c.resp3 { 3 } else { 2 };
+    crate::commands::connection::hello_reply(
+        &mut Reply::new(out, c.resp3),
+        proto,
+        c.id,
+        b"sentinel",
+    );
 }
 
 fn subscribe(st: &mut State, key: usize, argv: &[Vec<u8>], out: &mut Vec<u8>, on: bool) {
