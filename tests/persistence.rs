@@ -680,3 +680,102 @@ fn key_load_delay_holds_the_load_open() {
     assert!(started.elapsed() >= Duration::from_millis(600));
     assert_eq!(q::<i64>(&mut kc, &["DBSIZE"]).unwrap(), 300);
 }
+
+/// While the start-up load runs (held open by `key-load-delay`), the server answers: INFO
+/// reports `loading:1` with its progress, commands without Redis's `loading` flag (PING, GET,
+/// SET, DBSIZE) get `-LOADING`, CONFIG GET works. When the load ends every key is there and
+/// the same commands run.
+#[test]
+fn clients_get_loading_until_the_start_up_load_ends() {
+    let k = Server::start(&["--enable-debug-command", "yes"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["DEBUG", "POPULATE", "3000"]);
+    cmd(&mut kc, &["SAVE"]);
+    let dir = copy_dump(&k.dir, "loading");
+    drop(kc);
+    drop(k);
+    let l = Server::start_loading(&["--dir", dir.to_str().unwrap(), "--key-load-delay", "500"]);
+    let mut lc = l.client();
+    let info: String = q(&mut lc, &["INFO", "persistence"]).unwrap();
+    assert!(info.contains("\r\nloading:1\r\n"), "{info}");
+    for f in [
+        "loading_start_time:",
+        "loading_total_bytes:",
+        "loading_loaded_perc:",
+    ] {
+        assert!(info.contains(f), "{f} missing: {info}");
+    }
+    for c in [
+        &["PING"][..],
+        &["GET", "key:1"],
+        &["SET", "a", "1"],
+        &["DBSIZE"],
+    ] {
+        let e = err(q::<redis::Value>(&mut lc, c));
+        assert!(
+            e.contains("LOADING") && e.contains("Redis is loading the dataset in memory"),
+            "{c:?}: {e}"
+        );
+    }
+    let port: Vec<String> = q(&mut lc, &["CONFIG", "GET", "port"]).unwrap();
+    assert_eq!(port[1], l.port.to_string());
+    assert!(wait_until(Duration::from_secs(30), || {
+        q::<String>(&mut lc, &["INFO", "persistence"])
+            .is_ok_and(|i| i.contains("\r\nloading:0\r\n"))
+    }));
+    assert_eq!(q::<i64>(&mut lc, &["DBSIZE"]).unwrap(), 3000);
+    assert_eq!(q::<String>(&mut lc, &["GET", "key:1"]).unwrap(), "value:1");
+    assert_eq!(q::<String>(&mut lc, &["PING"]).unwrap(), "PONG");
+    let log = l.log_text();
+    let done = log.find("DB loaded from disk").expect("load logged");
+    let ready = log
+        .find("Ready to accept connections")
+        .expect("ready logged");
+    assert!(done < ready, "{log}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SHUTDOWN during the start-up load (here of the AOF) stops the load and exits at once,
+/// without the final save its save points would otherwise ask for (the dataset is partial);
+/// the AOF is left intact and loads completely on the next start.
+#[test]
+fn shutdown_during_the_start_up_load_stops_it_without_saving() {
+    let dir = temp_dir("aof-loading");
+    let d = dir.to_str().unwrap();
+    let mut k = Server::start(&["--dir", d, "--appendonly", "yes"]);
+    let mut kc = k.client();
+    for i in 0..2000 {
+        cmd(&mut kc, &["SET", &format!("k{i}"), "v"]);
+    }
+    let _ = q::<V>(&mut kc, &["SHUTDOWN", "NOSAVE"]);
+    assert!(wait_until(Duration::from_secs(10), || k
+        .child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    // 2000 keys at 5 ms each: the load cannot end in less than 10 s.
+    let args = ["--dir", d, "--appendonly", "yes", "--save", "60 1"];
+    let mut slow = args.to_vec();
+    slow.extend(["--key-load-delay", "5000"]);
+    let mut l = Server::start_loading(&slow);
+    let mut lc = l.client();
+    let info: String = q(&mut lc, &["INFO", "persistence"]).unwrap();
+    assert!(info.contains("\r\nloading:1\r\n"), "{info}");
+    assert!(err(q::<V>(&mut lc, &["GET", "k1"])).contains("LOADING"));
+    let _ = q::<V>(&mut lc, &["SHUTDOWN"]);
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            status = l.child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "SHUTDOWN did not stop the load"
+    );
+    assert!(status.unwrap().success());
+    assert!(l.log_text().contains("Loading stopped"), "{}", l.log_text());
+    assert!(!dir.join("dump.rdb").exists(), "saved a partial dataset");
+    let r = Server::start(&args);
+    assert_eq!(q::<i64>(&mut r.client(), &["DBSIZE"]).unwrap(), 2000);
+    drop(r);
+    let _ = std::fs::remove_dir_all(dir);
+}

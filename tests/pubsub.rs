@@ -145,3 +145,45 @@ fn subscribed_mode_restrictions() {
         "RESET unsubscribed"
     );
 }
+
+/// A client with subscriptions is a pubsub client, as in Redis: CLIENT LIST shows its counts
+/// and flag P and lists it under TYPE pubsub, not normal; CLIENT KILL TYPE pubsub closes it
+/// (Sentinel's failover transaction relies on that) and TYPE normal spares it.
+#[test]
+fn subscribers_are_pubsub_clients() {
+    let k = Server::start(&["--threads", "2"]);
+    let mut sub = k.raw();
+    let want: &[u8] = b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n\
+        *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n\
+        *3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n";
+    let got = raw_exchange_n(
+        &mut sub,
+        b"SUBSCRIBE a b\r\nPSUBSCRIBE p*\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&got));
+    let mut c = k.client();
+    let pubsub: String = q(&mut c, &["CLIENT", "LIST", "TYPE", "pubsub"]).unwrap();
+    assert_eq!(pubsub.lines().count(), 1, "{pubsub}");
+    assert!(pubsub.contains(" flags=P ") && pubsub.contains(" sub=2 psub=1 ssub=0 "));
+    let normal: String = q(&mut c, &["CLIENT", "LIST", "TYPE", "normal"]).unwrap();
+    assert_eq!(normal.lines().count(), 1, "only this client: {normal}");
+    assert_eq!(
+        q::<i64>(
+            &mut c,
+            &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        q::<i64>(&mut c, &["CLIENT", "KILL", "TYPE", "pubsub"]).unwrap(),
+        1
+    );
+    sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let _ = sub.read_to_end(&mut rest);
+    let list: String = q(&mut c, &["CLIENT", "LIST"]).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+}

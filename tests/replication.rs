@@ -605,3 +605,69 @@ fn idle_timeout_spares_replication_links() {
     assert_eq!(q::<String>(&mut kc, &["GET", "after"]).unwrap(), "1");
     assert_eq!(info(&mut mc, "stats", "sync_full").unwrap(), "1");
 }
+
+/// While a ringkv replica loads a full sync (held open by `key-load-delay`), clients of its
+/// other thread get `-LOADING`, as from a Redis replica; afterwards every key is there.
+#[test]
+fn a_replica_loading_a_full_sync_answers_loading() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    cmd(&mut mc, &["DEBUG", "POPULATE", "2000"]);
+    // 2000 keys at 1 ms each: the replica's load takes at least 2 s.
+    let k = master(&["--threads", "2", "--key-load-delay", "1000"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    let mut replies = Vec::new();
+    let saw_loading = wait_until(Duration::from_secs(30), || {
+        // A fresh connection each time: one that lands on the loading thread waits.
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", k.port)) else {
+            return false;
+        };
+        let reply = common::raw_exchange(&mut s, b"PING\r\n", Duration::from_millis(200));
+        replies.push(String::from_utf8_lossy(&reply).into_owned());
+        reply.starts_with(b"-LOADING Redis is loading the dataset in memory\r\n")
+    });
+    assert!(saw_loading, "{replies:?}");
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(q::<i64>(&mut kc, &["DBSIZE"]).unwrap(), 2000);
+    assert_eq!(q::<String>(&mut kc, &["PING"]).unwrap(), "PONG");
+}
+
+/// `repl-diskless-load disabled` (the default) keeps the master's snapshot as the replica's
+/// dump file before loading it, as Redis does; `swapdb` loads it from memory and writes no
+/// file. The log says which ("to disk" / "to parser").
+#[test]
+fn diskless_load_decides_whether_the_snapshot_lands_on_disk() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let port = m.port.to_string();
+    for (mode, on_disk) in [("disabled", true), ("swapdb", false)] {
+        let dir = common::temp_dir("disk-load");
+        let d = dir.to_str().unwrap();
+        let k = master(&[
+            "--dir",
+            d,
+            "--repl-diskless-load",
+            mode,
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ]);
+        let mut kc = k.client();
+        assert!(caught_up(&mut mc, &mut kc));
+        assert_eq!(digest(&mut mc), digest(&mut kc));
+        assert_eq!(dir.join("dump.rdb").exists(), on_disk, "{mode}");
+        let word = if on_disk { "to disk" } else { "to parser" };
+        let line = format!("receiving streamed RDB from master with EOF {word}");
+        assert!(k.log_text().contains(&line), "{mode}: {}", k.log_text());
+        drop(kc);
+        drop(k);
+        if on_disk {
+            // The file is the master's dataset: a server started on it has the same digest.
+            let c = master(&["--dir", d]);
+            assert_eq!(digest(&mut c.client()), digest(&mut mc));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -138,10 +138,26 @@ pub fn replay(
     let mut done = Replayed::default();
     let files: Vec<_> = m.base.iter().chain(m.incrs.iter()).collect();
     let last = files.len().saturating_sub(1);
+    // For INFO's loading_* fields while the start-up load runs.
+    let status = &ctx.srv.save;
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(aof::path(dir, &f.name)).ok())
+        .map(|md| md.len())
+        .sum();
+    status
+        .loading_total_bytes
+        .store(total_bytes, Ordering::Relaxed);
+    let mut before_bytes = 0u64;
     for (i, f) in files.iter().enumerate() {
         let p = aof::path(dir, &f.name);
         let bytes = std::fs::read(&p)
             .map_err(|e| format!("Can't open the append-only file {}: {e}", f.name))?;
+        let progress = Progress {
+            status: ctx.srv.save.clone(),
+            before_bytes,
+        };
+        before_bytes += bytes.len() as u64;
         let started = crate::runtime::clock::mono_us();
         let mut commands_from = 0;
         if f.kind == Kind::Base && bytes.starts_with(b"REDIS") {
@@ -159,7 +175,7 @@ pub fn replay(
         if commands_from < bytes.len() {
             let tail = &bytes[commands_from..];
             let ok = truncated_ok && i == last;
-            done.commands += replay_commands(ctx, &f.name, &p, tail, commands_from, ok)?;
+            done.commands += replay_commands(ctx, &f.name, &p, tail, commands_from, ok, &progress)?;
         }
         let kind = if f.kind == Kind::Base { "base" } else { "incr" };
         log::notice(&format!(
@@ -171,7 +187,14 @@ pub fn replay(
     Ok(done)
 }
 
-/// Runs the commands of one file; returns how many ran.
+/// Where a replay is, for INFO: the bytes of the files before this one.
+struct Progress {
+    status: std::sync::Arc<crate::persist::snapshot::SaveStatus>,
+    before_bytes: u64,
+}
+
+/// Runs the commands of one file; returns how many ran. Stops early (an error) when a
+/// shutdown is asked for meanwhile.
 fn replay_commands(
     ctx: &mut Ctx,
     name: &str,
@@ -179,6 +202,7 @@ fn replay_commands(
     bytes: &[u8],
     file_offset: usize,
     truncated_ok: bool,
+    progress: &Progress,
 ) -> Result<usize, String> {
     let mut loader = ClientState::new(
         std::sync::Arc::new(ClientShared::new(0, 0, -1, "AOF".into(), String::new(), 0)),
@@ -193,6 +217,13 @@ fn replay_commands(
     loop {
         crate::persist::key_load_delay(delay_us);
         let at = cmds.offset();
+        progress.status.loading_loaded_bytes.store(
+            progress.before_bytes + (file_offset + at) as u64,
+            Ordering::Relaxed,
+        );
+        if ctx.srv.shutdown.load(Ordering::Relaxed) != 0 {
+            return Err("Loading stopped: the server is shutting down.".into());
+        }
         let args = match cmds.next_command() {
             None => break,
             Some(Ok(a)) => a,

@@ -81,6 +81,7 @@ fn reset(ctx: &mut Ctx, _args: Args) {
     ctx.client.unwatch();
     if let Some(subs) = ctx.client.subs.take() {
         crate::server::pubsub::unsubscribe_all(ctx.srv, ctx.worker, ctx.client, &subs);
+        super::pubsub::show_counts(ctx.client);
     }
     *ctx.client
         .shared
@@ -273,7 +274,7 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
     let omem = c.omem.load(Ordering::Relaxed);
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 \
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} \
          tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         c.id,
@@ -286,13 +287,17 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
         if c.monitor.load(Ordering::Relaxed) {
             "O"
         } else {
-            match c.kind.load(Ordering::Relaxed) {
+            match c.list_kind() {
                 crate::server::client::KIND_REPLICA => "S",
                 crate::server::client::KIND_MASTER => "M",
+                crate::server::client::KIND_PUBSUB => "P",
                 _ => "N",
             }
         },
         c.db.load(Ordering::Relaxed),
+        c.subs[0].load(Ordering::Relaxed),
+        c.subs[1].load(Ordering::Relaxed),
+        c.subs[2].load(Ordering::Relaxed),
         qbuf,
         omem,
         qbuf + omem,
@@ -301,10 +306,10 @@ fn client_line(c: &ClientShared, now_ms: u64, running: Option<&str>) -> String {
     )
 }
 
-/// The client kind a CLIENT LIST/KILL TYPE names (pubsub: u8::MAX, matched by subscription
-/// counts ringkv does not publish, so none); None after replying the error.
+/// The client kind a CLIENT LIST/KILL TYPE names (`ClientShared::list_kind`); None after
+/// replying the error.
 fn client_type(ctx: &mut Ctx, t: &[u8]) -> Option<u8> {
-    use crate::server::client::{KIND_MASTER, KIND_NORMAL, KIND_REPLICA};
+    use crate::server::client::{KIND_MASTER, KIND_NORMAL, KIND_PUBSUB, KIND_REPLICA};
     if eq_ic(t, "normal") {
         Some(KIND_NORMAL)
     } else if eq_ic(t, "slave") || eq_ic(t, "replica") {
@@ -312,7 +317,7 @@ fn client_type(ctx: &mut Ctx, t: &[u8]) -> Option<u8> {
     } else if eq_ic(t, "master") {
         Some(KIND_MASTER)
     } else if eq_ic(t, "pubsub") {
-        Some(u8::MAX)
+        Some(KIND_PUBSUB)
     } else {
         let t = String::from_utf8_lossy(t);
         ctx.out.err(&format!("Unknown client type '{t}'"));
@@ -432,7 +437,7 @@ fn client_list(ctx: &mut Ctx, args: &Args) {
     {
         for c in ctx.srv.all_clients() {
             if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id))
-                || kind.is_some_and(|k| c.kind.load(Ordering::Relaxed) != k)
+                || kind.is_some_and(|k| c.list_kind() != k)
             {
                 continue;
             }
@@ -501,7 +506,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
     {
         for c in ctx.srv.all_clients() {
             let matches = id.is_none_or(|id| c.id == id)
-                && kind.is_none_or(|k| c.kind.load(Ordering::Relaxed) == k)
+                && kind.is_none_or(|k| c.list_kind() == k)
                 && addr.is_none_or(|a| a == c.addr.as_bytes())
                 && laddr.is_none_or(|a| a == c.laddr.as_bytes());
             if !matches {

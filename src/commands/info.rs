@@ -355,10 +355,11 @@ fn shard_totals(ctx: &mut Ctx) -> (crate::store::db::ShardStats, u64) {
 fn persistence(ctx: &mut Ctx, out: &mut String) {
     let (_, dirty) = shard_totals(ctx);
     out.push_str("# Persistence\r\n");
+    let loading = ctx.srv.save.loading.load(Ordering::Acquire);
+    field(out, "loading", loading as u8);
     fixed(
         out,
         &[
-            ("loading", "0"),
             ("async_loading", "0"),
             ("current_cow_peak", "0"),
             ("current_cow_size", "0"),
@@ -459,6 +460,7 @@ fn aof_fields(ctx: &mut Ctx, out: &mut String) {
             ("module_fork_last_cow_size", "0"),
         ],
     );
+    loading_fields(&ctx.srv.save, out);
     if aof.is_on() {
         field(
             out,
@@ -476,6 +478,37 @@ fn aof_fields(ctx: &mut Ctx, out: &mut String) {
             st.delayed_fsyncs.load(Ordering::Relaxed),
         );
     }
+}
+
+/// The start-up load's progress, shown while it runs (Redis's `loading_*` fields; the ETA
+/// extrapolates the bytes read so far).
+fn loading_fields(save: &crate::persist::snapshot::SaveStatus, out: &mut String) {
+    if !save.loading.load(Ordering::Acquire) {
+        return;
+    }
+    let total = save.loading_total_bytes.load(Ordering::Relaxed);
+    let loaded = save.loading_loaded_bytes.load(Ordering::Relaxed).min(total);
+    let elapsed_us = mono_us().saturating_sub(save.loading_started_us.load(Ordering::Relaxed));
+    let perc = if total == 0 {
+        0.0
+    } else {
+        loaded as f64 * 100.0 / total as f64
+    };
+    let eta_s = if loaded == 0 {
+        1
+    } else {
+        ((total - loaded) as f64 * elapsed_us as f64 / loaded as f64 / 1e6) as u64
+    };
+    field(
+        out,
+        "loading_start_time",
+        save.loading_start_s.load(Ordering::Relaxed),
+    );
+    field(out, "loading_total_bytes", total);
+    field(out, "loading_rdb_used_mem", 0);
+    field(out, "loading_loaded_bytes", loaded);
+    let _ = write!(out, "loading_loaded_perc:{perc:.2}\r\n");
+    field(out, "loading_eta_seconds", eta_s);
 }
 
 /// The last sample of (monotonic µs, commands, input bytes, output bytes) and the rates

@@ -12,7 +12,7 @@ use super::{
     READONLY, SYNTAX, WRITE,
 };
 use crate::config::notify::GENERIC;
-use crate::persist::rdb::read::{restore_payload, Loaded, Reader};
+use crate::persist::rdb::read::{restore_payload, LoadSink, Loaded, Reader};
 use crate::persist::rdb::write::{dump_payload, Writer};
 use crate::persist::rdb::Encodings;
 use crate::persist::snapshot::FileSink;
@@ -230,6 +230,31 @@ pub fn empty_held(ctx: &mut Ctx) {
     }
 }
 
+/// A load into the shards a command holds (DEBUG RELOAD, a replica's full sync, an AOF's
+/// base); reports its offset for INFO's `loading_loaded_bytes`.
+struct IntoHeld<'v, 's> {
+    shards: &'v mut ShardView<'s>,
+    access_s: u32,
+    /// `key-load-delay` in µs.
+    delay_us: i64,
+    status: &'v crate::persist::snapshot::SaveStatus,
+}
+
+impl<'a> LoadSink<'a> for IntoHeld<'_, '_> {
+    fn key(&mut self, l: Loaded<'a>) {
+        crate::persist::key_load_delay(self.delay_us);
+        let db = self.shards.db_at(l.db, &l.key);
+        db.db.table.insert(l.into_entry(self.access_s));
+    }
+
+    fn progress(&mut self, offset: usize) -> bool {
+        self.status
+            .loading_loaded_bytes
+            .store(offset as u64, Ordering::Relaxed);
+        true
+    }
+}
+
 /// Loads `bytes` (an RDB file) into the held shards without emptying them first (an AOF's
 /// base, before its incremental files); records the counts INFO shows.
 pub fn load_rdb_into(
@@ -242,14 +267,14 @@ pub fn load_rdb_into(
         (c.databases, c.get_int("key-load-delay").unwrap_or(0))
     };
     let now = ctx.now_ms;
-    let access_s = lru_clock(now);
-    let shards = &mut ctx.shards;
+    let sink = IntoHeld {
+        shards: &mut ctx.shards,
+        access_s: lru_clock(now),
+        delay_us,
+        status: ctx.srv.save.as_ref(),
+    };
     let summary = Reader::new(bytes, enc)
-        .file(now, databases, true, |l: Loaded| {
-            crate::persist::key_load_delay(delay_us);
-            let db = shards.db_at(l.db, &l.key);
-            db.db.table.insert(l.into_entry(access_s));
-        })
+        .file(now, databases, true, sink)
         .map_err(|e| e.to_string())?;
     let s = &ctx.srv.save;
     s.last_load_keys_loaded

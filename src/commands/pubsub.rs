@@ -62,6 +62,15 @@ fn sub(ctx: &mut Ctx, args: Args, kind: Kind) {
         let count = subs.count(kind);
         confirm(ctx, kind.subscribe_word(), Some(name), count);
     }
+    show_counts(ctx.client);
+}
+
+/// Publishes the client's subscription counts for CLIENT LIST and CLIENT KILL TYPE pubsub.
+pub fn show_counts(client: &crate::server::client::ClientState) {
+    let sizes = client.subs.as_ref().map_or([0; 3], |s| s.sizes());
+    for (n, size) in client.shared.subs.iter().zip(sizes) {
+        n.store(size as u32, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn unsub(ctx: &mut Ctx, args: Args, kind: Kind) {
@@ -100,6 +109,7 @@ fn unsub(ctx: &mut Ctx, args: Args, kind: Kind) {
     if ctx.client.subs.as_ref().is_some_and(|s| s.total() == 0) {
         ctx.client.subs = None;
     }
+    show_counts(ctx.client);
 }
 
 /// SUBSCRIBE channel [channel ...]: a `subscribe` confirmation per channel.

@@ -105,7 +105,20 @@ fn load_full_sync(ctx: &mut Ctx) {
     let Some(rdb) = rdb else {
         return;
     };
-    match super::persistence::load_snapshot(ctx, &rdb) {
+    // Clients of the other threads get -LOADING meanwhile, as from a Redis replica loading a
+    // full sync (this command holds every shard, so nothing else could run on them anyway).
+    let save = ctx.srv.save.clone();
+    save.loading_total_bytes
+        .store(rdb.len() as u64, Ordering::Relaxed);
+    save.loading_loaded_bytes.store(0, Ordering::Relaxed);
+    save.loading_start_s
+        .store(ctx.now_ms / 1000, Ordering::Relaxed);
+    save.loading_started_us
+        .store(crate::runtime::clock::mono_us(), Ordering::Relaxed);
+    save.loading.store(true, Ordering::Release);
+    let loaded = super::persistence::load_snapshot(ctx, &rdb);
+    save.loading.store(false, Ordering::Release);
+    match loaded {
         Ok(keys) => crate::server::log::notice(&format!(
             "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
             ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)

@@ -16,17 +16,22 @@ use std::path::Path;
 /// crash-safe way: a `temp-<pid>.rdb` file, fsync, rename over `name`, fsync the directory. A
 /// crash at any point leaves either the old file or the new one, never a torn one.
 pub fn write_atomic(name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = format!("temp-{}.rdb", std::process::id());
+    write_atomic_via(&format!("temp-{}.rdb", std::process::id()), name, bytes)
+}
+
+/// `write_atomic` through the temporary file `temp` (a replica's full sync uses its own, as
+/// Redis does, so that it never collides with a background save's).
+pub fn write_atomic_via(temp: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let result = (|| {
-        let mut f = std::fs::File::create(&temp)?;
+        let mut f = std::fs::File::create(temp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
-        std::fs::rename(&temp, name)?;
+        std::fs::rename(temp, name)?;
         sync_parent_dir(name)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
     }
     result
 }

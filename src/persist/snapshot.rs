@@ -44,6 +44,14 @@ pub struct SaveStatus {
     /// Keys the last load (start-up or DEBUG RELOAD) stored, and skipped as expired.
     pub last_load_keys_loaded: AtomicU64,
     pub last_load_keys_expired: AtomicU64,
+    /// The start-up load is running: INFO says `loading:1` and commands without the `loading`
+    /// flag get `-LOADING`.
+    pub loading: AtomicBool,
+    /// Unix seconds and monotonic µs when that load started; the bytes it reads and has read.
+    pub loading_start_s: AtomicU64,
+    pub loading_started_us: AtomicU64,
+    pub loading_total_bytes: AtomicU64,
+    pub loading_loaded_bytes: AtomicU64,
 }
 
 impl Default for SaveStatus {
@@ -60,6 +68,11 @@ impl Default for SaveStatus {
             scheduled: AtomicBool::new(false),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
+            loading: AtomicBool::new(false),
+            loading_start_s: AtomicU64::new(0),
+            loading_started_us: AtomicU64::new(0),
+            loading_total_bytes: AtomicU64::new(0),
+            loading_loaded_bytes: AtomicU64::new(0),
         }
     }
 }

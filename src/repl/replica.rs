@@ -48,6 +48,10 @@ pub struct LinkConfig {
     pub auth: Option<(Option<String>, Vec<u8>)>,
     pub listening_port: u16,
     pub backlog_bytes: usize,
+    /// `repl-diskless-load disabled` (the default): a full sync's snapshot is written to this
+    /// file (`dbfilename`, crash-safe) before it is loaded, as Redis does; None for the
+    /// diskless forms (`on-empty-db`, `swapdb`), which load it from memory.
+    pub disk_load: Option<String>,
     /// `repl-timeout`: a quiet master (no data, no PING) for this long is a lost link.
     pub timeout: Duration,
 }
@@ -230,7 +234,21 @@ fn session(
             return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
         };
         log::notice(&format!("Full resync from master: {id}:{off}"));
-        let rdb = receive_snapshot(&mut rd)?;
+        let to = if config.disk_load.is_some() {
+            "to disk"
+        } else {
+            "to parser"
+        };
+        let rdb = receive_snapshot(&mut rd, to)?;
+        if let Some(file) = &config.disk_load {
+            check_envelope(&rdb).map_err(|e| {
+                format!("Failed trying to load the MASTER synchronization DB from disk: {e}")
+            })?;
+            let temp = format!("temp-{}.{}.rdb", unix_ms() / 1000, std::process::id());
+            crate::persist::write_atomic_via(&temp, file, &rdb).map_err(|e| {
+                format!("Failed trying to rename the temp DB into {file} in MASTER <-> REPLICA synchronization: {e}")
+            })?;
+        }
         load_snapshot(rdb, status, apply)?;
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         status.offset.store(off, Ordering::Release);
@@ -385,7 +403,8 @@ fn read_line(rd: &mut BufReader<TcpStream>) -> Result<String, String> {
 }
 
 /// The snapshot after +FULLRESYNC: `$<len>\r\n<bytes>` or `$EOF:<40 bytes>\r\n<bytes><mark>`.
-fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
+/// `to` ends the log lines: "to disk" or "to parser" (`repl-diskless-load`), as in Redis.
+fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, String> {
     let head = read_line(rd)?;
     let Some(spec) = head.strip_prefix('$') else {
         return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{head}'), are you sure the host and port are right?"));
@@ -395,7 +414,9 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
         if mark.len() != 40 {
             return Err("Bad EOF mark from MASTER".into());
         }
-        log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        log::notice(&format!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"
+        ));
         let mut data = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -422,7 +443,7 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>) -> Result<Vec<u8>, String> {
         return Err("The master's snapshot is larger than this replica accepts".into());
     }
     log::notice(&format!(
-        "MASTER <-> REPLICA sync: receiving {len} bytes from master to disk"
+        "MASTER <-> REPLICA sync: receiving {len} bytes from master {to}"
     ));
     let mut data = Vec::new();
     rd.by_ref()

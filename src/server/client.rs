@@ -59,6 +59,8 @@ pub enum ReplyMode {
 pub const KIND_NORMAL: u8 = 0;
 pub const KIND_REPLICA: u8 = 1;
 pub const KIND_MASTER: u8 = 2;
+/// Not stored in `kind`: a normal client with subscriptions (see `ClientShared::list_kind`).
+pub const KIND_PUBSUB: u8 = 3;
 
 /// The visible side of a client, shared with other threads through the registry.
 pub struct ClientShared {
@@ -82,6 +84,8 @@ pub struct ClientShared {
     pub kill: AtomicBool,
     /// CLIENT LIST / KILL type: `KIND_NORMAL`, `KIND_REPLICA` or `KIND_MASTER`.
     pub kind: AtomicU8,
+    /// Subscriptions to channels, patterns and shard channels (CLIENT LIST's sub, psub, ssub).
+    pub subs: [AtomicU32; 3],
     /// While blocked: the flag deciding who ends the block (CLIENT UNBLOCK races for it).
     pub blocked: Mutex<Option<Arc<AtomicBool>>>,
     /// CLIENT UNBLOCK ... ERROR: answer the blocked command with an error, not a timeout.
@@ -112,11 +116,23 @@ impl ClientShared {
             no_evict: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             kind: AtomicU8::new(KIND_NORMAL),
+            subs: Default::default(),
             blocked: Mutex::new(None),
             unblock_error: AtomicBool::new(false),
             token: AtomicU64::new(0),
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
+        }
+    }
+
+    /// The type CLIENT LIST and CLIENT KILL match on: a normal client with subscriptions is
+    /// a pubsub client, as in Redis.
+    pub fn list_kind(&self) -> u8 {
+        let kind = self.kind.load(Ordering::Relaxed);
+        if kind == KIND_NORMAL && self.subs.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+            KIND_PUBSUB
+        } else {
+            kind
         }
     }
 

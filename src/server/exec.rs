@@ -340,30 +340,27 @@ impl Worker {
         } else {
             None
         };
-        let read_only =
-            self.limits.replica_read_only && crate::store::db::REPLICA_MODE.load(Ordering::Relaxed);
-        // (too few good replicas for min-replicas-to-write, a stale replica refusing reads)
+        let replica_mode = crate::store::db::REPLICA_MODE.load(Ordering::Relaxed);
         let repl = &self.shared.repl;
-        let repl_refusal = (
-            self.limits.min_replicas_to_write > 0
+        let loading = self.shared.save.loading.load(Ordering::Acquire);
+        let refusals = Refusals {
+            misconf: misconf.as_deref(),
+            read_only: self.limits.replica_read_only && replica_mode,
+            too_few_replicas: self.limits.min_replicas_to_write > 0
                 && repl.good_replicas.load(Ordering::Relaxed) < self.limits.min_replicas_to_write
-                && !crate::store::db::REPLICA_MODE.load(Ordering::Relaxed),
-            !self.limits.replica_serve_stale && repl.stale.load(Ordering::Relaxed),
-        );
-        match check(
-            out,
-            client,
-            *monitor,
-            misconf.as_deref(),
-            read_only,
-            repl_refusal,
-            &args,
-        ) {
+                && !replica_mode,
+            stale: !self.limits.replica_serve_stale && repl.stale.load(Ordering::Relaxed),
+            loading,
+        };
+        match check(out, client, *monitor, &refusals, &args) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
                 super::multi::queue_or_route(out, client, spec, &args, raw, shards)
                     .map(|need| (index, need))
             }
+            // While the start-up load holds every shard, INFO answers from what it can read
+            // without them (`loading:1`, no keyspace lines); DEBUG waits for the load to end.
+            Ok((index, spec)) if loading && spec.name == "info" => Some((index, 0)),
             Ok((index, spec)) => Some((index, route(spec, &args, shards))),
             Err(()) => {
                 if let Some(m) = client.multi.as_mut() {
@@ -789,17 +786,36 @@ const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it
     (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
     error.";
 
-/// Pre-routing checks, in Redis's order: known command, arity, authentication. On failure the
-/// error is already queued.
+/// The server states that refuse some commands, read once per command.
+struct Refusals<'a> {
+    /// The MISCONF text while a save or an AOF write failed.
+    misconf: Option<&'a str>,
+    /// A read-only replica refuses writes.
+    read_only: bool,
+    /// Fewer good replicas than `min-replicas-to-write`.
+    too_few_replicas: bool,
+    /// A replica whose master link is down, with `replica-serve-stale-data no`.
+    stale: bool,
+    /// The start-up load is running.
+    loading: bool,
+}
+
+/// Pre-routing checks, in Redis's order: known command, arity, authentication, then the
+/// server states in `refusals`. On failure the error is already queued.
 fn check(
     out: &mut Vec<u8>,
     client: &ClientState,
     monitor: bool,
-    misconf: Option<&str>,
-    read_only: bool,
-    repl_refusal: (bool, bool),
+    refusals: &Refusals,
     args: &Args,
 ) -> Result<(u32, &'static Spec), ()> {
+    let Refusals {
+        misconf,
+        read_only,
+        too_few_replicas,
+        stale,
+        loading,
+    } = *refusals;
     let mut reply = Reply::new(out, client.resp3);
     let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
         reply.error(&commands::unknown_command_text(args));
@@ -820,11 +836,11 @@ fn check(
         reply.error("READONLY You can't write against a read only replica.");
         return Err(());
     }
-    if repl_refusal.0 && spec.has(commands::WRITE) && !client.is_master {
+    if too_few_replicas && spec.has(commands::WRITE) && !client.is_master {
         reply.error("NOREPLICAS Not enough good replicas to write.");
         return Err(());
     }
-    if repl_refusal.1 && !spec.has(commands::STALE) && !client.is_master {
+    if stale && !spec.has(commands::STALE) && !client.is_master {
         reply.error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );
@@ -853,6 +869,10 @@ fn check(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
+        return Err(());
+    }
+    if loading && !spec.has(commands::LOADING) {
+        reply.error("LOADING Redis is loading the dataset in memory");
         return Err(());
     }
     if monitor && !matches!(spec.name, "quit" | "reset" | "monitor") {

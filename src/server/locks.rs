@@ -36,6 +36,9 @@ pub enum Holder {
     },
     /// A batch of shipped single-shard commands parked on this thread (`ship.rs`).
     Batch(u64),
+    /// The start-up load (`load.rs`): holds every lock from the start until it ends; never
+    /// a waiter.
+    Loader,
 }
 
 /// The lock of the shard this thread owns.
@@ -46,6 +49,14 @@ pub struct ShardLock {
 }
 
 impl ShardLock {
+    /// A lock already held by `h` (the start-up loader's, see `load.rs`).
+    pub fn held_by(h: Holder) -> ShardLock {
+        ShardLock {
+            holder: Some(h),
+            waiters: VecDeque::new(),
+        }
+    }
+
     /// Free and nobody queued: the fast path may run without taking it.
     #[inline]
     pub fn is_free(&self) -> bool {

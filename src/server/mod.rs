@@ -38,6 +38,8 @@ use view::ShardCell;
 pub const SHUTDOWN_DEFAULT: u8 = 1;
 pub const SHUTDOWN_SAVE: u8 = 2;
 pub const SHUTDOWN_NOSAVE: u8 = 3;
+/// The start-up load failed: stop without saving, exit code 1.
+pub const SHUTDOWN_LOAD_FAILED: u8 = 4;
 
 /// Messages between event-loop threads.
 pub enum Msg {

@@ -278,6 +278,11 @@ impl Subscriptions {
     pub fn total(&self) -> usize {
         self.channels.len() + self.patterns.len() + self.shard.len()
     }
+
+    /// Channels, patterns and shard channels, each counted alone (CLIENT LIST).
+    pub fn sizes(&self) -> [usize; 3] {
+        [self.channels.len(), self.patterns.len(), self.shard.len()]
+    }
 }
 
 /// Removes every subscription of `client` (a connection of thread `worker`) from the registry.

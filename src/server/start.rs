@@ -68,7 +68,7 @@ pub fn run(config: Config) -> i32 {
     };
     block_signals();
     install_panic_hook();
-    let mut shared = match build_shared(config.clone(), threads) {
+    let shared = match build_shared(config.clone(), threads) {
         Ok(s) => s,
         Err(e) => {
             log::warning(&e);
@@ -81,14 +81,9 @@ pub fn run(config: Config) -> i32 {
         log::notice(&format!("Running mode=standalone, port={}.", config.port));
     }
     log::warning("Server initialized");
-    let status = shared.save.clone();
-    if config.get_bool("appendonly") == Some(true) {
-        if super::load::load_aof(&shared, &config).is_err() {
-            return 1;
-        }
-    } else if super::load::load_dump(&mut shared.shards, &config, &status).is_err() {
-        return 1;
-    }
+    // The workers start with their shards held by the loader (`load.rs`) and answer -LOADING
+    // until it is done.
+    shared.save.loading.store(true, Ordering::Release);
     let shared = Arc::new(shared);
     // Rings are created on their own threads (single-issuer rings belong to one thread); each
     // reports back whether it could start, so an unusable io_uring is one clear message.
@@ -129,22 +124,37 @@ pub fn run(config: Config) -> i32 {
             Err(_) => return 1,
         }
     }
-    log::notice("Ready to accept connections tcp");
-    if let Some(target) = config.replicaof.clone() {
-        if let Err(e) = super::replicas::set_master(&shared, Some(target), "config file") {
-            log::warning(&e);
+    let loader = {
+        let shared = shared.clone();
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name("ringkv-load".into())
+            .spawn(move || load_then_serve(&shared, &config))
+    };
+    let loader = match loader {
+        Ok(h) => h,
+        Err(e) => {
+            log::warning(&format!("Can't start the loading thread: {e}"));
+            shared.shutdown.store(1, Ordering::Release);
+            shared.wake_all();
+            return 1;
         }
-    }
+    };
     wait_for_shutdown(&shared);
     for h in handles {
         let _ = h.join();
     }
+    let loaded = loader.join().unwrap_or(false);
     let mut exit_code = 0;
+    if shared.shutdown.load(Ordering::Acquire) == super::SHUTDOWN_LOAD_FAILED {
+        exit_code = 1;
+    }
     if shared.aof.is_on() {
         log::notice("Calling fsync() on the AOF file.");
         shared.aof.close(&shared.feed);
     }
-    if !final_save(&shared) {
+    // A shutdown during the load does not save (the dataset is partial), as in Redis.
+    if loaded && !final_save(&shared) {
         exit_code = 1;
     }
     if let Some(p) = &pidfile {
@@ -153,6 +163,41 @@ pub fn run(config: Config) -> i32 {
     }
     log::warning("ringkv is now ready to exit, bye bye...");
     exit_code
+}
+
+/// The loader thread: loads the AOF or the dump while the workers answer -LOADING, then hands
+/// them their shards and connects to the master if `replicaof` says so. A failed load shuts
+/// the server down with exit code 1. True when the load completed.
+fn load_then_serve(shared: &Shared, config: &Config) -> bool {
+    // SAFETY: `save.loading` was set before the workers started, so each holds its shard lock
+    // for the loader (`Holder::Loader`) until `finish` below.
+    let result = unsafe {
+        if config.get_bool("appendonly") == Some(true) {
+            super::load::load_aof(shared, config)
+        } else {
+            super::load::load_dump(shared, config)
+        }
+    };
+    if result.is_err() {
+        if shared.shutdown.load(Ordering::Acquire) == 0 {
+            shared
+                .shutdown
+                .store(super::SHUTDOWN_LOAD_FAILED, Ordering::Release);
+            shared.wake_all();
+        }
+        return false;
+    }
+    super::load::finish(shared);
+    if shared.shutdown.load(Ordering::Acquire) != 0 {
+        return true;
+    }
+    log::notice("Ready to accept connections tcp");
+    if let Some(target) = config.replicaof.clone() {
+        if let Err(e) = super::replicas::set_master(shared, Some(target), "config file") {
+            log::warning(&e);
+        }
+    }
+    true
 }
 
 /// After the workers stopped: drops an unfinished background save and writes the final
@@ -379,9 +424,13 @@ pub(crate) fn block_signals() {
 /// Waits for SIGTERM/SIGINT or a SHUTDOWN command.
 fn wait_for_shutdown(shared: &Shared) {
     loop {
-        if shared.shutdown.load(Ordering::Acquire) != 0 {
-            log::warning("User requested shutdown...");
-            return;
+        match shared.shutdown.load(Ordering::Acquire) {
+            0 => {}
+            super::SHUTDOWN_LOAD_FAILED => return,
+            _ => {
+                log::warning("User requested shutdown...");
+                return;
+            }
         }
         if take_shutdown_signal(100_000_000) {
             shared.shutdown.store(1, Ordering::Release);

@@ -229,12 +229,18 @@ impl Worker {
             let c = shared.config();
             Limits::from_config(&c, shared.config_epoch.load(Ordering::Acquire))
         };
+        // The start-up load holds every shard until it ends (`load.rs`).
+        let lock = if shared.save.loading.load(Ordering::Acquire) {
+            ShardLock::held_by(Holder::Loader)
+        } else {
+            ShardLock::default()
+        };
         Ok(Worker {
             id,
             shared,
             ring,
             conns: Slab::new(),
-            lock: ShardLock::default(),
+            lock,
             ready: VecDeque::new(),
             runnable: VecDeque::new(),
             limits,
@@ -755,7 +761,7 @@ impl Worker {
     /// Hands this shard's lock to `next`, which `ShardLock::release` chose.
     fn grant_local(&mut self, next: Option<Holder>) {
         match next {
-            None | Some(Holder::Batch(_)) => {}
+            None | Some(Holder::Batch(_) | Holder::Loader) => {}
             Some(Holder::Local(super::savepoint::SAVE_TOKEN)) => self.on_save_grant(self.id),
             Some(Holder::Local(token)) => {
                 let slot = (token & 0xffff_ffff) as usize;

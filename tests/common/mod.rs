@@ -23,31 +23,61 @@ pub struct Server {
 /// two tests starting servers at once can race for one; a server that lost the race exits, but
 /// until it does, a PING on the port would be answered by the winner (another test's server).
 pub fn serves_pid(port: u16, pid: u32) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    if s.write_all(b"INFO server\r\n").is_err() {
-        return false;
+    match info_reply(port, "server") {
+        Some(Info::Text(t)) => t.contains(&format!("process_id:{pid}\r\n")),
+        Some(Info::NoAuth) => true,
+        None => false,
     }
-    let want = format!("process_id:{pid}\r\n");
+}
+
+/// Whether the server on `port` is process `pid` and, unless `loading_ok`, has finished
+/// loading its data (INFO persistence says `loading:0`).
+pub fn answers_info(port: u16, pid: u32, loading_ok: bool) -> bool {
+    match info_reply(port, "server persistence") {
+        Some(Info::Text(t)) => {
+            t.contains(&format!("process_id:{pid}\r\n"))
+                && (loading_ok || !t.contains("\r\nloading:1\r\n"))
+        }
+        Some(Info::NoAuth) => true,
+        None => false,
+    }
+}
+
+enum Info {
+    Text(String),
+    /// A password-protected server cannot be asked; it is taken on trust.
+    NoAuth,
+}
+
+/// The reply to `INFO <sections>` from the server on `port`.
+fn info_reply(port: u16, sections: &str) -> Option<Info> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    s.write_all(format!("INFO {sections}\r\n").as_bytes())
+        .ok()?;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
-    while got.len() < 16_384 {
+    // Reads one reply: an error line, or a `$<len>` bulk string to its end.
+    while got.len() < 65_536 {
         match s.read(&mut buf) {
             Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-            _ => break,
+            _ => return None,
         }
-        let text = String::from_utf8_lossy(&got);
-        // A password-protected server cannot be asked; its PID is then taken on trust.
-        if text.contains(&want) || text.starts_with("-NOAUTH") {
-            return true;
+        if got.starts_with(b"-NOAUTH") {
+            return Some(Info::NoAuth);
         }
-        if got.ends_with(b"\r\n\r\n") {
-            break;
+        let Some(eol) = got.windows(2).position(|w| w == b"\r\n") else {
+            continue;
+        };
+        if got[0] != b'$' {
+            return None;
+        }
+        let len: usize = String::from_utf8_lossy(&got[1..eol]).parse().ok()?;
+        if got.len() >= eol + 2 + len + 2 {
+            return Some(Info::Text(String::from_utf8_lossy(&got).into_owned()));
         }
     }
-    false
+    None
 }
 
 /// A port that was free a moment ago.
@@ -88,6 +118,16 @@ impl Server {
     }
 
     pub fn start_with(config_file: Option<&str>, extra: &[&str]) -> Server {
+        Self::spawn(config_file, extra, false)
+    }
+
+    /// Starts ringkv like `start`, returning as soon as it answers, possibly while it still
+    /// loads its data (to see `-LOADING`).
+    pub fn start_loading(extra: &[&str]) -> Server {
+        Self::spawn(None, extra, true)
+    }
+
+    fn spawn(config_file: Option<&str>, extra: &[&str], loading_ok: bool) -> Server {
         for _attempt in 0..3 {
             let port = free_port();
             let dir = temp_dir("srv");
@@ -114,7 +154,7 @@ impl Server {
                 dir,
                 log,
             };
-            if wait_until(Duration::from_secs(10), || s.ping()) {
+            if wait_until(Duration::from_secs(10), || s.ping(loading_ok)) {
                 return s;
             }
             let _ = s.child.kill();
@@ -122,11 +162,11 @@ impl Server {
         panic!("ringkv did not start");
     }
 
-    fn ping(&mut self) -> bool {
+    fn ping(&mut self, loading_ok: bool) -> bool {
         if let Ok(Some(_)) = self.child.try_wait() {
             return false;
         }
-        serves_pid(self.port, self.child.id())
+        answers_info(self.port, self.child.id(), loading_ok)
     }
 
     pub fn url(&self) -> String {

@@ -37,6 +37,11 @@ pub trait LoadSink<'a> {
     fn key(&mut self, l: Loaded<'a>);
     /// RESIZEDB: database `db` is about to receive about `keys` keys.
     fn resize(&mut self, _db: usize, _keys: u64) {}
+    /// Called after each key record with the reader's offset in the file. False stops the
+    /// load with an error (a shutdown asked for while it runs).
+    fn progress(&mut self, _offset: usize) -> bool {
+        true
+    }
 }
 
 impl<'a, F: FnMut(Loaded<'a>)> LoadSink<'a> for F {
@@ -503,6 +508,9 @@ impl<'a> Reader<'a> {
                         });
                     }
                     expire_at_ms = 0;
+                    if !sink.progress(self.pos) {
+                        return self.err("loading stopped by a shutdown");
+                    }
                 }
             }
         }
