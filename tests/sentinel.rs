@@ -611,3 +611,172 @@ fn sentinel_mode_starts_in_every_documented_form() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Sentinel needs config file on disk"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The strings of a reply, depth first (maps and arrays flattened).
+fn strings(v: &redis::Value) -> Vec<String> {
+    match v {
+        redis::Value::BulkString(b) => vec![String::from_utf8_lossy(b).into_owned()],
+        redis::Value::SimpleString(s) => vec![s.clone()],
+        redis::Value::Int(n) => vec![n.to_string()],
+        redis::Value::Array(a) | redis::Value::Set(a) => a.iter().flat_map(strings).collect(),
+        redis::Value::Map(m) => m
+            .iter()
+            .flat_map(|(k, v)| strings(k).into_iter().chain(strings(v)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Writes an executable shell script that appends its arguments (one line per run) to `log`
+/// and exits with `code`.
+fn script(dir: &std::path::Path, name: &str, log: &std::path::Path, code: i32) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let body = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\nexit {code}\n",
+        log.display()
+    );
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// Scripts as Redis runs them: the notification script gets each warning-level event of its
+/// master (type, description); the failover leader runs the client-reconfig script with
+/// `<master> leader start <from-ip> <from-port> <to-ip> <to-port>`; a script that exits with
+/// 1 is retried (PENDING-SCRIPTS shows it scheduled with its retry count); SENTINEL SET of a
+/// script path is refused under `deny-scripts-reconfig yes` and checked for an executable
+/// file otherwise; both paths survive the config rewrite.
+#[test]
+fn sentinel_runs_notification_and_client_reconfig_scripts() {
+    let _serial = serial();
+    if !have_tools(DataKind::Ringkv, &[]) {
+        return;
+    }
+    let set = ReplicaSet::start(DataKind::Ringkv, 1);
+    let dir = temp_dir("scripts");
+    let (notify_log, reconf_log) = (dir.join("notify.log"), dir.join("reconf.log"));
+    let notify = script(&dir, "notify.sh", &notify_log, 0);
+    let reconf = script(&dir, "reconf.sh", &reconf_log, 0);
+    let o = SentinelOpts {
+        quorum: 1,
+        extra: vec![
+            format!("sentinel notification-script mymaster {notify}"),
+            format!("sentinel client-reconfig-script mymaster {reconf}"),
+        ],
+        ..SentinelOpts::default()
+    };
+    let s = vec![Sentinel::start(RingkvSentinel, set.master().port(), &o)];
+    wait_discovered(&s, 1, Duration::from_secs(30));
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(
+        poll(Duration::from_secs(10), || read(&notify_log)
+            .contains("+monitor master mymaster 127.0.0.1")),
+        "{}",
+        read(&notify_log)
+    );
+    let old = set.master().addr();
+    // Until the sentinel has a fresh INFO from the replica it answers NOGOODSLAVE.
+    let mut reply = Err(String::new());
+    let started = poll(Duration::from_secs(20), || {
+        reply = sentinel_cmd::<String>(&s[0], &["SENTINEL", "FAILOVER", "mymaster"])
+            .map_err(|e| e.to_string());
+        reply.is_ok()
+    });
+    assert!(started, "{reply:?}");
+    let new = wait_new_master(&s, &old, Duration::from_secs(30));
+    let want = format!(
+        "mymaster leader start {} {} {} {}",
+        old.0, old.1, new.0, new.1
+    );
+    assert!(
+        poll(Duration::from_secs(10), || read(&reconf_log)
+            .contains(&want)),
+        "{}",
+        read(&reconf_log)
+    );
+    let switch = format!(
+        "+switch-master mymaster {} {} {} {}",
+        old.0, old.1, new.0, new.1
+    );
+    assert!(
+        poll(Duration::from_secs(10), || read(&notify_log)
+            .contains(&switch)),
+        "{}",
+        read(&notify_log)
+    );
+    let e = sentinel_cmd::<String>(
+        &s[0],
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            &notify,
+        ],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("denied for security reasons"), "{e}");
+    let conf = s[0].conf_text();
+    assert!(
+        conf.contains(&format!("sentinel notification-script mymaster {notify}")),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(&format!(
+            "sentinel client-reconfig-script mymaster {reconf}"
+        )),
+        "{conf}"
+    );
+    drop(s);
+
+    // With deny-scripts-reconfig no: a failing script is retried later.
+    let o = SentinelOpts {
+        quorum: 1,
+        extra: vec!["sentinel deny-scripts-reconfig no".into()],
+        ..SentinelOpts::default()
+    };
+    let s = Sentinel::start(RingkvSentinel, new.1, &o);
+    let missing = dir.join("missing.sh");
+    let e = sentinel_cmd::<String>(
+        &s,
+        &[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            missing.to_str().unwrap(),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("non existing or non executable"),
+        "{e}"
+    );
+    let fails_log = dir.join("fails.log");
+    let fails = script(&dir, "fails.sh", &fails_log, 1);
+    let ok: String = sentinel_cmd(
+        &s,
+        &["SENTINEL", "SET", "mymaster", "notification-script", &fails],
+    )
+    .unwrap();
+    assert_eq!(ok, "OK");
+    // The +set event of the next SET runs it; it exits 1 and waits for its retry (30 s).
+    let ok: String = sentinel_cmd(&s, &["SENTINEL", "SET", "mymaster", "quorum", "1"]).unwrap();
+    assert_eq!(ok, "OK");
+    let mut pending = Vec::new();
+    let retried = poll(Duration::from_secs(10), || {
+        let v: redis::Value = sentinel_cmd(&s, &["SENTINEL", "PENDING-SCRIPTS"]).unwrap();
+        pending = strings(&v);
+        let at = |k: &str| {
+            let i = pending.iter().position(|x| x == k)?;
+            pending.get(i + 1).map(String::as_str)
+        };
+        at("flags") == Some("scheduled")
+            && at("retry-num") == Some("1")
+            && pending.contains(&fails)
+            && read(&fails_log).contains("+set master mymaster")
+    });
+    assert!(retried, "{pending:?}\n{}", read(&fails_log));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -439,10 +439,12 @@ pub fn info(st: &State, section: Option<&[u8]>) -> String {
             out.push_str("\r\n");
         }
         out.push_str(&format!(
-            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",
+            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
             st.masters.len(),
             st.s.tilt as u8,
             if st.s.tilt { (now.saturating_sub(st.s.tilt_start_ms) / 1000) as i64 } else { -1 },
+            st.s.scripts.running(),
+            st.s.scripts.jobs.len(),
             st.s.simfailure_flags
         ));
         for (n, m) in st.masters.iter().enumerate() {

@@ -6,6 +6,7 @@ use super::discovery::add_replica;
 use std::sync::atomic::Ordering;
 
 use super::instance::*;
+use super::scripts;
 use super::{State, MASTERS_MAX, PEERS_MAX};
 use crate::config::{Config, ConfigError};
 use crate::runtime::clock::unix_ms;
@@ -69,13 +70,21 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             st.masters[mi].parallel_syncs = parse::<u32>(&argv[2])?.max(1);
         }
         ("notification-script" | "client-reconfig-script", 3) => {
-            // Scripts are not run by ringkv; the line is kept so the file stays the user's.
             let mi = master_arg(st, &argv[1])?;
-            log::warning(&format!(
-                "sentinel {opt} is not supported by ringkv: the script {} will not be run",
-                argv[2]
-            ));
-            keep(&mut st.masters[mi], argv, 2);
+            if !scripts::executable(&argv[2]) {
+                return Err(if opt == "notification-script" {
+                    "Notification script seems non existing or non executable".into()
+                } else {
+                    "Client reconfiguration script seems non existing or non executable".into()
+                });
+            }
+            let m = &mut st.masters[mi];
+            let slot = if opt == "notification-script" {
+                &mut m.notification_script
+            } else {
+                &mut m.client_reconfig_script
+            };
+            *slot = Some(argv[2].clone());
         }
         ("auth-pass", 3) => {
             let mi = master_arg(st, &argv[1])?;
@@ -278,6 +287,12 @@ pub fn lines(st: &State) -> Vec<String> {
         }
         if let Some(p) = &m.auth_pass {
             out.push(format!("sentinel auth-pass {} {}", m.name, p));
+        }
+        if let Some(p) = &m.notification_script {
+            out.push(format!("sentinel notification-script {} {}", m.name, p));
+        }
+        if let Some(p) = &m.client_reconfig_script {
+            out.push(format!("sentinel client-reconfig-script {} {}", m.name, p));
         }
         out.extend(m.kept_lines.iter().cloned());
         if m.reboot_down_after_ms != 0 {

@@ -90,7 +90,7 @@ pub fn process_hello(st: &mut State, payload: &str) {
     if epoch > s.current_epoch {
         s.current_epoch = epoch;
         s.dirty = true;
-        s.event(Level::Warning, "+new-epoch", &epoch.to_string());
+        s.warn(master, "+new-epoch", &epoch.to_string());
     }
     let Some(k) = known else {
         return;
@@ -100,7 +100,7 @@ pub fn process_hello(st: &mut State, payload: &str) {
         s.dirty = true;
         if !master.addr.same(master_ip, master_port) {
             let d = desc(master, Who::Sentinel(k));
-            s.event(Level::Warning, "+config-update-from", &d);
+            s.warn(master, "+config-update-from", &d);
             let text = format!(
                 "{} {} {} {} {}",
                 master.name,
@@ -109,8 +109,11 @@ pub fn process_hello(st: &mut State, payload: &str) {
                 master_ip,
                 master_port
             );
-            s.event(Level::Warning, "+switch-master", &text);
+            s.warn(master, "+switch-master", &text);
+            let from = (master.addr.shown().to_string(), master.addr.port);
             failover::reset_and_change_address(s, master, master_ip, master_port);
+            let to = (master.addr.shown().to_string(), master.addr.port);
+            s.client_reconfig(master, false, (&from.0, from.1), (&to.0, to.1));
         }
     }
     master.sentinels[k].last_hello_ms = now;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::events::{describe, Level};
+use super::events::describe;
 use super::instance::*;
 use super::link::Expect;
 use super::monitor::send;
@@ -109,14 +109,14 @@ pub fn vote(
     if req_epoch > s.current_epoch {
         s.current_epoch = req_epoch;
         s.dirty = true;
-        s.event(Level::Warning, "+new-epoch", &req_epoch.to_string());
+        s.warn(master, "+new-epoch", &req_epoch.to_string());
     }
     if master.leader_epoch < req_epoch && s.current_epoch <= req_epoch {
         master.leader = Some(candidate.to_string());
         master.leader_epoch = s.current_epoch;
         s.dirty = true;
         let text = format!("{candidate} {}", master.leader_epoch);
-        s.event(Level::Warning, "+vote-for-leader", &text);
+        s.warn(master, "+vote-for-leader", &text);
         // Voted for someone else: do not start our own failover for a while.
         if candidate != s.myid {
             master.failover_start_ms = now + s.rand() % MAX_DESYNC_MS;

@@ -54,6 +54,61 @@ impl Sentinel {
     }
 }
 
+impl Sentinel {
+    /// A warning-level event about `master` or one of its instances: `event`, and the
+    /// master's `notification-script` (if any) queued with the type and the description.
+    pub fn warn(&mut self, master: &Instance, kind: &str, text: &str) {
+        let script = master.notification_script.clone();
+        self.warn_with(script.as_deref(), kind, text);
+    }
+
+    /// `warn` with the script path already taken from the master.
+    pub fn warn_with(&mut self, script: Option<&str>, kind: &str, text: &str) {
+        self.event(Level::Warning, kind, text);
+        if let Some(path) = script {
+            let argv = vec![path.to_string(), kind.to_string(), text.to_string()];
+            if !self
+                .scripts
+                .schedule(argv, crate::runtime::clock::unix_ms())
+            {
+                log::warning("Sentinel script queue full: the oldest waiting script was dropped");
+            }
+        }
+    }
+
+    /// A master moved from `from` to `to` (ip, port): its `client-reconfig-script` (if any)
+    /// is queued with `<master> <role> start <from-ip> <from-port> <to-ip> <to-port>`, role
+    /// `leader` when this sentinel did the failover, else `observer`.
+    pub fn client_reconfig(
+        &mut self,
+        master: &Instance,
+        leader: bool,
+        from: (&str, u16),
+        to: (&str, u16),
+    ) {
+        let Some(path) = master.client_reconfig_script.clone() else {
+            return;
+        };
+        let role = if leader { "leader" } else { "observer" };
+        let argv = vec![
+            path,
+            master.name.clone(),
+            role.to_string(),
+            "start".to_string(),
+            from.0.to_string(),
+            from.1.to_string(),
+            to.0.to_string(),
+            to.1.to_string(),
+        ];
+        if !self
+            .scripts
+            .schedule(argv, crate::runtime::clock::unix_ms())
+        {
+            log::warning("Sentinel script queue full: the oldest waiting script was dropped");
+        }
+    }
+}
+
 /// Hands queued events to the clients subscribed to their channels.
 pub fn publish(st: &mut State) {
     if st.s.events.is_empty() {

@@ -54,8 +54,8 @@ pub fn start(s: &mut Sentinel, master: &mut Instance, now: u64) {
     s.current_epoch = s.current_epoch.saturating_add(1);
     master.failover_epoch = s.current_epoch;
     s.dirty = true;
-    s.event(Level::Warning, "+new-epoch", &s.current_epoch.to_string());
-    s.event(Level::Warning, "+try-failover", &describe(master, None));
+    s.warn(master, "+new-epoch", &s.current_epoch.to_string());
+    s.warn(master, "+try-failover", &describe(master, None));
     master.failover_start_ms = now + s.rand() % MAX_DESYNC_MS;
     master.failover_state_change_ms = now;
 }
@@ -89,15 +89,15 @@ fn wait_start(s: &mut Sentinel, master: &mut Instance, now: u64) {
         }
         return;
     }
-    s.event(Level::Warning, "+elected-leader", &describe(master, None));
+    s.warn(master, "+elected-leader", &describe(master, None));
     if s.simfailure_flags & SIMFAILURE_CRASH_AFTER_ELECTION != 0 {
         crate::server::log::warning("Simulated failure: crash after election");
         std::process::exit(99);
     }
     master.failover_state = FailoverState::SelectSlave;
     master.failover_state_change_ms = now;
-    s.event(
-        Level::Warning,
+    s.warn(
+        master,
         "+failover-state-select-slave",
         &describe(master, None),
     );
@@ -159,7 +159,7 @@ fn select_slave(s: &mut Sentinel, master: &mut Instance, now: u64) {
         return;
     };
     let d = desc(master, Who::Replica(ri));
-    s.event(Level::Warning, "+selected-slave", &d);
+    s.warn(master, "+selected-slave", &d);
     master.replicas[ri].flags |= F_PROMOTED;
     master.promoted = Some(master.replicas[ri].id);
     master.failover_state = FailoverState::SendSlaveofNoone;
@@ -199,16 +199,20 @@ pub fn promotion_seen(s: &mut Sentinel, master: &mut Instance, ri: usize, now: u
     master.failover_state_change_ms = now;
     s.dirty = true;
     let d = desc(master, Who::Replica(ri));
-    s.event(Level::Warning, "+promoted-slave", &d);
+    s.warn(master, "+promoted-slave", &d);
     if s.simfailure_flags & SIMFAILURE_CRASH_AFTER_PROMOTION != 0 {
         crate::server::log::warning("Simulated failure: crash after promotion");
         std::process::exit(99);
     }
-    s.event(
-        Level::Warning,
+    s.warn(
+        master,
         "+failover-state-reconf-slaves",
         &describe(master, None),
     );
+    let from = (master.addr.shown().to_string(), master.addr.port);
+    let to = &master.replicas[ri].addr;
+    let to = (to.shown().to_string(), to.port);
+    s.client_reconfig(master, true, (&from.0, from.1), (&to.0, to.1));
     // Tell everyone the new configuration now rather than at the next hello period.
     master.last_pub_ms = 0;
     for i in master
@@ -302,14 +306,10 @@ fn detect_end(s: &mut Sentinel, master: &mut Instance, now: u64) {
     if now.saturating_sub(master.failover_state_change_ms) > master.failover_timeout_ms {
         not_reconfigured = 0;
         timeout = true;
-        s.event(
-            Level::Warning,
-            "+failover-end-for-timeout",
-            &describe(master, None),
-        );
+        s.warn(master, "+failover-end-for-timeout", &describe(master, None));
     }
     if not_reconfigured == 0 {
-        s.event(Level::Warning, "+failover-end", &describe(master, None));
+        s.warn(master, "+failover-end", &describe(master, None));
         master.failover_state = FailoverState::UpdateConfig;
         master.failover_state_change_ms = now;
     }
@@ -344,7 +344,7 @@ pub fn switch_to_promoted(s: &mut Sentinel, master: &mut Instance) {
         to.shown(),
         to.port
     );
-    s.event(Level::Warning, "+switch-master", &text);
+    s.warn(master, "+switch-master", &text);
     reset_and_change_address(s, master, &to.host, to.port);
 }
 
@@ -398,7 +398,7 @@ pub fn reset(master: &mut Instance, now: u64) {
 
 /// Logs the `-failover-abort-*` event `why`, then aborts.
 fn abort_with(s: &mut Sentinel, master: &mut Instance, why: &str, now: u64) {
-    s.event(Level::Warning, why, &describe(master, None));
+    s.warn(master, why, &describe(master, None));
     abort(master, now);
 }
 

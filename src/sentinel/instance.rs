@@ -161,8 +161,10 @@ pub struct Instance {
     pub auth_pass: Option<String>,
     pub auth_user: Option<String>,
     pub failover_timeout_ms: u64,
-    /// `sentinel ...` lines ringkv accepts but does not act on (the scripts), written back as
-    /// they were.
+    /// `notification-script` and `client-reconfig-script` paths (`scripts.rs`).
+    pub notification_script: Option<String>,
+    pub client_reconfig_script: Option<String>,
+    /// `sentinel ...` lines ringkv accepts but does not act on, written back as they were.
     pub kept_lines: Vec<String>,
     /// `sentinel rename-command`: commands sent to this master and its replicas under another
     /// name, as (command, new name).
@@ -232,6 +234,8 @@ impl Instance {
             auth_pass: None,
             auth_user: None,
             failover_timeout_ms: super::DEFAULT_FAILOVER_TIMEOUT_MS,
+            notification_script: None,
+            client_reconfig_script: None,
             kept_lines: Vec::new(),
             renames: Vec::new(),
             reboot_down_after_ms: 0,

@@ -28,6 +28,7 @@ pub mod failover;
 pub mod instance;
 pub mod link;
 pub mod monitor;
+pub mod scripts;
 pub mod subcommands;
 #[cfg(test)]
 mod tests;
@@ -158,6 +159,8 @@ pub struct Sentinel {
     pub timing: Timing,
     /// Events not yet published to subscribed clients: (channel, message).
     pub events: Vec<(String, String)>,
+    /// Notification and client-reconfig scripts queued or running.
+    pub scripts: scripts::Scripts,
     /// The state changed: sentinel.conf must be rewritten.
     pub dirty: bool,
     next_id: u64,
@@ -187,6 +190,7 @@ impl Sentinel {
             simfailure_flags: 0,
             timing: Timing::default(),
             events: Vec::new(),
+            scripts: scripts::Scripts::default(),
             dirty: false,
             next_id: 1,
             rng: seed | 1,
@@ -311,7 +315,7 @@ pub fn run(config: Config) -> i32 {
     log::warning(&format!("Sentinel ID is {}", st.s.myid));
     for m in &st.masters {
         let text = format!("{} quorum {}", events::describe(m, None), m.quorum);
-        st.s.event(events::Level::Warning, "+monitor", &text);
+        st.s.warn(m, "+monitor", &text);
     }
     conf::flush(&mut st);
     for (i, &fd) in listeners.iter().enumerate() {

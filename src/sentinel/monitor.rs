@@ -83,6 +83,30 @@ pub fn timer(st: &mut State) {
     for mi in switch {
         failover::switch_to_promoted(&mut st.s, &mut st.masters[mi]);
     }
+    run_scripts(&mut st.s, now);
+}
+
+/// Starts, reaps and times out the notification and client-reconfig scripts (`scripts.rs`),
+/// with Redis's events for what went wrong.
+fn run_scripts(s: &mut Sentinel, now: u64) {
+    use super::scripts::Outcome;
+    let (max_ms, delay_ms) = (
+        s.timing.script_max_runtime_ms,
+        s.timing.script_retry_delay_ms,
+    );
+    for outcome in s.scripts.step(now, max_ms, delay_ms) {
+        match outcome {
+            Outcome::Started(pid) => s.event(Level::Debug, "+script-child", &pid.to_string()),
+            Outcome::Error { path, signal, exit } => s.event(
+                Level::Warning,
+                "-script-error",
+                &format!("{path} {signal} {exit}"),
+            ),
+            Outcome::Timeout { path, pid } => {
+                s.event(Level::Warning, "-script-timeout", &format!("{path} {pid}"))
+            }
+        }
+    }
 }
 
 /// TILT: when the clock jumps (or the process was stopped) the timing of every observation is
@@ -330,6 +354,8 @@ fn send_hello(s: &Sentinel, i: &mut Instance, tail: &str) {
 fn check_sdown(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
     let d = desc(master, who);
     let timing = s.timing.clone();
+    let script = master.notification_script.clone();
+    let script = script.as_deref();
     let i = inst_mut(master, who);
     let mut elapsed = 0;
     if i.act_ping_ms != 0 {
@@ -364,11 +390,11 @@ fn check_sdown(s: &mut Sentinel, master: &mut Instance, who: Who, now: u64) {
         if i.flags & F_S_DOWN == 0 {
             i.s_down_since_ms = now;
             i.flags |= F_S_DOWN;
-            s.event(Level::Warning, "+sdown", &d);
+            s.warn_with(script, "+sdown", &d);
         }
     } else if i.flags & F_S_DOWN != 0 {
         i.flags &= !(F_S_DOWN | F_SCRIPT_KILL_SENT);
-        s.event(Level::Warning, "-sdown", &d);
+        s.warn_with(script, "-sdown", &d);
     }
 }
 
@@ -390,15 +416,15 @@ fn check_odown(s: &mut Sentinel, master: &mut Instance, now: u64) {
         if master.flags & F_O_DOWN == 0 {
             master.flags |= F_O_DOWN;
             master.o_down_since_ms = now;
-            s.event(
-                Level::Warning,
+            s.warn(
+                master,
                 "+odown",
                 &format!("{d} #quorum {quorum}/{}", master.quorum),
             );
         }
     } else if master.flags & F_O_DOWN != 0 {
         master.flags &= !F_O_DOWN;
-        s.event(Level::Warning, "-odown", &d);
+        s.warn(master, "-odown", &d);
     }
 }
 

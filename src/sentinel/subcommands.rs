@@ -127,7 +127,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         ("remove", 3) => match st.master_index(&arg(2)) {
             Some(mi) => {
                 let m = st.masters.remove(mi);
-                st.s.event(Level::Warning, "-monitor", &describe(&m, None));
+                st.s.warn(&m, "-monitor", &describe(&m, None));
                 st.s.dirty = true;
                 r.ok();
             }
@@ -143,7 +143,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                     failover::reset(m, now);
                     m.sentinels.clear();
                     let d = describe(m, None);
-                    st.s.event(Level::Warning, "+reset-master", &d);
+                    st.s.warn(m, "+reset-master", &d);
                     count += 1;
                 }
             }
@@ -205,7 +205,7 @@ pub fn sentinel(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                 }
             }
         }
-        ("pending-scripts", 2) => r.array(0),
+        ("pending-scripts", 2) => pending_scripts(st, r),
         ("simulate-failure", _) => {
             let mut flags = 0;
             for a in argv.iter().skip(2) {
@@ -398,7 +398,20 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
                 if st.s.deny_scripts_reconfig {
                     return r.err("Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration");
                 }
-                return r.err("Scripts are not supported by ringkv");
+                let notification = opt == "notification-script";
+                if !val.is_empty() && !super::scripts::executable(&val) {
+                    return r.err(if notification {
+                        "Notification script seems non existing or non executable"
+                    } else {
+                        "Client reconfiguration script seems non existing or non executable"
+                    });
+                }
+                let slot = if notification {
+                    &mut m.notification_script
+                } else {
+                    &mut m.client_reconfig_script
+                };
+                *slot = (!val.is_empty()).then(|| val.clone());
             }
             "master-reboot-down-after-period" => {
                 if val.parse::<u64>().is_err() {
@@ -421,7 +434,7 @@ fn set(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
     }
     for c in changes {
         let d = describe(&st.masters[mi], None);
-        st.s.event(Level::Warning, "+set", &format!("{d} {c}"));
+        st.s.warn(&st.masters[mi], "+set", &format!("{d} {c}"));
     }
     st.s.dirty = true;
     r.ok();
@@ -521,4 +534,35 @@ fn debug(st: &mut State, argv: &[Vec<u8>], r: &mut Reply) {
         }
     }
     r.ok();
+}
+
+/// SENTINEL PENDING-SCRIPTS: per queued or running script its argv, flags (`running` or
+/// `scheduled`), pid, run time or delay before it starts (ms) and retries so far.
+fn pending_scripts(st: &State, r: &mut Reply) {
+    let now = unix_ms();
+    let jobs = &st.s.scripts.jobs;
+    r.array(jobs.len());
+    for j in jobs {
+        r.map(5);
+        r.bulk(b"argv");
+        r.array(j.argv.len());
+        for a in &j.argv {
+            r.bulk(a.as_bytes());
+        }
+        let running = j.child.is_some();
+        r.bulk(b"flags");
+        r.bulk(if running { b"running" } else { b"scheduled" });
+        r.bulk(b"pid");
+        let pid = j.child.as_ref().map_or(0, |c| c.id());
+        r.bulk(pid.to_string().as_bytes());
+        if running {
+            r.bulk(b"run-time");
+            r.bulk(now.saturating_sub(j.start_ms).to_string().as_bytes());
+        } else {
+            r.bulk(b"run-delay");
+            r.bulk(j.start_ms.saturating_sub(now).to_string().as_bytes());
+        }
+        r.bulk(b"retry-num");
+        r.bulk(j.retry.to_string().as_bytes());
+    }
 }

@@ -513,7 +513,7 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
                 auth,
                 listening_port: c.port,
                 backlog_bytes: backlog,
-                disk_load: (c.get_str("repl-diskless-load").as_deref() == Some("disabled"))
+                disk_load: (c.get_enum("repl-diskless-load") == Some("disabled"))
                     .then(|| c.dbfilename.clone()),
                 timeout: std::time::Duration::from_secs(
                     c.get_int("repl-timeout").unwrap_or(60).max(1) as u64,
