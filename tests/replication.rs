@@ -672,3 +672,48 @@ fn diskless_load_decides_whether_the_snapshot_lands_on_disk() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A master SIGSTOPped in the middle of a full sync for longer than the replica's
+/// `repl-timeout`: the replica gives up on the transfer with Redis's timeout line, keeps
+/// serving its old data, reconnects once the master runs again, and ends with the master's
+/// dataset. A stop shorter than the timeout, once the stream flows, changes nothing.
+#[test]
+fn a_master_stopped_mid_snapshot_is_given_up_then_resynced() {
+    // 3000 keys at 1 ms each: the snapshot takes at least 3 s.
+    let m = master(&["--rdb-key-save-delay", "1000"]);
+    let mut mc = m.client();
+    cmd(&mut mc, &["DEBUG", "POPULATE", "3000"]);
+    let k = master(&["--repl-timeout", "2"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["SET", "mine", "1"]);
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "slave0"
+    )
+    .is_some_and(|s| s.contains("state=send_bulk"))));
+    let pid = m.pid().to_string();
+    send_signal(&pid, "-STOP");
+    let gave_up = wait_until(Duration::from_secs(20), || {
+        k.log_text()
+            .contains("Timeout receiving bulk data from MASTER")
+    });
+    // Stale reads are served meanwhile (replica-serve-stale-data yes).
+    let stale = q::<String>(&mut kc, &["GET", "mine"]);
+    send_signal(&pid, "-CONT");
+    assert!(gave_up, "{}", k.log_text());
+    assert_eq!(stale.unwrap(), "1");
+    cmd(&mut mc, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    cmd(&mut mc, &["SET", "after", "1"]);
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(digest(&mut mc), digest(&mut kc));
+    // A short stop while the stream flows: the link survives and nothing is lost.
+    send_signal(&pid, "-STOP");
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(&pid, "-CONT");
+    cmd(&mut mc, &["SET", "after-stop", "1"]);
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(digest(&mut mc), digest(&mut kc));
+    assert_eq!(info(&mut mc, "stats", "sync_partial_ok").unwrap(), "0");
+}

@@ -520,14 +520,8 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
             } else if c.kind.load(Ordering::Relaxed) == crate::server::client::KIND_MASTER {
                 // Our master's connection: drop the link to the master (it reconnects and
                 // continues), keeping what it already sent us.
-                if let Some(l) = ctx
-                    .srv
-                    .link
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                {
-                    l.status.drop_link.store(true, Ordering::Release);
+                if let Some(status) = ctx.srv.link_status() {
+                    status.drop_link.store(true, Ordering::Release);
                 }
             } else {
                 c.kill.store(true, Ordering::Relaxed);

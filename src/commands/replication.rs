@@ -89,21 +89,15 @@ fn replconf_route(args: &Args, shards: usize) -> u64 {
 /// the full sync's snapshot the link checked and handed over, while holding every shard, so
 /// clients see the old dataset until the new one is complete.
 fn load_full_sync(ctx: &mut Ctx) {
-    let rdb = ctx
-        .srv
-        .link
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .and_then(|l| {
-            l.status
-                .snapshot
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-        });
+    let rdb = ctx.srv.link_status().and_then(|status| {
+        status
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    });
     let Some(rdb) = rdb else {
-        return;
+        return load_done(ctx, false);
     };
     // Clients of the other threads get -LOADING meanwhile, as from a Redis replica loading a
     // full sync (this command holds every shard, so nothing else could run on them anyway).
@@ -118,6 +112,7 @@ fn load_full_sync(ctx: &mut Ctx) {
     save.loading.store(true, Ordering::Release);
     let loaded = super::persistence::load_snapshot(ctx, &rdb);
     save.loading.store(false, Ordering::Release);
+    let ok = loaded.is_ok();
     match loaded {
         Ok(keys) => crate::server::log::notice(&format!(
             "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
@@ -130,6 +125,15 @@ fn load_full_sync(ctx: &mut Ctx) {
                 "Failed trying to load the MASTER synchronization DB: {e}"
             ))
         }
+    }
+    load_done(ctx, ok);
+}
+
+/// Tells the replication link that the load it handed over has ended, and how.
+fn load_done(ctx: &Ctx, ok: bool) {
+    if let Some(status) = ctx.srv.link_status() {
+        status.load_failed.store(!ok, Ordering::Release);
+        status.loads_done.fetch_add(1, Ordering::AcqRel);
     }
 }
 

@@ -36,9 +36,9 @@ const SNAPSHOT_BYTES_MAX: u64 = 16 << 30;
 /// One command of the stream may not be larger than this (Redis's proto-max-bulk-len default
 /// is 512 MiB per argument).
 const STREAM_COMMAND_BYTES_MAX: usize = 1 << 30;
-/// How long a handshake reply or a snapshot read may block before the link is dropped.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How often the link looks whether its snapshot has finished loading.
+const LOAD_POLL: Duration = Duration::from_millis(5);
 
 /// Where to connect and how to present ourselves.
 #[derive(Clone, Debug)]
@@ -67,6 +67,11 @@ pub struct LinkStatus {
     pub last_io_ms: AtomicU64,
     pub down_since_ms: AtomicU64,
     stop: AtomicBool,
+    /// Full-sync loads our own connection finished (`REPLCONF ringkv-load-rdb`, loaded or
+    /// failed): the link waits for the count to move before it calls the sync finished.
+    pub loads_done: AtomicU64,
+    /// The last of those loads failed (the link drops and syncs again).
+    pub load_failed: AtomicBool,
     /// Drop the connection to the master and reconnect (CLIENT KILL TYPE master).
     pub drop_link: AtomicBool,
     /// A checked full-sync snapshot handed to our own connection (`REPLCONF ringkv-load-rdb`
@@ -170,7 +175,9 @@ fn session(
     let stream = TcpStream::connect((config.host.as_str(), config.port))
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     log::notice("Non blocking connect for SYNC fired the event.");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).ok();
+    // `repl-timeout` bounds every wait for the master: handshake replies and the snapshot's
+    // bytes (a stopped master mid-transfer is given up on, as Redis does).
+    stream.set_read_timeout(Some(config.timeout)).ok();
     stream.set_nodelay(true).ok();
     let mut out = stream.try_clone().map_err(|e| e.to_string())?;
     let mut rd = BufReader::with_capacity(64 * 1024, stream);
@@ -249,7 +256,26 @@ fn session(
                 format!("Failed trying to rename the temp DB into {file} in MASTER <-> REPLICA synchronization: {e}")
             })?;
         }
+        let loads_before = status.loads_done.load(Ordering::Acquire);
         load_snapshot(rdb, status, apply)?;
+        // The load runs on the thread of our own connection; until it ends the replica is
+        // loading (its clients get -LOADING) and the link is not up, as in Redis.
+        let mut newline_at = Instant::now() + Duration::from_secs(1);
+        while status.loads_done.load(Ordering::Acquire) == loads_before {
+            if status.stop.load(Ordering::Acquire) || apply_broken(apply) {
+                return Err("The link stopped while the snapshot was loading".into());
+            }
+            // A newline a second tells the master we are alive, as a loading Redis replica
+            // does, so a long load does not look like a dead replica.
+            if Instant::now() >= newline_at {
+                newline_at += Duration::from_secs(1);
+                out.write_all(b"\n").map_err(transfer_error)?;
+            }
+            std::thread::sleep(LOAD_POLL);
+        }
+        if status.load_failed.load(Ordering::Acquire) {
+            return Err("Failed trying to load the MASTER synchronization DB".into());
+        }
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         status.offset.store(off, Ordering::Release);
         // Our own replicas continue from the master's history: same offsets, same bytes.
@@ -403,6 +429,19 @@ fn read_line(rd: &mut BufReader<TcpStream>) -> Result<String, String> {
 }
 
 /// The snapshot after +FULLRESYNC: `$<len>\r\n<bytes>` or `$EOF:<40 bytes>\r\n<bytes><mark>`.
+/// A failed read of the snapshot: Redis's timeout text when `repl-timeout` passed without a
+/// byte, else the I/O error.
+fn transfer_error(e: std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            "Timeout receiving bulk data from MASTER... If the problem persists try to set the \
+             'repl-timeout' parameter in redis.conf to a larger value."
+                .into()
+        }
+        _ => format!("I/O error trying to sync with MASTER: {e}"),
+    }
+}
+
 /// `to` ends the log lines: "to disk" or "to parser" (`repl-diskless-load`), as in Redis.
 fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, String> {
     let head = read_line(rd)?;
@@ -420,9 +459,7 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, 
         let mut data = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = rd
-                .read(&mut buf)
-                .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
+            let n = rd.read(&mut buf).map_err(transfer_error)?;
             if n == 0 {
                 return Err("I/O error trying to sync with MASTER: connection lost".into());
             }
@@ -449,7 +486,7 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, 
     rd.by_ref()
         .take(len)
         .read_to_end(&mut data)
-        .map_err(|e| format!("I/O error trying to sync with MASTER: {e}"))?;
+        .map_err(transfer_error)?;
     if data.len() as u64 != len {
         return Err("I/O error trying to sync with MASTER: connection lost".into());
     }

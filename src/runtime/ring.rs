@@ -65,7 +65,18 @@ impl Ring {
         }
     }
 
-    /// Multishot accept on a listening socket.
+    /// One accept on a listening socket. Threads sharing a listener each keep one armed and
+    /// re-arm it after every connection: the kernel wakes the longest-waiting accept, so
+    /// connections go round the threads, and a busy thread takes at most one.
+    pub fn accept(&mut self, fd: RawFd, token: u64) {
+        let e = opcode::Accept::new(types::Fd(fd), std::ptr::null_mut(), std::ptr::null_mut())
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(token);
+        self.push(e);
+    }
+
+    /// Multishot accept on a listening socket (one thread listening alone).
     pub fn accept_multi(&mut self, fd: RawFd, token: u64) {
         let e = opcode::AcceptMulti::new(types::Fd(fd))
             .flags(libc::SOCK_CLOEXEC)

@@ -66,6 +66,8 @@ pub enum Msg {
     ClientUnblock { token: u64 },
     /// A line for the MONITOR client `token` of the receiver.
     Monitor { token: u64, line: Vec<u8> },
+    /// Serve this newly accepted client connection (connections are dealt round the threads).
+    AdoptClient { fd: i32 },
     /// Serve this socket as the connection of our master (one end of the replication link's
     /// socketpair): its commands may write on a read-only replica and get no replies.
     AdoptMaster { fd: i32 },
@@ -124,6 +126,8 @@ pub struct Shared {
     /// Pub/sub subscriptions of every thread's clients.
     pub pubsub: std::sync::RwLock<pubsub::Registry>,
     pub monitor_count: AtomicUsize,
+    /// Accepted connections so far: the next one is served by thread `accepted % threads`.
+    pub accepted: AtomicUsize,
     /// Saves: LASTSAVE, INFO persistence, the background save in progress.
     pub save: Arc<crate::persist::snapshot::SaveStatus>,
     pub stat_numcommands_reset_ms: AtomicU64,
@@ -160,6 +164,15 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// The status of our replication link, while we are a replica.
+    pub fn link_status(&self) -> Option<Arc<crate::repl::replica::LinkStatus>> {
+        self.link
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|l| l.status.clone())
     }
 
     /// Asks every worker to look at shared state again. A full mailbox already guarantees a

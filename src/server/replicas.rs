@@ -270,11 +270,8 @@ impl Worker {
         repl.good_replicas.store(good, Ordering::Relaxed);
         let stale = self
             .shared
-            .link
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|l| !l.status.up.load(Ordering::Acquire));
+            .link_status()
+            .is_some_and(|status| !status.up.load(Ordering::Acquire));
         repl.stale.store(stale, Ordering::Relaxed);
         self.drop_timed_out_replicas();
         self.free_idle_backlog();

@@ -280,6 +280,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
         monitors: Mutex::new(Vec::new()),
         pubsub: Default::default(),
         monitor_count: AtomicUsize::new(0),
+        accepted: AtomicUsize::new(0),
         save: Default::default(),
         stat_numcommands_reset_ms: AtomicU64::new(unix_ms()),
         active_expire: AtomicBool::new(true),

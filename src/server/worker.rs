@@ -272,7 +272,7 @@ impl Worker {
     pub fn run(&mut self) {
         self.publish_limits();
         for (i, &fd) in self.listeners.iter().enumerate() {
-            self.ring.accept_multi(fd, op_token(KIND_ACCEPT, i, 0));
+            self.ring.accept(fd, op_token(KIND_ACCEPT, i, 0));
         }
         self.arm_wake();
         loop {
@@ -378,17 +378,24 @@ impl Worker {
         match kind {
             KIND_ACCEPT => {
                 if c.result >= 0 {
-                    self.on_accept(c.result);
+                    // Dealt round the threads: whichever thread the kernel woke, the
+                    // connection goes to the next one in turn.
+                    let n = self.shared.workers();
+                    let to = self.shared.accepted.fetch_add(1, Ordering::Relaxed) % n;
+                    if to == self.id {
+                        self.on_accept(c.result);
+                    } else {
+                        self.shared.send(to, Msg::AdoptClient { fd: c.result });
+                    }
                 } else if c.result != -libc::EAGAIN && c.result != -libc::EINTR {
                     log::warning(&format!(
                         "Accepting client connection: {}",
                         std::io::Error::from_raw_os_error(-c.result)
                     ));
                 }
-                if !c.more {
-                    if let Some(&fd) = self.listeners.get(slot) {
-                        self.ring.accept_multi(fd, c.token);
-                    }
+                // Re-armed after each connection, so the next one goes to another thread.
+                if let Some(&fd) = self.listeners.get(slot) {
+                    self.ring.accept(fd, c.token);
                 }
             }
             KIND_WAKE => {
@@ -842,6 +849,7 @@ impl Worker {
                     eof_capable,
                 } => self.on_full_sync(token, sink, reader, offset, replid, eof_capable),
                 Msg::AdoptMaster { fd } => self.adopt_master(fd),
+                Msg::AdoptClient { fd } => self.on_accept(fd),
             }
         }
     }
