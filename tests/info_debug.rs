@@ -65,7 +65,10 @@ fn info_sections_and_format() {
         "sections are separated by a blank line"
     );
     assert_eq!(headers(&info(&mut c, &["default"])), headers(&all));
-    assert_eq!(headers(&info(&mut c, &["everything"])), headers(&all));
+    // `everything` adds what the default leaves out: the command statistics.
+    let mut everything = headers(&all);
+    everything.insert(8, "# Commandstats");
+    assert_eq!(headers(&info(&mut c, &["everything"])), everything);
 
     // Selection: case-insensitive, several at once, always in Redis's order.
     let two = info(&mut c, &["KEYSPACE", "server"]);
@@ -496,4 +499,38 @@ fn digest_matches_real_redis() {
         let _: () = redis::cmd("FLUSHALL").query(c).unwrap();
         assert_eq!(cmd_str(c, &["DEBUG", "DIGEST"]).unwrap(), "0".repeat(40));
     }
+}
+
+/// INFO commandstats, as Redis counts: calls and time of commands that ran (on any thread),
+/// `failed_calls` for those that replied an error, `rejected_calls` for those refused before
+/// running (here a wrong arity); CONFIG RESETSTAT zeroes them. Not in the default sections.
+#[test]
+fn commandstats_count_calls_failures_and_rejections() {
+    let k = Server::start(DEBUG_ON);
+    let mut c = k.client();
+    for key in ["a", "b", "c", "d"] {
+        cmd_str(&mut c, &["SET", key, "1"]).unwrap();
+    }
+    cmd_str(&mut c, &["GET", "a"]).unwrap();
+    assert!(err_text(cmd_str(&mut c, &["LPUSH", "a", "x"])).contains("WRONGTYPE"));
+    assert!(err_text(cmd_str(&mut c, &["GET"])).contains("wrong number of arguments"));
+    let f = fields(&info(&mut c, &["commandstats"]));
+    let set = &f["cmdstat_set"];
+    assert!(set.starts_with("calls=4,usec="), "{set}");
+    assert!(set.ends_with(",rejected_calls=0,failed_calls=0"), "{set}");
+    assert!(f["cmdstat_get"].starts_with("calls=1,"), "{f:?}");
+    assert!(
+        f["cmdstat_get"].ends_with(",rejected_calls=1,failed_calls=0"),
+        "{f:?}"
+    );
+    assert!(
+        f["cmdstat_lpush"].ends_with(",rejected_calls=0,failed_calls=1"),
+        "{f:?}"
+    );
+    assert!(!f.contains_key("cmdstat_hset"));
+    assert!(!headers(&info(&mut c, &[])).contains(&"# Commandstats"));
+    assert!(headers(&info(&mut c, &["all"])).contains(&"# Commandstats"));
+    assert_eq!(cmd_str(&mut c, &["CONFIG", "RESETSTAT"]).unwrap(), "OK");
+    let f = fields(&info(&mut c, &["commandstats"]));
+    assert!(!f.contains_key("cmdstat_set"), "{f:?}");
 }

@@ -200,6 +200,11 @@ fn config_resetstat(ctx: &mut Ctx) {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        for c in s.commands.iter() {
+            for v in [&c.calls, &c.usec, &c.rejected_calls, &c.failed_calls] {
+                v.store(0, Ordering::Relaxed);
+            }
+        }
     }
     ctx.srv
         .stat_numcommands_reset_ms

@@ -35,6 +35,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("replication", true),
     ("cpu", true),
     ("modules", true),
+    ("commandstats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -90,11 +91,44 @@ fn info(ctx: &mut Ctx, args: Args) {
             "replication" => replication(ctx, &mut text),
             "cpu" => cpu(&mut text),
             "modules" => text.push_str("# Modules\r\n"),
+            "commandstats" => commandstats(ctx, &mut text),
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(ctx, &mut text),
         }
     }
     ctx.out.verbatim(text.as_bytes());
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..` for
+/// every command used since start (or CONFIG RESETSTAT), summed over the threads. Subcommands
+/// count under their container command (`cmdstat_config`, where Redis 7 has `config|get`).
+fn commandstats(ctx: &mut Ctx, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    for (i, spec) in super::table().specs.iter().enumerate() {
+        let mut sum = [0u64; 4];
+        for w in &ctx.srv.stats {
+            let c = &w.commands[i];
+            let each = [&c.calls, &c.usec, &c.rejected_calls, &c.failed_calls];
+            for (s, v) in sum.iter_mut().zip(each) {
+                *s += load(v);
+            }
+        }
+        let [calls, usec, rejected, failed] = sum;
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let per_call = if calls == 0 {
+            0.0
+        } else {
+            usec as f64 / calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+            spec.name
+        );
+    }
 }
 
 /// Appends `name:value\r\n`.

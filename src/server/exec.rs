@@ -362,7 +362,11 @@ impl Worker {
             // without them (`loading:1`, no keyspace lines); DEBUG waits for the load to end.
             Ok((index, spec)) if loading && spec.name == "info" => Some((index, 0)),
             Ok((index, spec)) => Some((index, route(spec, &args, shards))),
-            Err(()) => {
+            Err(known) => {
+                if let Some(index) = known {
+                    let stats = &self.shared.stats[self.id].commands[index as usize];
+                    super::WorkerStats::bump(&stats.rejected_calls, 1);
+                }
                 if let Some(m) = client.multi.as_mut() {
                     m.errored = true;
                 }
@@ -643,8 +647,12 @@ pub(super) fn execute(
         stats.commands_processed.load(Ordering::Relaxed) + 1,
         Ordering::Relaxed,
     );
+    let command = &stats.commands[index as usize];
+    super::WorkerStats::bump(&command.calls, 1);
+    super::WorkerStats::bump(&command.usec, duration_us);
     if out.get(reply_start) == Some(&b'-') {
         stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        super::WorkerStats::bump(&command.failed_calls, 1);
     }
     client.shared.last_cmd.store(index, Ordering::Relaxed);
     client
@@ -808,7 +816,7 @@ fn check(
     monitor: bool,
     refusals: &Refusals,
     args: &Args,
-) -> Result<(u32, &'static Spec), ()> {
+) -> Result<(u32, &'static Spec), Option<u32>> {
     let Refusals {
         misconf,
         read_only,
@@ -819,36 +827,36 @@ fn check(
     let mut reply = Reply::new(out, client.resp3);
     let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
         reply.error(&commands::unknown_command_text(args));
-        return Err(());
+        return Err(None);
     };
     if !spec.arity_ok(args.len()) {
         reply.err(&format!(
             "wrong number of arguments for '{}' command",
             spec.name
         ));
-        return Err(());
+        return Err(Some(index));
     }
     if !client.authenticated && !spec.has(commands::NO_AUTH) {
         reply.error("NOAUTH Authentication required.");
-        return Err(());
+        return Err(Some(index));
     }
     if read_only && spec.has(commands::WRITE) && !client.is_master {
         reply.error("READONLY You can't write against a read only replica.");
-        return Err(());
+        return Err(Some(index));
     }
     if too_few_replicas && spec.has(commands::WRITE) && !client.is_master {
         reply.error("NOREPLICAS Not enough good replicas to write.");
-        return Err(());
+        return Err(Some(index));
     }
     if stale && !spec.has(commands::STALE) && !client.is_master {
         reply.error(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );
-        return Err(());
+        return Err(Some(index));
     }
     if let Some(text) = misconf.filter(|_| spec.has(commands::WRITE) || spec.name == "ping") {
         reply.error(text);
-        return Err(());
+        return Err(Some(index));
     }
     if client.subscribed()
         && !client.resp3
@@ -869,15 +877,15 @@ fn check(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
-        return Err(());
+        return Err(Some(index));
     }
     if loading && !spec.has(commands::LOADING) {
         reply.error("LOADING Redis is loading the dataset in memory");
-        return Err(());
+        return Err(Some(index));
     }
     if monitor && !matches!(spec.name, "quit" | "reset" | "monitor") {
         // A MONITOR client only listens (Redis ignores its commands except QUIT/RESET).
-        return Err(());
+        return Err(None);
     }
     Ok((index, spec))
 }

@@ -101,6 +101,37 @@ pub struct WorkerStats {
     pub blocked_clients: AtomicU64,
     /// Changes to this thread's shard since the last save, published by its cron.
     pub dirty: AtomicU64,
+    /// Per command (by table index) run on this thread: INFO commandstats.
+    pub commands: Box<[CommandStats]>,
+}
+
+/// One command's counters on one thread (Redis's `cmdstat_<name>` fields).
+#[derive(Default)]
+pub struct CommandStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    /// Refused before running (arity, auth, MISCONF, -LOADING ...).
+    pub rejected_calls: AtomicU64,
+    /// Ran and replied an error.
+    pub failed_calls: AtomicU64,
+}
+
+impl WorkerStats {
+    /// Counters for every command of the table.
+    pub fn new() -> WorkerStats {
+        WorkerStats {
+            commands: (0..crate::commands::table().specs.len())
+                .map(|_| CommandStats::default())
+                .collect(),
+            ..WorkerStats::default()
+        }
+    }
+
+    /// Adds one to a counter only this thread writes (no read-modify-write instruction).
+    #[inline]
+    pub fn bump(counter: &AtomicU64, by: u64) {
+        counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    }
 }
 
 /// State shared by every thread. Everything on the request path is an atomic or is only touched

@@ -268,7 +268,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
             .map(|i| ShardCell::new(Shard::new(i, databases)))
             .collect(),
         mailboxes,
-        stats: (0..threads).map(|_| WorkerStats::default()).collect(),
+        stats: (0..threads).map(|_| WorkerStats::new()).collect(),
         clients: (0..threads).map(|_| Mutex::new(HashMap::new())).collect(),
         next_client_id: AtomicU64::new(1),
         run_id: random_hex(40),
