@@ -68,6 +68,7 @@ fn info_sections_and_format() {
     // `everything` adds what the default leaves out: the command statistics.
     let mut everything = headers(&all);
     everything.insert(8, "# Commandstats");
+    everything.insert(9, "# Errorstats");
     assert_eq!(headers(&info(&mut c, &["everything"])), everything);
 
     // Selection: case-insensitive, several at once, always in Redis's order.
@@ -503,7 +504,8 @@ fn digest_matches_real_redis() {
 
 /// INFO commandstats, as Redis counts: calls and time of commands that ran (on any thread),
 /// `failed_calls` for those that replied an error, `rejected_calls` for those refused before
-/// running (here a wrong arity); CONFIG RESETSTAT zeroes them. Not in the default sections.
+/// running (here a wrong arity); INFO errorstats counts the error replies by their first word;
+/// CONFIG RESETSTAT zeroes both. Neither is in the default sections.
 #[test]
 fn commandstats_count_calls_failures_and_rejections() {
     let k = Server::start(DEBUG_ON);
@@ -530,7 +532,12 @@ fn commandstats_count_calls_failures_and_rejections() {
     assert!(!f.contains_key("cmdstat_hset"));
     assert!(!headers(&info(&mut c, &[])).contains(&"# Commandstats"));
     assert!(headers(&info(&mut c, &["all"])).contains(&"# Commandstats"));
+    // Errorstats: by the first word of each error reply, refused or failed.
+    let e = fields(&info(&mut c, &["errorstats"]));
+    assert_eq!(e["errorstat_WRONGTYPE"], "count=1", "{e:?}");
+    assert_eq!(e["errorstat_ERR"], "count=1", "{e:?}");
     assert_eq!(cmd_str(&mut c, &["CONFIG", "RESETSTAT"]).unwrap(), "OK");
-    let f = fields(&info(&mut c, &["commandstats"]));
+    let f = fields(&info(&mut c, &["commandstats", "errorstats"]));
     assert!(!f.contains_key("cmdstat_set"), "{f:?}");
+    assert!(!f.contains_key("errorstat_ERR"), "{f:?}");
 }

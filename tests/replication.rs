@@ -717,3 +717,53 @@ fn a_master_stopped_mid_snapshot_is_given_up_then_resynced() {
     assert_eq!(digest(&mut mc), digest(&mut kc));
     assert_eq!(info(&mut mc, "stats", "sync_partial_ok").unwrap(), "0");
 }
+
+/// REPLICAOF NO ONE ends the link at once, even while the master keeps the handshake waiting
+/// (here a 30 s diskless sync delay): our master's connection leaves CLIENT LIST and the
+/// master sees its replica go. While linked, that entry shows the master's address and flag
+/// M, as in Redis.
+#[test]
+fn replicaof_no_one_ends_a_waiting_link_at_once() {
+    let m = Server::start(&["--repl-diskless-sync-delay", "30"]);
+    let mut mc = m.client();
+    let k = Server::start(&[]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]);
+    let listed = format!("addr=127.0.0.1:{} ", m.port);
+    let mut list = String::new();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            list = q(&mut kc, &["CLIENT", "LIST", "TYPE", "master"]).unwrap();
+            list.contains(&listed) && list.contains(" flags=M ")
+        }),
+        "{list}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "connected_slaves"
+    )
+    .as_deref()
+        == Some("1")));
+    cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            list = q(&mut kc, &["CLIENT", "LIST", "TYPE", "master"]).unwrap();
+            list.is_empty()
+        }),
+        "{list}"
+    );
+    assert!(wait_until(Duration::from_secs(5), || info(
+        &mut mc,
+        "replication",
+        "connected_slaves"
+    )
+    .as_deref()
+        == Some("0")));
+    let log = k.log_text();
+    assert!(!log.contains("Master closed the connection"), "{log}");
+    assert!(
+        !log.contains("Setting secondary replication ID to ,"),
+        "{log}"
+    );
+}

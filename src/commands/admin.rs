@@ -207,6 +207,11 @@ fn config_resetstat(ctx: &mut Ctx) {
         }
     }
     ctx.srv
+        .errors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
+    ctx.srv
         .stat_numcommands_reset_ms
         .store(ctx.now_ms, Ordering::Relaxed);
     ctx.out.ok();

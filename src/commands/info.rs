@@ -36,6 +36,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("cpu", true),
     ("modules", true),
     ("commandstats", false),
+    ("errorstats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -92,6 +93,7 @@ fn info(ctx: &mut Ctx, args: Args) {
             "cpu" => cpu(&mut text),
             "modules" => text.push_str("# Modules\r\n"),
             "commandstats" => commandstats(ctx, &mut text),
+            "errorstats" => errorstats(ctx, &mut text),
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(ctx, &mut text),
         }
@@ -128,6 +130,24 @@ fn commandstats(ctx: &mut Ctx, out: &mut String) {
             "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
             spec.name
         );
+    }
+}
+
+/// `errorstat_<PREFIX>:count=N` per first word of the error replies sent (ERR, WRONGTYPE,
+/// NOAUTH ...), in name order as Redis lists them.
+fn errorstats(ctx: &mut Ctx, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    let mut kinds: Vec<(String, u64)> = ctx
+        .srv
+        .errors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    kinds.sort();
+    for (kind, n) in kinds {
+        let _ = write!(out, "errorstat_{kind}:count={n}\r\n");
     }
 }
 

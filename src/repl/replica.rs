@@ -77,6 +77,9 @@ pub struct LinkStatus {
     /// A checked full-sync snapshot handed to our own connection (`REPLCONF ringkv-load-rdb`
     /// takes it).
     pub snapshot: Mutex<Option<Vec<u8>>>,
+    /// The connection to the master while there is one, so that `stop` can shut it and wake
+    /// a read blocked in the handshake or the transfer at once.
+    socket: Mutex<Option<TcpStream>>,
 }
 
 /// A running link; dropping the handle does not stop it, `stop` does.
@@ -113,6 +116,15 @@ impl Link {
 
     pub fn stop(&self) {
         self.status.stop.store(true, Ordering::Release);
+        let socket = self
+            .status
+            .socket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(s) = socket {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     /// (replid, offset) to continue from later (the cached master).
@@ -138,8 +150,12 @@ fn run(
     ));
     while !status.stop.load(Ordering::Acquire) {
         log::notice("MASTER <-> REPLICA sync started");
-        match session(&config, &status, &mut apply, have_cache, feed) {
+        let ended = session(&config, &status, &mut apply, have_cache, feed);
+        *status.socket.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        match ended {
             Ok(()) => {}
+            // A stopped link's connection was shut on purpose: nothing to report.
+            Err(_) if status.stop.load(Ordering::Acquire) => {}
             Err(e) => log::warning(&e),
         }
         if status.up.swap(false, Ordering::AcqRel) {
@@ -175,6 +191,13 @@ fn session(
     let stream = TcpStream::connect((config.host.as_str(), config.port))
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     log::notice("Non blocking connect for SYNC fired the event.");
+    {
+        let mut socket = status.socket.lock().unwrap_or_else(|e| e.into_inner());
+        if status.stop.load(Ordering::Acquire) {
+            return Err("The link was stopped".into());
+        }
+        *socket = stream.try_clone().ok();
+    }
     // `repl-timeout` bounds every wait for the master: handshake replies and the snapshot's
     // bytes (a stopped master mid-transfer is given up on, as Redis does).
     stream.set_read_timeout(Some(config.timeout)).ok();

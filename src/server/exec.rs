@@ -352,6 +352,7 @@ impl Worker {
             stale: !self.limits.replica_serve_stale && repl.stale.load(Ordering::Relaxed),
             loading,
         };
+        let reply_start = out.len();
         match check(out, client, *monitor, &refusals, &args) {
             Ok((index, spec)) if client.multi.is_some() => {
                 let raw = &rbuf[*rpos..*rpos + consumed];
@@ -363,6 +364,9 @@ impl Worker {
             Ok((index, spec)) if loading && spec.name == "info" => Some((index, 0)),
             Ok((index, spec)) => Some((index, route(spec, &args, shards))),
             Err(known) => {
+                if out.get(reply_start) == Some(&b'-') {
+                    self.shared.count_error(&out[reply_start..]);
+                }
                 if let Some(index) = known {
                     let stats = &self.shared.stats[self.id].commands[index as usize];
                     super::WorkerStats::bump(&stats.rejected_calls, 1);
@@ -653,6 +657,7 @@ pub(super) fn execute(
     if out.get(reply_start) == Some(&b'-') {
         stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
         super::WorkerStats::bump(&command.failed_calls, 1);
+        shared.count_error(&out[reply_start..]);
     }
     client.shared.last_cmd.store(index, Ordering::Relaxed);
     client

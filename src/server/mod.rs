@@ -34,6 +34,9 @@ use crate::runtime::Mailbox;
 use client::ClientShared;
 use view::ShardCell;
 
+/// Distinct error prefixes INFO errorstats tracks (Redis's limit too).
+pub const ERROR_KINDS_MAX: usize = 128;
+
 /// `Shared::shutdown` values: running (0), then why it stops, which decides the final save.
 pub const SHUTDOWN_DEFAULT: u8 = 1;
 pub const SHUTDOWN_SAVE: u8 = 2;
@@ -70,7 +73,7 @@ pub enum Msg {
     AdoptClient { fd: i32 },
     /// Serve this socket as the connection of our master (one end of the replication link's
     /// socketpair): its commands may write on a read-only replica and get no replies.
-    AdoptMaster { fd: i32 },
+    AdoptMaster { fd: i32, addr: String },
     /// The full-sync cut was taken for replica `token` of the receiver: send +FULLRESYNC, then
     /// the snapshot as reader `reader` of `sink`, then the stream from `offset`.
     FullSync {
@@ -153,6 +156,8 @@ pub struct Shared {
     pub shutdown: AtomicU8,
     pub slowlog: Mutex<slowlog::SlowLog>,
     pub latency: Mutex<slowlog::Latency>,
+    /// Error replies by their first word (INFO errorstats); errors are rare, so one lock.
+    pub errors: Mutex<HashMap<String, u64>>,
     pub monitors: Mutex<Vec<(usize, u64)>>,
     /// Pub/sub subscriptions of every thread's clients.
     pub pubsub: std::sync::RwLock<pubsub::Registry>,
@@ -194,6 +199,21 @@ impl Shared {
                     }
                 }
             }
+        }
+    }
+
+    /// Counts an error reply (`-PREFIX text\r\n`) under its first word, for INFO errorstats.
+    /// Past `ERROR_KINDS_MAX` kinds new ones are not tracked (as Redis caps its table).
+    pub fn count_error(&self, reply: &[u8]) {
+        let body = reply.strip_prefix(b"-").unwrap_or(reply);
+        let end = body
+            .iter()
+            .position(|&c| c == b' ' || c == b'\r')
+            .unwrap_or(body.len());
+        let kind = String::from_utf8_lossy(&body[..end]).into_owned();
+        let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        if errors.len() < ERROR_KINDS_MAX || errors.contains_key(&kind) {
+            *errors.entry(kind).or_insert(0) += 1;
         }
     }
 

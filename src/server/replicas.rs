@@ -464,7 +464,11 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
         l.cached()
     });
     let Some((host, port)) = target else {
-        if let Some((old_id, old_off)) = cached {
+        if let Some((mut old_id, mut old_off)) = cached {
+            if old_id.is_empty() {
+                // Never synced: the history we leave behind is our own.
+                (old_id, old_off) = (srv.repl.ids().replid, srv.feed.end());
+            }
             srv.repl.promote(&old_id, old_off);
             log::notice("Discarding previously cached master state.");
             log::notice(&format!(
@@ -528,7 +532,13 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
         let end = srv.feed.end();
         (end > 0).then(|| (srv.repl.ids().replid, end))
     });
-    srv.send(0, Msg::AdoptMaster { fd: fds[0] });
+    srv.send(
+        0,
+        Msg::AdoptMaster {
+            fd: fds[0],
+            addr: format!("{host}:{port}"),
+        },
+    );
     *link = Some(crate::repl::replica::Link::start(
         config,
         fds[1],

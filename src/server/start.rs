@@ -277,6 +277,7 @@ fn build_shared(config: Config, threads: usize) -> Result<Shared, String> {
         shutdown: AtomicU8::new(0),
         slowlog: Mutex::new(Default::default()),
         latency: Mutex::new(Default::default()),
+        errors: Mutex::new(HashMap::new()),
         monitors: Mutex::new(Vec::new()),
         pubsub: Default::default(),
         monitor_count: AtomicUsize::new(0),

@@ -436,14 +436,15 @@ impl Worker {
             .map(|_| slot)
     }
 
-    /// Serves one end of the replication link's socketpair as our master's connection.
-    fn adopt_master(&mut self, fd: RawFd) {
+    /// Serves one end of the replication link's socketpair as our master's connection,
+    /// listed with the master's address (`host:port`) as Redis lists it.
+    fn adopt_master(&mut self, fd: RawFd, addr: String) {
         let id = self.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(ClientShared::new(
             id,
             self.id,
             fd,
-            "master".into(),
+            addr,
             String::new(),
             self.now_ms,
         ));
@@ -848,7 +849,7 @@ impl Worker {
                     replid,
                     eof_capable,
                 } => self.on_full_sync(token, sink, reader, offset, replid, eof_capable),
-                Msg::AdoptMaster { fd } => self.adopt_master(fd),
+                Msg::AdoptMaster { fd, addr } => self.adopt_master(fd, addr),
                 Msg::AdoptClient { fd } => self.on_accept(fd),
             }
         }

@@ -35,23 +35,23 @@ pub struct Pos {
     pub end: usize,
 }
 
-fn len_prefix(mut n: usize, out: &mut Vec<u8>) {
+/// Bytes a LEB128 length prefix takes at most (a `usize`).
+const PREFIX_BYTES_MAX: usize = 10;
+
+/// The LEB128 length prefix of an element of `n` bytes, in a buffer and its used length.
+fn len_prefix(mut n: usize) -> ([u8; PREFIX_BYTES_MAX], usize) {
+    let mut out = [0u8; PREFIX_BYTES_MAX];
+    let mut i = 0;
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
-            out.push(byte);
-            return;
+            out[i] = byte;
+            return (out, i + 1);
         }
-        out.push(byte | 0x80);
+        out[i] = byte | 0x80;
+        i += 1;
     }
-}
-
-fn encoded(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len() + 2);
-    len_prefix(v.len(), &mut out);
-    out.extend_from_slice(v);
-    out
 }
 
 impl Pack {
@@ -135,34 +135,61 @@ impl Pack {
         self.iter().nth(index)
     }
 
-    /// Replaces the bytes in `[start, end)` with `with`, adjusting the count by `delta`.
-    fn splice(&mut self, start: usize, end: usize, with: &[u8], delta: isize) {
+    /// Replaces the bytes in `[start, end)` with the concatenation of `parts`, adjusting the
+    /// count by `delta`.
+    fn splice(&mut self, start: usize, end: usize, parts: &[&[u8]], delta: isize) {
         // In place: the buffer is resized by realloc (usually without moving, the allocator's
-        // size classes leave room) and the tail moved once, like Redis's listpack insert.
+        // size classes leave room) and the tail moved once, like Redis's listpack insert. No
+        // temporary buffer: the parts are copied straight into the gap.
         let n = (self.len() as isize + delta) as usize;
+        let add: usize = parts.iter().map(|p| p.len()).sum();
+        let removed = end - start;
         let mut v = std::mem::take(&mut self.buf).into_vec();
-        // Exact growth: a doubled capacity would be kept by the allocator after the shrink
-        // back to a boxed slice, wasting up to half of every pack.
-        v.reserve_exact(with.len().saturating_sub(end - start));
-        v.splice(start..end, with.iter().copied());
+        let old_len = v.len();
+        if add > removed {
+            // Exact growth: a doubled capacity would be kept by the allocator after the shrink
+            // back to a boxed slice, wasting up to half of every pack.
+            v.reserve_exact(add - removed);
+            v.resize(old_len + add - removed, 0);
+            v.copy_within(end..old_len, start + add);
+        } else if add < removed {
+            v.copy_within(end..old_len, start + add);
+            v.truncate(old_len - (removed - add));
+        }
+        let mut at = start;
+        for p in parts {
+            v[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
         debug_assert!(n <= PACK_ELEMENTS_MAX);
         Pack::set_len(&mut v, n);
         self.buf = v.into_boxed_slice();
     }
 
+    /// Replaces `[start, end)` with one element `v` (its prefix and bytes).
+    fn splice_one(&mut self, start: usize, end: usize, v: &[u8], delta: isize) {
+        let (prefix, k) = len_prefix(v.len());
+        self.splice(start, end, &[&prefix[..k], v], delta);
+    }
+
     /// Appends elements at the end.
     pub fn push_back(&mut self, vals: &[&[u8]]) {
+        let end = self.buf.len();
+        if let [v] = vals {
+            return self.splice_one(end, end, v, 1);
+        }
         let mut add = Vec::new();
         for v in vals {
-            add.extend_from_slice(&encoded(v));
+            let (prefix, k) = len_prefix(v.len());
+            add.extend_from_slice(&prefix[..k]);
+            add.extend_from_slice(v);
         }
-        let end = self.buf.len();
-        self.splice(end, end, &add, vals.len() as isize);
+        self.splice(end, end, &[&add], vals.len() as isize);
     }
 
     /// Inserts an element before byte position `at` (an element start, or the end).
     pub fn insert_at(&mut self, at: usize, v: &[u8]) {
-        self.splice(at, at, &encoded(v), 1);
+        self.splice_one(at, at, v, 1);
     }
 
     /// The byte position where elements start (the insert position of a new first element).
@@ -177,7 +204,7 @@ impl Pack {
 
     /// Replaces the element at `pos` with `v`.
     pub fn replace(&mut self, pos: Pos, v: &[u8]) {
-        self.splice(pos.start, pos.end, &encoded(v), 0);
+        self.splice_one(pos.start, pos.end, v, 0);
     }
 }
 
