@@ -429,3 +429,62 @@ fn monitor_that_never_reads_is_closed_at_the_limit() {
         "the monitor was not closed"
     );
 }
+
+/// (arity, sorted flags, first key, last key, key step) of every command in COMMAND's reply.
+fn command_table(c: &mut redis::Connection) -> std::collections::HashMap<String, String> {
+    let reply: redis::Value = redis::cmd("COMMAND").query(c).unwrap();
+    let redis::Value::Array(entries) = reply else {
+        panic!("COMMAND: {reply:?}");
+    };
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    };
+    let mut out = std::collections::HashMap::new();
+    for e in entries {
+        let redis::Value::Array(f) = e else {
+            panic!("entry {e:?}");
+        };
+        let mut flags: Vec<String> = match &f[2] {
+            redis::Value::Array(v) | redis::Value::Set(v) => v.iter().map(text).collect(),
+            other => panic!("flags {other:?}"),
+        };
+        flags.sort();
+        let shape = format!(
+            "arity {} flags {:?} keys {} {} {}",
+            text(&f[1]),
+            flags,
+            text(&f[3]),
+            text(&f[4]),
+            text(&f[5])
+        );
+        out.insert(text(&f[0]), shape);
+    }
+    out
+}
+
+/// COMMAND describes every command ringkv has as redis-server 7.0 does (arity, flags, key
+/// positions), since cluster-aware clients compute keys from it.
+#[test]
+fn command_metadata_matches_redis() {
+    if !common::have_tool("redis-server") {
+        return;
+    }
+    let r = common::RealRedis::start();
+    let k = Server::start(&[]);
+    let theirs = command_table(&mut r.client());
+    let ours = command_table(&mut k.client());
+    let mut differ = Vec::new();
+    for (name, shape) in &ours {
+        match theirs.get(name) {
+            Some(t) if t == shape => {}
+            Some(t) => differ.push(format!("{name}: ringkv {shape} / redis {t}")),
+            None => differ.push(format!("{name}: not in redis-server's COMMAND")),
+        }
+    }
+    differ.sort();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert!(ours.len() > 150, "{}", ours.len());
+}

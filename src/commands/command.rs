@@ -5,8 +5,9 @@
 //! Reads only the static table; never touches the keyspace.
 
 use super::{
-    eq_ic, printable, spec, table, Ctx, Spec, ADMIN, BLOCKING, FAST, FLAG_NAMES, LOADING, NOSCRIPT,
-    NO_KEYS, PUBSUB, READONLY, STALE, SYNTAX, WRITE,
+    eq_ic, printable, spec, table, Ctx, Spec, ADMIN, BLOCKING, FAST, FLAG_NAMES, LOADING,
+    MAY_REPLICATE, NOSCRIPT, NO_KEYS, PUBSUB, READONLY, SKIP_MONITOR, SKIP_SLOWLOG, STALE, SYNTAX,
+    WRITE,
 };
 use crate::config::glob_match;
 use crate::resp::Args;
@@ -237,6 +238,72 @@ fn flag_names(flags: u32) -> Vec<&'static str> {
         .collect()
 }
 
+/// How COMMAND shows a command where the table's values serve ringkv's own routing or checks
+/// rather than Redis's metadata: flags to hide, flag names to add, and the (first, last, step)
+/// key positions Redis 7.0 reports. Commands whose keys move (`movablekeys`) report positions
+/// clients may not take literally; routing uses `Spec::route` for them.
+struct ShownAs {
+    name: &'static str,
+    hide: u32,
+    add: &'static [&'static str],
+    keys: Option<(i32, i32, i32)>,
+}
+
+const fn shown(
+    name: &'static str,
+    hide: u32,
+    add: &'static [&'static str],
+    keys: Option<(i32, i32, i32)>,
+) -> ShownAs {
+    ShownAs {
+        name,
+        hide,
+        add,
+        keys,
+    }
+}
+
+const MOVABLE: &[&str] = &["movablekeys"];
+const NO_ASYNC_LOADING: &[&str] = &["no_async_loading"];
+const NONE: (i32, i32, i32) = (0, 0, 0);
+
+#[rustfmt::skip]
+const SHOWN_AS: &[ShownAs] = &[
+    // Internal: AUTH and HELLO skip MONITOR and the slowlog by flag here, by code in Redis.
+    shown("auth", SKIP_MONITOR | SKIP_SLOWLOG, &[], None),
+    shown("hello", SKIP_MONITOR | SKIP_SLOWLOG, &[], None),
+    shown("publish", MAY_REPLICATE, &[], None),
+    shown("spublish", MAY_REPLICATE, &[], Some((1, 1, 1))),
+    shown("ssubscribe", 0, &[], Some((1, -1, 1))),
+    shown("sunsubscribe", 0, &[], Some((1, -1, 1))),
+    shown("bgrewriteaof", 0, NO_ASYNC_LOADING, None),
+    shown("bgsave", 0, NO_ASYNC_LOADING, None),
+    shown("save", 0, NO_ASYNC_LOADING, None),
+    shown("psync", 0, NO_ASYNC_LOADING, None),
+    shown("sync", 0, NO_ASYNC_LOADING, None),
+    shown("replicaof", 0, NO_ASYNC_LOADING, None),
+    shown("slaveof", 0, NO_ASYNC_LOADING, None),
+    shown("blmpop", 0, MOVABLE, Some(NONE)),
+    shown("bzmpop", 0, MOVABLE, Some(NONE)),
+    shown("lmpop", 0, MOVABLE, Some(NONE)),
+    shown("zmpop", 0, MOVABLE, Some(NONE)),
+    shown("sintercard", 0, MOVABLE, Some(NONE)),
+    shown("zdiff", 0, MOVABLE, Some(NONE)),
+    shown("zinter", 0, MOVABLE, Some(NONE)),
+    shown("zunion", 0, MOVABLE, Some(NONE)),
+    shown("zdiffstore", 0, MOVABLE, Some((1, 1, 1))),
+    shown("zinterstore", 0, MOVABLE, Some((1, 1, 1))),
+    shown("zunionstore", 0, MOVABLE, Some((1, 1, 1))),
+    shown("sort", 0, MOVABLE, None),
+    shown("sort_ro", 0, MOVABLE, None),
+    shown("object", 0, &[], Some(NONE)),
+    // A container in Redis (its subcommands carry the flags); one command here.
+    shown("pubsub", LOADING | PUBSUB | STALE, &[], None),
+];
+
+/// The container commands whose own flags Redis 7.0 shows (the others show none).
+const CONTAINERS_WITH_FLAGS: &[&str] = &["command"];
+
 /// One COMMAND INFO entry (Redis 7 shape: ten fields).
 #[allow(clippy::too_many_arguments)]
 fn info_entry(
@@ -250,13 +317,24 @@ fn info_entry(
     parent: Option<&Spec>,
 ) {
     let container = !subs.is_empty();
+    let shown = parent
+        .and_then(|_| SHOWN_AS.iter().find(|s| s.name == name))
+        .unwrap_or(&ShownAs {
+            name: "",
+            hide: 0,
+            add: &[],
+            keys: None,
+        });
+    let keys = shown.keys.unwrap_or(keys);
     ctx.out.array(10);
     ctx.out.bulk(name.as_bytes());
     ctx.out.int(arity as i64);
-    let shown_flags = if container {
+    let shown_flags = if container && !CONTAINERS_WITH_FLAGS.contains(&name) {
         Vec::new()
     } else {
-        flag_names(flags & !super::ALL_SHARDS)
+        let mut v = flag_names(flags & !(super::ALL_SHARDS | shown.hide));
+        v.extend_from_slice(shown.add);
+        v
     };
     ctx.out.set(shown_flags.len());
     for f in shown_flags {

@@ -6,7 +6,7 @@
 
 use super::{
     arg_i64, block_on, eq_ic, parse_timeout, spec, write_collection, Ctx, MpopArgs, Spec,
-    WrongType, BLOCKING, DENYOOM, FAST, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    WrongType, BLOCKING, DENYOOM, FAST, NOSCRIPT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::notify::LIST;
 use crate::resp::{Args, Reply};
@@ -35,10 +35,10 @@ pub const COMMANDS: &[Spec] = &[
     spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), rpoplpush, "list", "Remove the last element in a list, prepend it to another list and return it", "1.2.0"),
     // Keys are `numkeys` arguments from 2; routing over-approximates with every later argument.
     spec("lmpop", -4, WRITE, (2, -1, 1), lmpop, "list", "Pop elements from a list", "7.0.0"),
-    spec("blpop", -3, WRITE | BLOCKING, (1, -2, 1), blpop, "list", "Remove and get the first element in a list, or block until one is available", "2.0.0"),
-    spec("brpop", -3, WRITE | BLOCKING, (1, -2, 1), brpop, "list", "Remove and get the last element in a list, or block until one is available", "2.0.0"),
-    spec("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), blmove, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0"),
-    spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), brpoplpush, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0"),
+    spec("blpop", -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), blpop, "list", "Remove and get the first element in a list, or block until one is available", "2.0.0"),
+    spec("brpop", -3, WRITE | BLOCKING | NOSCRIPT, (1, -2, 1), brpop, "list", "Remove and get the last element in a list, or block until one is available", "2.0.0"),
+    spec("blmove", 6, WRITE | DENYOOM | BLOCKING | NOSCRIPT, (1, 2, 1), blmove, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "6.2.0"),
+    spec("brpoplpush", 4, WRITE | DENYOOM | BLOCKING | NOSCRIPT, (1, 2, 1), brpoplpush, "list", "Pop an element from a list, push it to another list and return it; or block until one is available", "2.2.0"),
     spec("blmpop", -5, WRITE | BLOCKING, (3, -1, 1), blmpop, "list", "Pop elements from a list, or block until one is available", "7.0.0"),
 ];
 

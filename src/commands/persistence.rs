@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use super::{
     arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, ALL_SHARDS, DENYOOM, NOSCRIPT, NOT_INTEGER, NO_KEYS,
-    READONLY, SYNTAX, WRITE,
+    NO_MULTI, READONLY, SYNTAX, WRITE,
 };
 use crate::config::notify::GENERIC;
 use crate::persist::rdb::read::{restore_payload, LoadSink, Loaded, Reader};
@@ -25,7 +25,7 @@ use crate::store::{Entry, Shard};
 
 #[rustfmt::skip]
 pub const COMMANDS: &[Spec] = &[
-    spec("save", 1, ADMIN | NOSCRIPT | ALL_SHARDS, NO_KEYS, save, "server", "Synchronously saves the database(s) to disk.", "1.0.0"),
+    spec("save", 1, ADMIN | NOSCRIPT | NO_MULTI | ALL_SHARDS, NO_KEYS, save, "server", "Synchronously saves the database(s) to disk.", "1.0.0"),
     spec("bgsave", -1, ADMIN | NOSCRIPT | ALL_SHARDS, NO_KEYS, bgsave, "server", "Asynchronously saves the database(s) to disk.", "1.0.0"),
     spec("dump", 2, READONLY, (1, 1, 1), dump, "generic", "Returns a serialized representation of the value stored at a key.", "2.6.0"),
     spec("restore", -4, WRITE | DENYOOM, (1, 1, 1), restore, "generic", "Creates a key from the serialized representation of a value.", "2.6.0"),

@@ -6,7 +6,8 @@
 use std::sync::atomic::Ordering;
 
 use super::{
-    arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, FAST, LOADING, NOSCRIPT, NO_KEYS, NO_MULTI, STALE,
+    arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_KEYS, NO_MULTI,
+    STALE,
 };
 use crate::repl::master::{ReplicaInfo, Waiting};
 use crate::resp::Args;
@@ -16,7 +17,7 @@ use crate::server::client::{ClientAction, ReplicaStart};
 pub const COMMANDS: &[Spec] = &[
     spec("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, psync, "server", "An internal command used in replication.", "2.8.0"),
     spec("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, NO_KEYS, sync, "server", "An internal command used in replication.", "1.0.0"),
-    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0").with_route(replconf_route),
+    spec("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NO_KEYS, replconf, "server", "An internal command for configuring the replication stream.", "3.0.0").with_route(replconf_route),
     spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, NO_KEYS, role, "server", "Returns the replication role.", "2.8.12"),
     spec("wait", 3, NOSCRIPT, NO_KEYS, wait, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "3.0.0"),
     spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, NO_KEYS, replicaof, "server", "Configures a server as replica of another, or promotes it to a master.", "5.0.0"),

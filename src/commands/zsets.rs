@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use super::{
     arg_i64, block_on, eq_ic, parse_timeout, rand_args, rand_u64, random_picks, spec,
     write_collection, Collection, Ctx, MpopArgs, ScanArgs, Spec, WrongType, BLOCKING, DENYOOM,
-    FAST, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
+    FAST, NOSCRIPT, NOT_FLOAT, NOT_INTEGER, READONLY, SYNTAX, WRITE, WRONGTYPE,
 };
 use crate::config::notify::ZSET;
 use crate::resp::{Args, Reply};
@@ -45,8 +45,8 @@ pub const COMMANDS: &[Spec] = &[
     spec("zpopmax", -2, WRITE | FAST, (1, 1, 1), zpopmax, "sorted-set", "Remove and return members with the highest scores in a sorted set", "5.0.0"),
     // Keys are `numkeys` arguments from 2; routing over-approximates with every later argument.
     spec("zmpop", -4, WRITE, (2, -1, 1), zmpop, "sorted-set", "Remove and return members with scores in a sorted set", "7.0.0"),
-    spec("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), bzpopmin, "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0"),
-    spec("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), bzpopmax, "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0"),
+    spec("bzpopmin", -3, WRITE | FAST | BLOCKING | NOSCRIPT, (1, -2, 1), bzpopmin, "sorted-set", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "5.0.0"),
+    spec("bzpopmax", -3, WRITE | FAST | BLOCKING | NOSCRIPT, (1, -2, 1), bzpopmax, "sorted-set", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "5.0.0"),
     spec("bzmpop", -5, WRITE | BLOCKING, (3, -1, 1), bzmpop, "sorted-set", "Remove and return members with scores in a sorted set or block until one is available", "7.0.0"),
     spec("zremrangebyrank", 4, WRITE, (1, 1, 1), zremrangebyrank, "sorted-set", "Remove all members in a sorted set within the given indexes", "2.0.0"),
     spec("zremrangebyscore", 4, WRITE, (1, 1, 1), zremrangebyscore, "sorted-set", "Remove all members in a sorted set within the given scores", "1.2.0"),

@@ -65,9 +65,10 @@ impl Ring {
         }
     }
 
-    /// One accept on a listening socket. Threads sharing a listener each keep one armed and
-    /// re-arm it after every connection: the kernel wakes the longest-waiting accept, so
-    /// connections go round the threads, and a busy thread takes at most one.
+    /// One accept on a listening socket, re-armed by the caller after each connection. (A
+    /// multishot accept on a listener shared by several rings lets the kernel give every
+    /// connection to the same ring; one outstanding accept per ring keeps a busy ring from
+    /// taking more than one.)
     pub fn accept(&mut self, fd: RawFd, token: u64) {
         let e = opcode::Accept::new(types::Fd(fd), std::ptr::null_mut(), std::ptr::null_mut())
             .flags(libc::SOCK_CLOEXEC)
