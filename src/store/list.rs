@@ -38,6 +38,12 @@ impl ListLimits {
     }
 }
 
+/// A push at the head inserts before every byte of the head node, which moves them all (as
+/// in Redis's listpack). Past this size the head push starts a new node instead, so LPUSH
+/// moves at most ~1 KiB, not up to the 8 KiB of a full node; the nodes stay within
+/// `list-max-listpack-size` and cost one allocation per KiB.
+const HEAD_PUSH_BYTES_MAX: usize = 1024;
+
 #[derive(Clone, Default, PartialEq)]
 pub struct List {
     nodes: VecDeque<Pack>,
@@ -81,7 +87,10 @@ impl List {
         self.len += 1;
         match end {
             End::Left => {
-                if let Some(node) = self.nodes.front_mut().filter(|n| limits.fits(n, v.len())) {
+                let fits = |n: &&mut Pack| {
+                    limits.fits(n, v.len()) && n.bytes() + v.len() <= HEAD_PUSH_BYTES_MAX
+                };
+                if let Some(node) = self.nodes.front_mut().filter(fits) {
                     let at = node.first_pos();
                     node.insert_at(at, v);
                     return;
