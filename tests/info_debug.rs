@@ -69,6 +69,7 @@ fn info_sections_and_format() {
     let mut everything = headers(&all);
     everything.insert(8, "# Commandstats");
     everything.insert(9, "# Errorstats");
+    everything.insert(10, "# Latencystats");
     assert_eq!(headers(&info(&mut c, &["everything"])), everything);
 
     // Selection: case-insensitive, several at once, always in Redis's order.
@@ -505,7 +506,8 @@ fn digest_matches_real_redis() {
 /// INFO commandstats, as Redis counts: calls and time of commands that ran (on any thread),
 /// `failed_calls` for those that replied an error, `rejected_calls` for those refused before
 /// running (here a wrong arity); INFO errorstats counts the error replies by their first word;
-/// CONFIG RESETSTAT zeroes both. Neither is in the default sections.
+/// INFO latencystats gives the percentiles of `latency-tracking-info-percentiles`; CONFIG
+/// RESETSTAT zeroes them. None is in the default sections.
 #[test]
 fn commandstats_count_calls_failures_and_rejections() {
     let k = Server::start(DEBUG_ON);
@@ -532,12 +534,43 @@ fn commandstats_count_calls_failures_and_rejections() {
     assert!(!f.contains_key("cmdstat_hset"));
     assert!(!headers(&info(&mut c, &[])).contains(&"# Commandstats"));
     assert!(headers(&info(&mut c, &["all"])).contains(&"# Commandstats"));
+    // Latencystats: the configured percentiles of each command's run time, in µs.
+    let l = fields(&info(&mut c, &["latencystats"]));
+    let set = &l["latency_percentiles_usec_set"];
+    let keys: Vec<&str> = set
+        .split(',')
+        .map(|kv| kv.split_once('=').unwrap().0)
+        .collect();
+    assert_eq!(keys, ["p50", "p99", "p99.9"], "{set}");
+    cmd_str(
+        &mut c,
+        &[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "50 90",
+        ],
+    )
+    .unwrap();
+    let l = fields(&info(&mut c, &["latencystats"]));
+    assert!(
+        l["latency_percentiles_usec_get"].starts_with("p50="),
+        "{l:?}"
+    );
+    assert!(l["latency_percentiles_usec_get"].contains(",p90="), "{l:?}");
+    cmd_str(&mut c, &["CONFIG", "SET", "latency-tracking", "no"]).unwrap();
+    assert!(fields(&info(&mut c, &["latencystats"])).is_empty());
+    cmd_str(&mut c, &["CONFIG", "SET", "latency-tracking", "yes"]).unwrap();
     // Errorstats: by the first word of each error reply, refused or failed.
     let e = fields(&info(&mut c, &["errorstats"]));
     assert_eq!(e["errorstat_WRONGTYPE"], "count=1", "{e:?}");
     assert_eq!(e["errorstat_ERR"], "count=1", "{e:?}");
     assert_eq!(cmd_str(&mut c, &["CONFIG", "RESETSTAT"]).unwrap(), "OK");
-    let f = fields(&info(&mut c, &["commandstats", "errorstats"]));
+    let f = fields(&info(
+        &mut c,
+        &["commandstats", "errorstats", "latencystats"],
+    ));
     assert!(!f.contains_key("cmdstat_set"), "{f:?}");
+    assert!(!f.contains_key("latency_percentiles_usec_set"), "{f:?}");
     assert!(!f.contains_key("errorstat_ERR"), "{f:?}");
 }

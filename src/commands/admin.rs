@@ -201,8 +201,11 @@ fn config_resetstat(ctx: &mut Ctx) {
             c.store(0, Ordering::Relaxed);
         }
         for c in s.commands.iter() {
-            for v in [&c.calls, &c.usec, &c.rejected_calls, &c.failed_calls] {
+            for v in [&c.calls, &c.time_ns, &c.rejected_calls, &c.failed_calls] {
                 v.store(0, Ordering::Relaxed);
+            }
+            if let Some(h) = c.latency.get() {
+                h.reset();
             }
         }
     }

@@ -37,6 +37,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", false),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -94,6 +95,7 @@ fn info(ctx: &mut Ctx, args: Args) {
             "modules" => text.push_str("# Modules\r\n"),
             "commandstats" => commandstats(ctx, &mut text),
             "errorstats" => errorstats(ctx, &mut text),
+            "latencystats" => latencystats(ctx, &mut text),
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             _ => keyspace(ctx, &mut text),
         }
@@ -111,19 +113,20 @@ fn commandstats(ctx: &mut Ctx, out: &mut String) {
         let mut sum = [0u64; 4];
         for w in &ctx.srv.stats {
             let c = &w.commands[i];
-            let each = [&c.calls, &c.usec, &c.rejected_calls, &c.failed_calls];
+            let each = [&c.calls, &c.time_ns, &c.rejected_calls, &c.failed_calls];
             for (s, v) in sum.iter_mut().zip(each) {
                 *s += load(v);
             }
         }
-        let [calls, usec, rejected, failed] = sum;
+        let [calls, time_ns, rejected, failed] = sum;
         if calls == 0 && rejected == 0 && failed == 0 {
             continue;
         }
+        let usec = time_ns / 1000;
         let per_call = if calls == 0 {
             0.0
         } else {
-            usec as f64 / calls as f64
+            time_ns as f64 / 1000.0 / calls as f64
         };
         let _ = write!(
             out,
@@ -148,6 +151,49 @@ fn errorstats(ctx: &mut Ctx, out: &mut String) {
     kinds.sort();
     for (kind, n) in kinds {
         let _ = write!(out, "errorstat_{kind}:count={n}\r\n");
+    }
+}
+
+/// `latency_percentiles_usec_<cmd>:p50=..,p99=..,p99.9=..` (the percentiles of
+/// `latency-tracking-info-percentiles`, in µs with three decimals) for every command run since
+/// start or CONFIG RESETSTAT; nothing while `latency-tracking no`.
+fn latencystats(ctx: &mut Ctx, out: &mut String) {
+    use crate::server::histogram::{percentile, BUCKETS};
+    out.push_str("# Latencystats\r\n");
+    let (on, percentiles) = {
+        let c = ctx.srv.config();
+        (
+            c.get_bool("latency-tracking").unwrap_or(true),
+            c.latency_tracking_info_percentiles(),
+        )
+    };
+    if !on {
+        return;
+    }
+    let mut sum = vec![0u64; BUCKETS];
+    for (i, spec) in super::table().specs.iter().enumerate() {
+        sum.iter_mut().for_each(|n| *n = 0);
+        for w in &ctx.srv.stats {
+            if let Some(h) = w.commands[i].latency.get() {
+                h.add_to(&mut sum);
+            }
+        }
+        if sum.iter().all(|&n| n == 0) {
+            continue;
+        }
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let name = crate::config::format_percentiles(&[p]);
+                format!("p{name}={:.3}", percentile(&sum, p) as f64 / 1000.0)
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{}:{}\r\n",
+            spec.name,
+            values.join(",")
+        );
     }
 }
 

@@ -35,6 +35,7 @@ use store::{DEFAULT_OBUF, DEFAULT_OOM};
 
 pub use glob::glob_match;
 pub use parse::{repr, split_args};
+pub use special::format_percentiles;
 pub use values::{io_error_text, notify};
 
 /// The Redis version whose behaviour this configuration layer follows; it

@@ -20,11 +20,16 @@ pub fn unix_us() -> u64 {
 
 /// Monotonic microseconds (CLOCK_MONOTONIC); only differences are meaningful.
 pub fn mono_us() -> u64 {
+    mono_ns() / 1000
+}
+
+/// Monotonic nanoseconds (CLOCK_MONOTONIC); only differences are meaningful.
+pub fn mono_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -15,7 +15,7 @@ use super::worker::Worker;
 use super::{log, Msg};
 use crate::commands::{self, Ctx, Spec};
 use crate::resp::{parse_command, parse_command_resume, Args, Limits, ParseOutcome, Reply};
-use crate::runtime::clock::{mono_us, unix_us};
+use crate::runtime::clock::{mono_ns, unix_us};
 use crate::store::shard_of;
 
 /// Commands run per connection before yielding to others (fairness under deep pipelines).
@@ -35,6 +35,9 @@ enum Step {
 impl Worker {
     /// Runs as many buffered commands of `slot` as possible, then flushes and re-arms receive.
     pub fn process(&mut self, slot: usize) {
+        // A command's time runs from the previous command's end (one clock read each); reading
+        // the clock here too keeps other connections' work out of this one's first command.
+        self.clock_ns = mono_ns();
         let mut budget_used = true;
         for _ in 0..COMMANDS_PER_TURN_MAX {
             match self.step(slot) {
@@ -403,14 +406,14 @@ impl Worker {
         let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
         let args = Args::new(base, ranges);
         let reply_start = out.len();
-        let (finished_us, monitor_lines) = if client.multi.is_some() && super::multi::is_exec(index)
+        let (finished_ns, monitor_lines) = if client.multi.is_some() && super::multi::is_exec(index)
         {
-            super::multi::exec(&env, self.clock_us, held, client, out)
+            super::multi::exec(&env, self.clock_ns, held, client, out)
         } else {
-            let (f, line) = execute(&env, self.clock_us, held, client, out, &args, index);
+            let (f, line) = execute(&env, self.clock_ns, held, client, out, &args, index);
             (f, line.into_iter().collect())
         };
-        self.clock_us = finished_us;
+        self.clock_ns = finished_ns;
         match client.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => out.truncate(reply_start),
@@ -559,7 +562,7 @@ pub(super) struct Env<'a> {
 /// Returns when it finished (µs, monotonic) and the MONITOR line to feed, if any.
 pub(super) fn execute(
     env: &Env,
-    started_us: u64,
+    started_ns: u64,
     held: u64,
     client: &mut ClientState,
     out: &mut Vec<u8>,
@@ -644,8 +647,9 @@ pub(super) fn execute(
     if feed_on {
         finish_propagation(shared, held, client, mark, before.1);
     }
-    let finished_us = mono_us();
-    let duration_us = finished_us.saturating_sub(started_us);
+    let finished_ns = mono_ns();
+    let duration_ns = finished_ns.saturating_sub(started_ns);
+    let duration_us = duration_ns / 1000;
     let stats = &shared.stats[env.me];
     stats.commands_processed.store(
         stats.commands_processed.load(Ordering::Relaxed) + 1,
@@ -653,7 +657,13 @@ pub(super) fn execute(
     );
     let command = &stats.commands[index as usize];
     super::WorkerStats::bump(&command.calls, 1);
-    super::WorkerStats::bump(&command.usec, duration_us);
+    super::WorkerStats::bump(&command.time_ns, duration_ns);
+    if env.limits.latency_tracking {
+        command
+            .latency
+            .get_or_init(Default::default)
+            .record(duration_ns);
+    }
     if out.get(reply_start) == Some(&b'-') {
         stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
         super::WorkerStats::bump(&command.failed_calls, 1);
@@ -690,7 +700,7 @@ pub(super) fn execute(
             .unwrap_or_else(|e| e.into_inner())
             .record(event, env.now_ms / 1000, duration_us / 1000);
     }
-    (finished_us, monitor_line)
+    (finished_ns, monitor_line)
 }
 
 /// (writes, expiry deletions) summed over the shards in `held`, to tell whether a command

@@ -12,6 +12,7 @@ pub mod blocked;
 pub mod client;
 pub mod conn;
 pub mod exec;
+pub mod histogram;
 pub mod load;
 pub mod locks;
 pub mod log;
@@ -112,11 +113,14 @@ pub struct WorkerStats {
 #[derive(Default)]
 pub struct CommandStats {
     pub calls: AtomicU64,
-    pub usec: AtomicU64,
+    /// Time spent running it, in ns (shown in µs).
+    pub time_ns: AtomicU64,
     /// Refused before running (arity, auth, MISCONF, -LOADING ...).
     pub rejected_calls: AtomicU64,
     /// Ran and replied an error.
     pub failed_calls: AtomicU64,
+    /// How long each run took (`latency-tracking yes`), made at the first run.
+    pub latency: std::sync::OnceLock<histogram::Histogram>,
 }
 
 impl WorkerStats {

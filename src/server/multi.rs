@@ -18,7 +18,7 @@ use super::client::{ClientState, MULTI_COMMANDS_MAX};
 use super::exec::{execute, route, Env};
 use crate::commands::{self, Spec};
 use crate::resp::{parse_command, Args, Limits, ParseOutcome, Reply};
-use crate::runtime::clock::mono_us;
+use crate::runtime::clock::mono_ns;
 
 /// Whether command-table entry `index` is EXEC.
 pub fn is_exec(index: u32) -> bool {
@@ -82,24 +82,24 @@ pub fn queue_or_route(
 /// queued commands' replies. Returns when it finished and the MONITOR lines to feed.
 pub(super) fn exec(
     env: &Env,
-    started_us: u64,
+    started_ns: u64,
     held: u64,
     client: &mut ClientState,
     out: &mut Vec<u8>,
 ) -> (u64, Vec<Vec<u8>>) {
     let Some(m) = client.multi.take() else {
-        return (mono_us(), Vec::new());
+        return (mono_ns(), Vec::new());
     };
     let dirty = client.watch_dirty();
     client.unwatch();
     if m.errored {
         Reply::new(out, client.resp3)
             .error("EXECABORT Transaction discarded because of previous errors.");
-        return (mono_us(), Vec::new());
+        return (mono_ns(), Vec::new());
     }
     if dirty {
         Reply::new(out, client.resp3).null_array();
-        return (mono_us(), Vec::new());
+        return (mono_ns(), Vec::new());
     }
     Reply::new(out, client.resp3).array(m.count);
     // The bytes were checked when queued; parse them again without limits.
@@ -108,7 +108,7 @@ pub(super) fn exec(
         authenticated: true,
     };
     let (mut ranges, mut scratch) = (Vec::new(), Vec::new());
-    let mut clock_us = started_us;
+    let mut clock_ns = started_ns;
     let mut lines = Vec::new();
     let mut pos = 0;
     // Blocking commands inside EXEC answer at once instead of blocking.
@@ -125,8 +125,8 @@ pub(super) fn exec(
         let args = Args::new(base, &ranges);
         match commands::table().lookup(args.get(0)) {
             Some((index, _)) => {
-                let (finished, line) = execute(env, clock_us, held, client, out, &args, index);
-                clock_us = finished;
+                let (finished, line) = execute(env, clock_ns, held, client, out, &args, index);
+                clock_ns = finished;
                 lines.extend(line);
             }
             None => Reply::new(out, client.resp3).error(&commands::unknown_command_text(&args)),
@@ -137,5 +137,5 @@ pub(super) fn exec(
     // The transaction's writes reach replicas and the AOF as one MULTI/EXEC, appended while
     // EXEC still holds every shard they touched.
     super::exec::append_propagated(env.shared, client, true);
-    (clock_us, lines)
+    (clock_ns, lines)
 }

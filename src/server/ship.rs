@@ -22,6 +22,8 @@
 
 use std::sync::Arc;
 
+use crate::runtime::clock::mono_ns;
+
 use super::client::{ClientShared, ClientState, ReplyMode};
 use super::conn::Conn;
 use super::exec::{execute, Env};
@@ -135,18 +137,18 @@ impl Worker {
                     shared: &self.shared,
                     limits: &self.limits,
                     me,
-                    now_ms: Worker::now_ms_at(self.now_ms, self.clock_us, self.wake_us),
+                    now_ms: Worker::now_ms_at(self.now_ms, self.clock_ns, self.wake_ns),
                 };
-                let (finished_us, line) = execute(
+                let (finished_ns, line) = execute(
                     &env,
-                    self.clock_us,
+                    self.clock_ns,
                     need,
                     &mut conn.client,
                     &mut local_out,
                     &args,
                     index,
                 );
-                self.clock_us = finished_us;
+                self.clock_ns = finished_ns;
                 local_ends.push(local_out.len() as u32);
                 if let Some(line) = line {
                     self.feed_monitors(line);
@@ -241,6 +243,8 @@ impl Worker {
     /// Runs a shipped batch on this thread's shard and sends the replies back.
     pub(super) fn run_batch(&mut self, batch: &ExecBatch) {
         let me = self.id;
+        // The batch's first command is timed from now, not from this thread's last command.
+        self.clock_ns = mono_ns();
         let mut client = ClientState::new(batch.client.clone(), true);
         client.db = batch.db;
         client.resp3 = batch.resp3;
@@ -281,16 +285,16 @@ impl Worker {
                         me,
                         now_ms: self.command_now_ms(),
                     };
-                    let (finished_us, line) = execute(
+                    let (finished_ns, line) = execute(
                         &env,
-                        self.clock_us,
+                        self.clock_ns,
                         1u64 << me,
                         &mut client,
                         &mut out,
                         &args,
                         index,
                     );
-                    self.clock_us = finished_us;
+                    self.clock_ns = finished_ns;
                     lines.extend(line);
                 }
                 None => {

@@ -18,7 +18,7 @@ use super::conn::{Conn, RECV_BYTES_MIN};
 use super::locks::{Holder, ShardLock};
 use super::{log, Msg, Shared};
 use crate::config::{Config, OutputLimit};
-use crate::runtime::clock::{mono_us, unix_ms};
+use crate::runtime::clock::{mono_ns, mono_us, unix_ms};
 use crate::runtime::{Completion, Ring};
 
 /// Keys a background-save step copies between checks of its time budget.
@@ -57,6 +57,8 @@ pub struct Limits {
     pub slowlog_slower_than_us: i64,
     pub slowlog_len_max: u64,
     pub latency_threshold_ms: u64,
+    /// `latency-tracking`: per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
     pub databases: usize,
     pub tcp_keepalive_s: u64,
     /// `rdb-key-save-delay`: µs per key a background save spends (a test knob; 0 = full speed).
@@ -124,6 +126,7 @@ impl Limits {
             slowlog_slower_than_us: c.slowlog_log_slower_than_us,
             slowlog_len_max: c.slowlog_max_len,
             latency_threshold_ms: c.latency_monitor_threshold_ms,
+            latency_tracking: c.get_bool("latency-tracking").unwrap_or(true),
             databases: c.databases,
             tcp_keepalive_s: c.tcp_keepalive_s,
             hash: crate::store::hash::HashLimits {
@@ -187,11 +190,11 @@ pub struct Worker {
     pub runnable: VecDeque<u64>,
     pub limits: Limits,
     pub now_ms: u64,
-    /// Monotonic clock (µs) read after the last command ran: the next command's start time, so
+    /// Monotonic clock (ns) read after the last command ran: the next command's start time, so
     /// each command costs one clock read.
-    pub clock_us: u64,
-    /// `clock_us` when the loop last woke, when `now_ms` was read.
-    pub(super) wake_us: u64,
+    pub clock_ns: u64,
+    /// `clock_ns` when the loop last woke, when `now_ms` was read.
+    pub(super) wake_ns: u64,
     listeners: Vec<RawFd>,
     next_gen: u32,
     completions: Vec<Completion>,
@@ -245,7 +248,7 @@ impl Worker {
             runnable: VecDeque::new(),
             limits,
             now_ms: unix_ms(),
-            clock_us: mono_us(),
+            clock_ns: mono_ns(),
             listeners,
             next_gen: 1,
             completions: Vec::with_capacity(1024),
@@ -259,7 +262,7 @@ impl Worker {
             overflow: Default::default(),
             timers: Default::default(),
             last_prune_s: 0,
-            wake_us: mono_us(),
+            wake_ns: mono_ns(),
             cron_save: None,
             replica_slots: Vec::new(),
             wait_slots: Vec::new(),
@@ -315,8 +318,8 @@ impl Worker {
             }
             self.shared.mailboxes[self.id].awake();
             self.now_ms = unix_ms();
-            self.clock_us = mono_us();
-            self.wake_us = self.clock_us;
+            self.clock_ns = mono_ns();
+            self.wake_ns = self.clock_ns;
             self.refresh_limits();
             let mut batch = std::mem::take(&mut self.completions);
             self.ring.drain(&mut batch);
@@ -895,12 +898,12 @@ impl Worker {
     /// read after the previous command, so two commands on different threads, one after the
     /// other, never see time go backwards by a whole loop turn.
     pub fn command_now_ms(&self) -> u64 {
-        Self::now_ms_at(self.now_ms, self.clock_us, self.wake_us)
+        Self::now_ms_at(self.now_ms, self.clock_ns, self.wake_ns)
     }
 
     /// `command_now_ms` from the fields, for callers that hold other borrows of the worker.
-    pub fn now_ms_at(wake_ms: u64, clock_us: u64, wake_us: u64) -> u64 {
-        wake_ms + clock_us.saturating_sub(wake_us) / 1000
+    pub fn now_ms_at(wake_ms: u64, clock_ns: u64, wake_ns: u64) -> u64 {
+        wake_ms + clock_ns.saturating_sub(wake_ns) / 1_000_000
     }
 
     /// Copies part of our shard into a background save in progress: a quarter of a cron tick,
