@@ -574,3 +574,47 @@ fn commandstats_count_calls_failures_and_rejections() {
     assert!(!f.contains_key("latency_percentiles_usec_set"), "{f:?}");
     assert!(!f.contains_key("errorstat_ERR"), "{f:?}");
 }
+
+/// LATENCY HISTOGRAM: per command named (unknown names ignored), its calls and the cumulative
+/// count of runs at or under each power-of-two step of µs, growing to the number of calls.
+#[test]
+fn latency_histogram_is_cumulative_per_command() {
+    let k = Server::start(DEBUG_ON);
+    let mut c = k.client();
+    for i in 0..50 {
+        cmd_str(&mut c, &["SET", &format!("k{i}"), "v"]).unwrap();
+    }
+    let v: redis::Value = redis::cmd("LATENCY")
+        .arg(&["HISTOGRAM", "set", "nosuch"])
+        .query(&mut c)
+        .unwrap();
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::Int(n) => n.to_string(),
+        other => format!("{other:?}"),
+    };
+    let redis::Value::Array(top) = v else {
+        panic!("{v:?}");
+    };
+    assert_eq!(top.len(), 2, "{top:?}");
+    assert_eq!(text(&top[0]), "set");
+    let redis::Value::Array(fields) = &top[1] else {
+        panic!("{top:?}");
+    };
+    assert_eq!(text(&fields[0]), "calls");
+    assert_eq!(text(&fields[1]), "50");
+    assert_eq!(text(&fields[2]), "histogram_usec");
+    let redis::Value::Array(steps) = &fields[3] else {
+        panic!("{fields:?}");
+    };
+    let pairs: Vec<(i64, i64)> = steps
+        .chunks(2)
+        .map(|p| (text(&p[0]).parse().unwrap(), text(&p[1]).parse().unwrap()))
+        .collect();
+    assert!(!pairs.is_empty());
+    assert!(
+        pairs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+        "{pairs:?}"
+    );
+    assert_eq!(pairs.last().unwrap().1, 50, "{pairs:?}");
+}

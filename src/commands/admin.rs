@@ -40,7 +40,7 @@ pub const COMMANDS: &[Spec] = &[
 
 const CONFIG_SUBS: &[&str] = &["get", "help", "resetstat", "rewrite", "set"];
 const SLOWLOG_SUBS: &[&str] = &["get", "help", "len", "reset"];
-const LATENCY_SUBS: &[&str] = &["help", "history", "latest", "reset"];
+const LATENCY_SUBS: &[&str] = &["help", "histogram", "history", "latest", "reset"];
 
 /// Finds `args[1]` among `subs` (case-insensitively) and checks its arity; None when an error
 /// was queued.
@@ -358,6 +358,9 @@ fn latency(ctx: &mut Ctx, args: Args) {
     let Some(sub) = subcommand(ctx, &args, "LATENCY", LATENCY_SUBS) else {
         return;
     };
+    if sub == "histogram" {
+        return latency_histogram(ctx, &args);
+    }
     let srv = ctx.srv;
     let mut lat = srv.latency.lock().unwrap_or_else(|e| e.into_inner());
     match sub {
@@ -411,6 +414,9 @@ fn latency(ctx: &mut Ctx, args: Args) {
                 ctx,
                 "LATENCY",
                 &[
+                    "HISTOGRAM [<command> ...]",
+                    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                    "    If no commands are specified then all histograms are replied.",
                     "HISTORY <event>",
                     "    Return time-latency samples for the <event> class.",
                     "LATEST",
@@ -420,6 +426,70 @@ fn latency(ctx: &mut Ctx, args: Args) {
                     "    (default: reset all data for all event classes)",
                 ],
             )
+        }
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...]: per command run since start (all, or those named), a map
+/// of `calls` and `histogram_usec`, the cumulative count of runs at or under each power of two
+/// of µs (1, 2, 4 ...), listing only the steps where the count grows, as Redis does.
+fn latency_histogram(ctx: &mut Ctx, args: &Args) {
+    use crate::server::histogram::{bucket_high, BUCKETS};
+    let specs = &super::table().specs;
+    let named: Vec<usize> = if args.len() > 2 {
+        let mut v: Vec<usize> = args
+            .iter()
+            .skip(2)
+            .filter_map(|a| super::table().lookup(a).map(|(i, _)| i as usize))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    } else {
+        (0..specs.len()).collect()
+    };
+    let mut hists = Vec::new();
+    for i in named {
+        let mut counts = vec![0u64; BUCKETS];
+        let mut calls = 0;
+        for w in &ctx.srv.stats {
+            calls += w.commands[i].calls.load(Ordering::Relaxed);
+            if let Some(h) = w.commands[i].latency.get() {
+                h.add_to(&mut counts);
+            }
+        }
+        if counts.iter().any(|&n| n > 0) {
+            hists.push((specs[i].name, calls, counts));
+        }
+    }
+    ctx.out.map(hists.len());
+    for (name, calls, counts) in hists {
+        let total: u64 = counts.iter().sum();
+        // Steps of 1024 ns doubling (1 µs, 2 µs, 4 µs ...), as Redis's log iteration.
+        let mut steps = Vec::new();
+        let (mut bucket, mut below, mut previous) = (0usize, 0u64, 0u64);
+        let mut upper_ns = 1024u64;
+        while previous < total && upper_ns != 0 {
+            while bucket < BUCKETS && bucket_high(bucket) < upper_ns {
+                below += counts[bucket];
+                bucket += 1;
+            }
+            let cumulative = if bucket == BUCKETS { total } else { below };
+            if cumulative > previous {
+                steps.push((upper_ns / 1000, cumulative));
+                previous = cumulative;
+            }
+            upper_ns = upper_ns.checked_mul(2).unwrap_or(0);
+        }
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.int(calls as i64);
+        ctx.out.bulk(b"histogram_usec");
+        ctx.out.map(steps.len());
+        for (usec, n) in steps {
+            ctx.out.int(usec as i64);
+            ctx.out.int(n as i64);
         }
     }
 }

@@ -74,6 +74,7 @@ pub const SUBCOMMANDS: &[SubSpec] = &[
     sub("config|rewrite", 2, ANLS, "Persists the effective configuration to file.", "2.8.0"),
     sub("config|set", -4, ANLS, "Sets configuration parameters in-flight.", "2.0.0"),
     sub("latency|help", 2, LS, "Returns helpful text about the different subcommands.", "2.8.13"),
+    sub("latency|histogram", -2, ANLS, "Returns the cumulative distribution of latencies of a subset or all commands.", "7.0.0"),
     sub("latency|history", 3, ANLS, "Returns timestamp-latency samples for an event.", "2.8.13"),
     sub("latency|latest", 2, ANLS, "Returns the latest latency samples for all events.", "2.8.13"),
     sub("latency|reset", -2, ANLS, "Resets the latency data for one or more events.", "2.8.13"),
