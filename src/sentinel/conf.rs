@@ -180,16 +180,6 @@ pub fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Keeps a line ringkv does not act on, replacing an earlier one with the same first `key`
-/// arguments.
-pub fn keep(m: &mut Instance, argv: &[String], key: usize) {
-    let line = format!("sentinel {}", argv.join(" "));
-    let prefix = format!("sentinel {} ", argv[..key].join(" ")).to_ascii_lowercase();
-    m.kept_lines
-        .retain(|l| !l.to_ascii_lowercase().starts_with(&prefix));
-    m.kept_lines.push(line);
-}
-
 fn yes_no(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "yes" => Ok(true),
@@ -294,7 +284,6 @@ pub fn lines(st: &State) -> Vec<String> {
         if let Some(p) = &m.client_reconfig_script {
             out.push(format!("sentinel client-reconfig-script {} {}", m.name, p));
         }
-        out.extend(m.kept_lines.iter().cloned());
         if m.reboot_down_after_ms != 0 {
             out.push(format!(
                 "sentinel master-reboot-down-after-period {} {}",

@@ -164,8 +164,6 @@ pub struct Instance {
     /// `notification-script` and `client-reconfig-script` paths (`scripts.rs`).
     pub notification_script: Option<String>,
     pub client_reconfig_script: Option<String>,
-    /// `sentinel ...` lines ringkv accepts but does not act on, written back as they were.
-    pub kept_lines: Vec<String>,
     /// `sentinel rename-command`: commands sent to this master and its replicas under another
     /// name, as (command, new name).
     pub renames: Vec<(String, String)>,
@@ -236,7 +234,6 @@ impl Instance {
             failover_timeout_ms: super::DEFAULT_FAILOVER_TIMEOUT_MS,
             notification_script: None,
             client_reconfig_script: None,
-            kept_lines: Vec::new(),
             renames: Vec::new(),
             reboot_down_after_ms: 0,
             reboot_since_ms: 0,
