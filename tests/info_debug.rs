@@ -572,6 +572,15 @@ fn commandstats_count_calls_failures_and_rejections() {
     ));
     assert!(!f.contains_key("cmdstat_set"), "{f:?}");
     assert!(!f.contains_key("latency_percentiles_usec_set"), "{f:?}");
+    // Subcommands are counted apart, as Redis 7 names them.
+    redis::cmd("CONFIG")
+        .arg(&["GET", "port"])
+        .query::<redis::Value>(&mut c)
+        .unwrap();
+    let f = fields(&info(&mut c, &["commandstats"]));
+    assert!(f["cmdstat_config|get"].starts_with("calls=1,"), "{f:?}");
+    assert!(f.contains_key("cmdstat_config|resetstat"), "{f:?}");
+    assert!(!f.contains_key("cmdstat_config"), "{f:?}");
     assert!(!f.contains_key("errorstat_ERR"), "{f:?}");
 }
 

@@ -434,19 +434,15 @@ fn latency(ctx: &mut Ctx, args: Args) {
 /// of `calls` and `histogram_usec`, the cumulative count of runs at or under each power of two
 /// of µs (1, 2, 4 ...), listing only the steps where the count grows, as Redis does.
 fn latency_histogram(ctx: &mut Ctx, args: &Args) {
+    use super::command::{stat_name, stat_slots, stat_slots_named};
     use crate::server::histogram::{bucket_high, BUCKETS};
-    let specs = &super::table().specs;
     let named: Vec<usize> = if args.len() > 2 {
-        let mut v: Vec<usize> = args
-            .iter()
-            .skip(2)
-            .filter_map(|a| super::table().lookup(a).map(|(i, _)| i as usize))
-            .collect();
+        let mut v: Vec<usize> = args.iter().skip(2).flat_map(stat_slots_named).collect();
         v.sort_unstable();
         v.dedup();
         v
     } else {
-        (0..specs.len()).collect()
+        (0..stat_slots()).collect()
     };
     let mut hists = Vec::new();
     for i in named {
@@ -459,7 +455,7 @@ fn latency_histogram(ctx: &mut Ctx, args: &Args) {
             }
         }
         if counts.iter().any(|&n| n > 0) {
-            hists.push((specs[i].name, calls, counts));
+            hists.push((stat_name(i), calls, counts));
         }
     }
     ctx.out.map(hists.len());

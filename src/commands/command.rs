@@ -89,6 +89,66 @@ pub fn sub_spec(full: &str) -> Option<&'static SubSpec> {
     SUBCOMMANDS.iter().find(|s| s.name == full)
 }
 
+/// Where a command's statistics are kept (INFO commandstats, latencystats): its table index,
+/// or for a container command with a known subcommand (`CONFIG GET`) that subcommand's slot
+/// after the table's commands, so it is reported as `config|get`, as Redis 7 does. None for a
+/// container command without a known subcommand (Redis never runs those, so counts nothing).
+pub fn stat_index(index: u32, args: &crate::resp::Args) -> Option<usize> {
+    let spec = &table().specs[index as usize];
+    if spec.subcommands.is_empty() {
+        return Some(index as usize);
+    }
+    if args.len() < 2 {
+        return None;
+    }
+    let wanted = args.get(1);
+    SUBCOMMANDS
+        .iter()
+        .position(|s| {
+            s.name.split_once('|').is_some_and(|(parent, name)| {
+                parent == spec.name && name.as_bytes().eq_ignore_ascii_case(wanted)
+            })
+        })
+        .map(|j| table().specs.len() + j)
+}
+
+/// Statistics slots: every command, then every subcommand.
+pub fn stat_slots() -> usize {
+    table().specs.len() + SUBCOMMANDS.len()
+}
+
+/// The name a statistics slot is reported under.
+pub fn stat_name(slot: usize) -> &'static str {
+    let specs = &table().specs;
+    match specs.get(slot) {
+        Some(s) => s.name,
+        None => SUBCOMMANDS[slot - specs.len()].name,
+    }
+}
+
+/// The slots a name given to LATENCY HISTOGRAM stands for: a command, a `parent|sub`, or for a
+/// container command all of its subcommands.
+pub fn stat_slots_named(name: &[u8]) -> Vec<usize> {
+    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let specs = &table().specs;
+    if let Some(j) = SUBCOMMANDS.iter().position(|s| s.name == lower) {
+        return vec![specs.len() + j];
+    }
+    let Some((index, spec)) = table().lookup(name) else {
+        return Vec::new();
+    };
+    if spec.subcommands.is_empty() {
+        return vec![index as usize];
+    }
+    let prefix = format!("{}|", spec.name);
+    SUBCOMMANDS
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.name.starts_with(&prefix))
+        .map(|(j, _)| specs.len() + j)
+        .collect()
+}
+
 /// Checks the arity of subcommand `full`; on mismatch queues Redis's wrong-arguments error and
 /// returns false.
 pub fn sub_arity_ok(ctx: &mut Ctx, full: &str, argc: usize) -> bool {

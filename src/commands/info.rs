@@ -104,12 +104,12 @@ fn info(ctx: &mut Ctx, args: Args) {
 }
 
 /// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..` for
-/// every command used since start (or CONFIG RESETSTAT), summed over the threads. Subcommands
-/// count under their container command (`cmdstat_config`, where Redis 7 has `config|get`).
+/// every command used since start (or CONFIG RESETSTAT), summed over the threads; subcommands
+/// apart (`cmdstat_config|get`), as in Redis 7.
 fn commandstats(ctx: &mut Ctx, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    for (i, spec) in super::table().specs.iter().enumerate() {
+    for i in 0..super::command::stat_slots() {
         let mut sum = [0u64; 4];
         for w in &ctx.srv.stats {
             let c = &w.commands[i];
@@ -131,7 +131,7 @@ fn commandstats(ctx: &mut Ctx, out: &mut String) {
         let _ = write!(
             out,
             "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
-            spec.name
+            super::command::stat_name(i)
         );
     }
 }
@@ -171,7 +171,7 @@ fn latencystats(ctx: &mut Ctx, out: &mut String) {
         return;
     }
     let mut sum = vec![0u64; BUCKETS];
-    for (i, spec) in super::table().specs.iter().enumerate() {
+    for i in 0..super::command::stat_slots() {
         sum.iter_mut().for_each(|n| *n = 0);
         for w in &ctx.srv.stats {
             if let Some(h) = w.commands[i].latency.get() {
@@ -191,7 +191,7 @@ fn latencystats(ctx: &mut Ctx, out: &mut String) {
         let _ = write!(
             out,
             "latency_percentiles_usec_{}:{}\r\n",
-            spec.name,
+            super::command::stat_name(i),
             values.join(",")
         );
     }

@@ -370,8 +370,9 @@ impl Worker {
                 if out.get(reply_start) == Some(&b'-') {
                     self.shared.count_error(&out[reply_start..]);
                 }
-                if let Some(index) = known {
-                    let stats = &self.shared.stats[self.id].commands[index as usize];
+                let slot = known.and_then(|i| crate::commands::command::stat_index(i, &args));
+                if let Some(slot) = slot {
+                    let stats = &self.shared.stats[self.id].commands[slot];
                     super::WorkerStats::bump(&stats.rejected_calls, 1);
                 }
                 if let Some(m) = client.multi.as_mut() {
@@ -655,18 +656,23 @@ pub(super) fn execute(
         stats.commands_processed.load(Ordering::Relaxed) + 1,
         Ordering::Relaxed,
     );
-    let command = &stats.commands[index as usize];
-    super::WorkerStats::bump(&command.calls, 1);
-    super::WorkerStats::bump(&command.time_ns, duration_ns);
-    if env.limits.latency_tracking {
-        command
-            .latency
-            .get_or_init(Default::default)
-            .record(duration_ns);
+    let failed = out.get(reply_start) == Some(&b'-');
+    if let Some(slot) = crate::commands::command::stat_index(index, args) {
+        let command = &stats.commands[slot];
+        super::WorkerStats::bump(&command.calls, 1);
+        super::WorkerStats::bump(&command.time_ns, duration_ns);
+        if env.limits.latency_tracking {
+            command
+                .latency
+                .get_or_init(Default::default)
+                .record(duration_ns);
+        }
+        if failed {
+            super::WorkerStats::bump(&command.failed_calls, 1);
+        }
     }
-    if out.get(reply_start) == Some(&b'-') {
+    if failed {
         stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
-        super::WorkerStats::bump(&command.failed_calls, 1);
         shared.count_error(&out[reply_start..]);
     }
     client.shared.last_cmd.store(index, Ordering::Relaxed);

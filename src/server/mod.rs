@@ -105,7 +105,7 @@ pub struct WorkerStats {
     pub blocked_clients: AtomicU64,
     /// Changes to this thread's shard since the last save, published by its cron.
     pub dirty: AtomicU64,
-    /// Per command (by table index) run on this thread: INFO commandstats.
+    /// Per command or subcommand run on this thread (`command::stat_index`): INFO commandstats.
     pub commands: Box<[CommandStats]>,
 }
 
@@ -127,7 +127,7 @@ impl WorkerStats {
     /// Counters for every command of the table.
     pub fn new() -> WorkerStats {
         WorkerStats {
-            commands: (0..crate::commands::table().specs.len())
+            commands: (0..crate::commands::command::stat_slots())
                 .map(|_| CommandStats::default())
                 .collect(),
             ..WorkerStats::default()
