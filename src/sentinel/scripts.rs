@@ -159,17 +159,6 @@ impl Scripts {
         self.jobs.retain(|j| j.start_ms != u64::MAX);
         out
     }
-
-    /// Kills every running script (the sentinel is exiting).
-    pub fn kill_all(&mut self) {
-        for job in self.jobs.iter_mut() {
-            if let Some(c) = job.child.as_mut() {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-        self.jobs.clear();
-    }
 }
 
 /// Whether `path` names an executable regular file (Redis refuses other script paths).

@@ -560,7 +560,7 @@ pub(super) struct Env<'a> {
 
 /// Runs one command with the shards in `held` locked (or owned), appending its reply to `out`,
 /// and does the bookkeeping every command gets wherever it runs: counters, slowlog, latency.
-/// Returns when it finished (µs, monotonic) and the MONITOR line to feed, if any.
+/// Returns when it finished (ns, monotonic) and the MONITOR line to feed, if any.
 pub(super) fn execute(
     env: &Env,
     started_ns: u64,

@@ -37,6 +37,8 @@ use view::ShardCell;
 
 /// Distinct error prefixes INFO errorstats tracks (Redis's limit too).
 pub const ERROR_KINDS_MAX: usize = 128;
+/// Bytes of an error's first word kept as its kind.
+const ERROR_KIND_BYTES_MAX: usize = 64;
 
 /// `Shared::shutdown` values: running (0), then why it stops, which decides the final save.
 pub const SHUTDOWN_DEFAULT: u8 = 1;
@@ -214,10 +216,13 @@ impl Shared {
             .iter()
             .position(|&c| c == b' ' || c == b'\r')
             .unwrap_or(body.len());
-        let kind = String::from_utf8_lossy(&body[..end]).into_owned();
+        let kind = String::from_utf8_lossy(&body[..end.min(ERROR_KIND_BYTES_MAX)]);
         let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        if errors.len() < ERROR_KINDS_MAX || errors.contains_key(&kind) {
-            *errors.entry(kind).or_insert(0) += 1;
+        // Allocates only for a kind not seen yet.
+        if let Some(n) = errors.get_mut(kind.as_ref()) {
+            *n += 1;
+        } else if errors.len() < ERROR_KINDS_MAX {
+            errors.insert(kind.into_owned(), 1);
         }
     }
 
