@@ -790,7 +790,11 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
             );
             field(out, "master_sync_in_progress", (state == "sync") as u8);
             field(out, "slave_read_repl_offset", offset);
-            field(out, "slave_repl_offset", offset);
+            // What our own connection has run of the stream (what ACKs report).
+            let applied = st
+                .as_ref()
+                .map_or(offset, |s| s.applied.load(Ordering::Acquire));
+            field(out, "slave_repl_offset", applied);
             if !up {
                 let since = st
                     .as_ref()
@@ -839,13 +843,9 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
     let ids = repl.ids();
     field(out, "master_replid", &ids.replid);
     field(out, "master_replid2", &ids.replid2);
-    let (offset, backlog) = {
-        let st = ctx.srv.feed.lock();
-        let b = st
-            .backlog
-            .as_ref()
-            .map(|b| (b.size_bytes(), b.start(), b.held_bytes()));
-        (st.offset, b)
+    let (offset, backlog) = match ctx.srv.feed.backlog_range() {
+        Some((size, start, end)) => (end, Some((size, start, end - start))),
+        None => (ctx.srv.feed.end(), None),
     };
     field(out, "master_repl_offset", offset);
     field(out, "second_repl_offset", ids.second_offset);

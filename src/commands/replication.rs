@@ -145,6 +145,16 @@ fn replconf(ctx: &mut Ctx, args: Args) {
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
         return load_full_sync(ctx);
     }
+    if ctx.client.is_master && args.len() == 4 && eq_ic(args.get(1), "ringkv-applied") {
+        // Our link's marker after a batch of the master's stream: all of it has run.
+        let (offset, link) = (arg_i64(args.get(2)), arg_i64(args.get(3)));
+        if let (Some(offset), Some(link), Some(status)) = (offset, link, ctx.srv.link_status()) {
+            if status.link_id == link as u64 {
+                status.applied.fetch_max(offset as u64, Ordering::AcqRel);
+            }
+        }
+        return;
+    }
     if args.len().is_multiple_of(2) {
         return ctx.out.error(super::SYNTAX);
     }
@@ -203,12 +213,11 @@ fn psync(ctx: &mut Ctx, args: Args) {
     ensure_backlog(ctx);
     // Redis offsets count from 1: the replica asks for the byte after the last it has.
     let pos = (offset - 1).max(0) as u64;
-    let partial = replid != "?" && offset > 0 && {
-        let st = feed.lock();
-        st.backlog
-            .as_ref()
-            .is_some_and(|b| repl.can_continue(&replid, pos, b.start(), b.end()))
-    };
+    let partial = replid != "?"
+        && offset > 0
+        && feed
+            .backlog_range()
+            .is_some_and(|(_, start, end)| repl.can_continue(&replid, pos, start, end));
     let addr = &ctx.client.shared.addr;
     let ip = conf.ip.clone().unwrap_or_else(|| host_of(addr));
     if partial {
@@ -278,7 +287,7 @@ fn start_full(ctx: &mut Ctx, conf: &ReplConf, eof_capable: bool) {
 
 /// The backlog exists from the first replica on (Redis creates it then, too).
 fn ensure_backlog(ctx: &mut Ctx) {
-    if ctx.srv.feed.lock().backlog.is_none() {
+    if ctx.srv.feed.backlog_range().is_none() {
         let (size, limit) = {
             let c = ctx.srv.config();
             let size = c.get_int("repl-backlog-size").unwrap_or(1 << 20).max(1) as usize;
@@ -287,7 +296,7 @@ fn ensure_backlog(ctx: &mut Ctx) {
                 c.client_output_buffer_limit_replica.hard_bytes as usize,
             )
         };
-        ctx.srv.feed.lock().pinned_bytes_max = if limit == 0 { usize::MAX } else { limit };
+        ctx.srv.feed.set_pinned_bytes_max(limit);
         ctx.srv.feed.set_backlog(size);
     }
 }

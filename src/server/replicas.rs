@@ -188,7 +188,7 @@ impl Worker {
                 if *await_ack && acked {
                     *await_ack = false;
                 }
-                if !*await_ack && *pos < shared.feed.end() {
+                if !*await_ack && *pos < shared.feed.published() {
                     match shared.feed.read(*pos, room, &mut conn.out) {
                         Some(next) => {
                             *pos = next;
@@ -372,7 +372,7 @@ impl Worker {
     /// Before the loop submits: when the stream moved, feed this thread's replicas and wake
     /// the other threads that host some.
     pub(super) fn replicate_turn(&mut self) {
-        let end = self.shared.feed.end();
+        let end = self.shared.feed.published();
         let moved = end != self.stream_seen;
         self.stream_seen = end;
         if moved {
