@@ -7,7 +7,11 @@
 #      and it holds every key (diskless transfer, repl-diskless-sync-delay 0);
 #   2. cost: SET throughput at -P 16 (redis-benchmark on CPU 1) with that replica and a second
 #      one attached, against the same master with none (the replicas detached);
-#   3. lag: after that load, the time until the replica's offset reaches the master's.
+#   3. lag: after that load, the time until the replica's offset reaches the master's;
+#   4. sync under load: a fresh replica syncs while redis-benchmark writes SYNC_LOAD_N SETs;
+#      the master's throughput during it against (2)'s rate alone, and the master's peak
+#      memory (PSS of it and its children, i.e. redis's fork, sampled every 20 ms) against
+#      its steady memory just before.
 # Ratios are ringkv / redis (time: lower is better; throughput: higher is better).
 #
 #   perf/repl.sh                  # 1,000,000 keys
@@ -21,6 +25,8 @@ RINGKV=${RINGKV:-target/release/ringkv}
 MPORT=${MPORT:-7394}
 RPORT=${RPORT:-7395}
 R2PORT=${R2PORT:-7396}
+R3PORT=${R3PORT:-7397}
+SYNC_LOAD_N=${SYNC_LOAD_N:-500000}
 
 for tool in redis-server redis-cli redis-benchmark taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y redis-server redis-tools util-linux"; exit 1; }
@@ -52,8 +58,10 @@ field() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f 
 now_ms() { date +%s%3N; }
 stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; PIDS=(); }
 
-bench() {
-  local cmd=(taskset -c 1 redis-benchmark -p "$MPORT" -c 50 -P 16 -n "$REQUESTS" -r 100000 -d 100 -t set -q)
+. perf/lib.sh # pss_kb
+
+bench() { # [requests]
+  local cmd=(taskset -c 1 redis-benchmark -p "$MPORT" -c 50 -P 16 -n "${1:-$REQUESTS}" -r 100000 -d 100 -t set -q)
   echo "+ ${cmd[*]}" >&2
   "${cmd[@]}" | tr '\r' '\n' | awk '/requests per second/ {print $2}' | tail -1
 }
@@ -61,6 +69,7 @@ bench() {
 declare -A R
 for kind in redis ringkv; do
   start "$kind" 0 "$MPORT"
+  master_pid=${PIDS[-1]}
   echo "+ redis-cli -p $MPORT debug populate $KEYS_N key 100" >&2
   redis-cli -p "$MPORT" debug populate "$KEYS_N" key 100 >/dev/null
   t0=$(now_ms)
@@ -77,14 +86,39 @@ for kind in redis ringkv; do
   redis-cli -p "$R2PORT" replicaof no one >/dev/null
   until [ "$(field "$MPORT" replication connected_slaves)" = 0 ]; do sleep 0.05; done
   R[$kind.rps_alone]=$(bench)
+  steady=$(pss_kb "$master_pid")
+  peak=$steady
+  bench "$SYNC_LOAD_N" > "/tmp/repl_rps.$$" &
+  bench_pid=$!
+  t0=$(now_ms)
+  start "$kind" 1 "$R3PORT" --replicaof 127.0.0.1 "$MPORT"
+  synced=""
+  while kill -0 "$bench_pid" 2>/dev/null || [ -z "$synced" ]; do
+    now=$(pss_kb "$master_pid"); [ "$now" -gt "$peak" ] && peak=$now
+    if [ -z "$synced" ] && [ "$(field "$R3PORT" replication master_link_status)" = up ] && [ "$(redis-cli -p "$R3PORT" dbsize)" -ge "$KEYS_N" ]; then
+      synced=$(( $(now_ms) - t0 ))
+    fi
+    sleep 0.02
+  done
+  wait "$bench_pid"
+  R[$kind.rps_during_sync]=$(cat "/tmp/repl_rps.$$"); rm -f "/tmp/repl_rps.$$"
+  R[$kind.sync_under_load_ms]=$synced
+  R[$kind.steady_mib]=$(( steady / 1024 ))
+  R[$kind.peak_mib]=$(( peak / 1024 ))
   stop_all
 done
 
 printf '%-32s %12s %12s %7s\n' measure redis ringkv ratio
-for m in sync_ms lag_ms rps_alone rps_2replicas; do
+for m in sync_ms lag_ms rps_alone rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib; do
   r=${R[redis.$m]}; k=${R[ringkv.$m]}
   printf '%-32s %12s %12s %7.2f\n' "$m" "$r" "$k" "$(echo "$k / ($r + 0.000001)" | bc -l)"
 done
 printf '%-32s %12.2f %12.2f\n' "rps_2replicas / rps_alone" \
   "$(echo "${R[redis.rps_2replicas]} / ${R[redis.rps_alone]}" | bc -l)" \
   "$(echo "${R[ringkv.rps_2replicas]} / ${R[ringkv.rps_alone]}" | bc -l)"
+printf '%-32s %12.2f %12.2f\n' "rps_during_sync / rps_alone" \
+  "$(echo "${R[redis.rps_during_sync]} / ${R[redis.rps_alone]}" | bc -l)" \
+  "$(echo "${R[ringkv.rps_during_sync]} / ${R[ringkv.rps_alone]}" | bc -l)"
+printf '%-32s %12.2f %12.2f\n' "peak / steady memory" \
+  "$(echo "${R[redis.peak_mib]} / ${R[redis.steady_mib]}" | bc -l)" \
+  "$(echo "${R[ringkv.peak_mib]} / ${R[ringkv.steady_mib]}" | bc -l)"

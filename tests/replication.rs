@@ -767,3 +767,50 @@ fn replicaof_no_one_ends_a_waiting_link_at_once() {
         "{log}"
     );
 }
+
+/// A replica acknowledges what it applied, not what it received: with its one thread asleep
+/// (DEBUG SLEEP) it cannot apply a write, so WAIT on the master does not count it; once it
+/// wakes, WAIT counts it and a read on the replica sees the write.
+#[test]
+fn a_replica_acknowledges_only_what_it_applied() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    let r = master(&[
+        "--threads",
+        "1",
+        "--replicaof",
+        "127.0.0.1",
+        &m.port.to_string(),
+    ]);
+    let mut rc = r.client();
+    assert!(wait_until(Duration::from_secs(20), || {
+        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
+    }));
+    cmd(&mut mc, &["SET", "k", "v1"]);
+    assert_eq!(q::<i64>(&mut mc, &["WAIT", "1", "5000"]).unwrap(), 1);
+    let mut sleeper = std::net::TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+    sleeper
+        .write_all(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$1\r\n3\r\n")
+        .unwrap();
+    // The replica's only thread is asleep once a PING goes unanswered.
+    assert!(wait_until(Duration::from_secs(10), || {
+        let mut probe = std::net::TcpStream::connect(("127.0.0.1", r.port)).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        probe.write_all(b"PING\r\n").unwrap();
+        probe.read(&mut [0u8; 16]).is_err()
+    }));
+    cmd(&mut mc, &["SET", "k", "v2"]);
+    assert_eq!(
+        q::<i64>(&mut mc, &["WAIT", "1", "300"]).unwrap(),
+        0,
+        "a replica that cannot apply does not acknowledge"
+    );
+    assert_eq!(q::<i64>(&mut mc, &["WAIT", "1", "10000"]).unwrap(), 1);
+    let got: String = q(&mut rc, &["GET", "k"]).unwrap();
+    assert_eq!(got, "v2", "acknowledged means visible");
+    let mut ok = [0u8; 5];
+    sleeper.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+}

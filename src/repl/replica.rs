@@ -61,8 +61,15 @@ pub struct LinkConfig {
 pub struct LinkStatus {
     pub up: AtomicBool,
     pub syncing: AtomicBool,
-    /// Bytes of the master's stream applied (the replica offset), and the master's replid.
+    /// Bytes of the master's stream taken from the link (handed to our own connection), and
+    /// the master's replid: where a later PSYNC continues.
     pub offset: AtomicU64,
+    /// The stream offset our own connection has applied (`REPLCONF ringkv-applied`, which
+    /// follows every batch the link hands over): what ACKs report, so a WAIT on the master
+    /// returns only once a read here sees the write.
+    pub applied: AtomicU64,
+    /// Which link this is (markers from an earlier link's connection are ignored).
+    pub link_id: u64,
     pub replid: Mutex<String>,
     pub last_io_ms: AtomicU64,
     pub down_since_ms: AtomicU64,
@@ -96,11 +103,16 @@ impl Link {
         cached: Option<(String, u64)>,
         feed: Arc<Feed>,
     ) -> Link {
-        let status = Arc::new(LinkStatus::default());
+        static LINKS: AtomicU64 = AtomicU64::new(1);
+        let status = Arc::new(LinkStatus {
+            link_id: LINKS.fetch_add(1, Ordering::Relaxed),
+            ..LinkStatus::default()
+        });
         status.down_since_ms.store(unix_ms(), Ordering::Relaxed);
         if let Some((id, off)) = &cached {
             *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.clone();
             status.offset.store(*off, Ordering::Relaxed);
+            status.applied.store(*off, Ordering::Relaxed);
         }
         // SAFETY: `apply` is a fresh socketpair end that nothing else owns or closes.
         let apply = unsafe { std::os::unix::net::UnixStream::from_raw_fd(apply) };
@@ -301,6 +313,7 @@ fn session(
         }
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         status.offset.store(off, Ordering::Release);
+        status.applied.store(off, Ordering::Release);
         // Our own replicas continue from the master's history: same offsets, same bytes.
         feed.restart_at(off, config.backlog_bytes);
         log::notice("MASTER <-> REPLICA sync: Finished with success");
@@ -335,10 +348,14 @@ fn stream_loop(
         out.write_all(&encode(&[b"REPLCONF", b"ACK", o.as_bytes()]))
             .map_err(|e| e.to_string())
     };
-    ack(out, status.offset.load(Ordering::Acquire))?;
-    rd.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .ok();
+    ack(out, status.applied.load(Ordering::Acquire))?;
+    // A GETACK waiting for our connection to apply what preceded it (the offset it needs).
+    let mut owed: Option<u64> = None;
+    let set_timeout = |rd: &BufReader<TcpStream>, owed: bool| {
+        let wait = Duration::from_millis(if owed { 1 } else { 200 });
+        rd.get_ref().set_read_timeout(Some(wait)).ok();
+    };
+    set_timeout(rd, false);
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_ack = Instant::now();
@@ -361,7 +378,8 @@ fn stream_loop(
                 ) => {}
             Err(e) => return Err(format!("Connection with master lost: {e}")),
         }
-        let used = apply_commands(&pending, status, out, apply).inspect_err(|_| {
+        let was_owed = owed.is_some();
+        let used = apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
             if apply_broken(apply) {
                 // Our side of the link is gone: what was counted may not have been applied.
                 status.stop.store(true, Ordering::Release);
@@ -374,9 +392,17 @@ fn stream_loop(
         if pending.len() > STREAM_COMMAND_BYTES_MAX {
             return Err("Protocol error from master: a command larger than the limit".into());
         }
-        if last_ack.elapsed() >= Duration::from_secs(1) {
-            ack(out, status.offset.load(Ordering::Acquire))?;
+        let applied = status.applied.load(Ordering::Acquire);
+        if owed.is_some_and(|need| applied >= need) || last_ack.elapsed() >= Duration::from_secs(1)
+        {
+            ack(out, applied)?;
             last_ack = Instant::now();
+            if owed.is_some_and(|need| applied >= need) {
+                owed = None;
+            }
+        }
+        if was_owed != owed.is_some() {
+            set_timeout(rd, owed.is_some());
         }
         if last_data.elapsed() > timeout {
             return Err("MASTER timeout: no data nor PING received...".into());
@@ -385,12 +411,14 @@ fn stream_loop(
     Ok(())
 }
 
-/// Applies the complete commands at the start of `bytes`; returns how many bytes they used.
+/// Hands the complete commands at the start of `bytes` to our connection, followed by the
+/// marker that tells it the stream offset once they ran; returns how many bytes they used. A
+/// GETACK among them becomes `owed`: answered once that marker's predecessors are applied.
 fn apply_commands(
     bytes: &[u8],
     status: &LinkStatus,
-    out: &mut TcpStream,
     apply: &mut std::os::unix::net::UnixStream,
+    owed: &mut Option<u64>,
 ) -> Result<usize, String> {
     let mut cmds = Commands::new(bytes);
     let mut batch = Vec::new();
@@ -410,12 +438,8 @@ fn apply_commands(
                 let len = cmds.offset() - start;
                 let is = |name: &str| args[0].eq_ignore_ascii_case(name.as_bytes());
                 if is("replconf") && args.len() >= 2 && args[1].eq_ignore_ascii_case(b"getack") {
-                    // Answered with what was applied before it.
-                    apply.write_all(&batch).map_err(|e| e.to_string())?;
-                    batch.clear();
-                    let o = status.offset.load(Ordering::Acquire).to_string();
-                    out.write_all(&encode(&[b"REPLCONF", b"ACK", o.as_bytes()]))
-                        .map_err(|e| e.to_string())?;
+                    // Answered with what was applied before it, once it is.
+                    owed.get_or_insert(status.offset.load(Ordering::Acquire));
                 } else if !is("ping") {
                     batch.extend_from_slice(&bytes[start..start + len]);
                 }
@@ -423,6 +447,16 @@ fn apply_commands(
                 used = cmds.offset();
             }
         }
+    }
+    if used > 0 {
+        let offset = status.offset.load(Ordering::Acquire).to_string();
+        let link = status.link_id.to_string();
+        batch.extend_from_slice(&encode(&[
+            b"REPLCONF",
+            b"ringkv-applied",
+            offset.as_bytes(),
+            link.as_bytes(),
+        ]));
     }
     apply
         .write_all(&batch)
