@@ -8,10 +8,11 @@
 #   2. cost: SET throughput at -P 16 (redis-benchmark on CPU 1) with that replica and a second
 #      one attached, against the same master with none (the replicas detached);
 #   3. lag: after that load, the time until the replica's offset reaches the master's;
-#   4. sync under load: a fresh replica syncs while redis-benchmark writes SYNC_LOAD_N SETs;
+#   4. sync under load: a fresh replica (CPU 1, nice 19 so that it does not starve the load
+#      generator it shares the core with) syncs while redis-benchmark writes SYNC_LOAD_N SETs;
 #      the master's throughput during it against (2)'s rate alone, and the master's peak
 #      memory (PSS of it and its children, i.e. redis's fork, sampled every 20 ms) against
-#      its steady memory just before.
+#      its steady memory just before, and its memory once the replica has caught up.
 # Ratios are ringkv / redis (time: lower is better; throughput: higher is better).
 #
 #   perf/repl.sh                  # 1,000,000 keys
@@ -39,14 +40,14 @@ DIRS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; for d in "${DIRS[@]}"; do rm -rf "$d"; done; true; }
 trap cleanup EXIT
 
-start() { # kind cpu port [args...]
+start() { # kind cpu port [args...]   (NICE=n runs the server niced)
   local kind=$1 cpu=$2 port=$3; shift 3
   local dir; dir=$(mktemp -d); DIRS+=("$dir")
   local common=(--port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/log.txt" --enable-debug-command yes --repl-diskless-sync-delay 0 "$@")
   if [ "$kind" = redis ]; then
-    cmd=(taskset -c "$cpu" redis-server "${common[@]}")
+    cmd=(nice -n "${NICE:-0}" taskset -c "$cpu" redis-server "${common[@]}")
   else
-    cmd=(taskset -c "$cpu" "$RINGKV" "${common[@]}" --threads 1)
+    cmd=(nice -n "${NICE:-0}" taskset -c "$cpu" "$RINGKV" "${common[@]}" --threads 1)
   fi
   echo "+ ${cmd[*]}" >&2
   "${cmd[@]}" & PIDS+=($!)
@@ -91,7 +92,7 @@ for kind in redis ringkv; do
   bench "$SYNC_LOAD_N" > "/tmp/repl_rps.$$" &
   bench_pid=$!
   t0=$(now_ms)
-  start "$kind" 1 "$R3PORT" --replicaof 127.0.0.1 "$MPORT"
+  NICE=19 start "$kind" 1 "$R3PORT" --replicaof 127.0.0.1 "$MPORT"
   synced=""
   while kill -0 "$bench_pid" 2>/dev/null || [ -z "$synced" ]; do
     now=$(pss_kb "$master_pid"); [ "$now" -gt "$peak" ] && peak=$now
@@ -105,11 +106,13 @@ for kind in redis ringkv; do
   R[$kind.sync_under_load_ms]=$synced
   R[$kind.steady_mib]=$(( steady / 1024 ))
   R[$kind.peak_mib]=$(( peak / 1024 ))
+  until [ "$(field "$R3PORT" replication slave_repl_offset)" = "$(field "$MPORT" replication master_repl_offset)" ]; do sleep 0.05; done
+  R[$kind.after_mib]=$(( $(pss_kb "$master_pid") / 1024 ))
   stop_all
 done
 
 printf '%-32s %12s %12s %7s\n' measure redis ringkv ratio
-for m in sync_ms lag_ms rps_alone rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib; do
+for m in sync_ms lag_ms rps_alone rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib after_mib; do
   r=${R[redis.$m]}; k=${R[ringkv.$m]}
   printf '%-32s %12s %12s %7.2f\n' "$m" "$r" "$k" "$(echo "$k / ($r + 0.000001)" | bc -l)"
 done

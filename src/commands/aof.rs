@@ -91,12 +91,13 @@ pub fn start_rewrite(srv: &Shared, shards: &mut ShardView) -> Result<(), String>
     let target = started.inspect_err(|e| log::warning(e))?;
     let held: Vec<usize> = shards.held().collect();
     let header = super::persistence::aux(&srv.run_id, true);
+    let sizes = super::persistence::db_sizes(shards);
     let a = srv.aof.clone();
     let done = Box::new(move |result, peak| a.end_rewrite(result, peak));
     let sink = FileSink::start(
         aof::rewrite_temp_name(),
         target,
-        &header,
+        (&header, &sizes),
         (format, compress, checksum),
         held.len(),
         done,

@@ -78,13 +78,14 @@ pub fn start_background_save(srv: &crate::server::Shared, shards: &mut ShardView
     };
     let held: Vec<usize> = shards.held().collect();
     let header = aux(&srv.run_id, false);
+    let sizes = db_sizes(shards);
     log::notice("Background saving started");
     let temp = format!("temp-{}.rdb", std::process::id());
     let done = crate::persist::snapshot::bgsave_done(srv.save.clone());
     let sink = match FileSink::start(
         temp,
         name,
-        &header,
+        (&header, &sizes),
         (crate::persist::snapshot::Format::Rdb, compress, checksum),
         held.len(),
         done,
@@ -213,6 +214,24 @@ fn temp_file_error(e: &std::io::Error) -> String {
     )
 }
 
+/// Each non-empty database's size over the held shards (a snapshot's RESIZEDB hints).
+pub fn db_sizes(shards: &mut ShardView) -> Vec<crate::persist::snapshot::DbSize> {
+    let held: Vec<usize> = shards.held().collect();
+    let dbs = held.first().map_or(0, |&i| shards.shard(i).dbs.len());
+    (0..dbs)
+        .map(|db| {
+            let (mut keys, mut volatile) = (0, 0);
+            for &i in &held {
+                let t = &mut shards.shard(i).dbs[db].table;
+                keys += t.len();
+                volatile += t.volatile_len();
+            }
+            crate::persist::snapshot::DbSize { db, keys, volatile }
+        })
+        .filter(|s| s.keys > 0)
+        .collect()
+}
+
 /// Empties every database and loads `bytes` (an RDB file) into the held shards, each key to
 /// the shard that owns it.
 pub fn load_snapshot(ctx: &mut Ctx, bytes: &[u8]) -> Result<usize, String> {
@@ -245,6 +264,16 @@ impl<'a> LoadSink<'a> for IntoHeld<'_, '_> {
         crate::persist::key_load_delay(self.delay_us);
         let db = self.shards.db_at(l.db, &l.key);
         db.db.table.insert(l.into_entry(self.access_s));
+    }
+
+    fn resize(&mut self, db: usize, keys: u64) {
+        let held: Vec<usize> = self.shards.held().collect();
+        let per_shard = usize::try_from(keys).unwrap_or(usize::MAX) / held.len().max(1);
+        for i in held {
+            if let Some(d) = self.shards.shard(i).dbs.get_mut(db) {
+                d.table.reserve(per_shard);
+            }
+        }
     }
 
     fn progress(&mut self, offset: usize) -> bool {

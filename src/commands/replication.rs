@@ -282,6 +282,8 @@ fn start_full(ctx: &mut Ctx, conf: &ReplConf, eof_capable: bool) {
             eof_capable,
             since_ms: ctx.now_ms,
         });
+    ctx.srv.repl.cut_wanted.store(true, Ordering::Release);
+    ctx.srv.wake(0);
     ctx.client.action = Some(ClientAction::BecomeReplica(ReplicaStart::AwaitCut));
 }
 

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 
 use super::crc64::crc64;
+pub use super::rdb::write::DbSize;
 use super::rdb::write::Writer;
 use super::rdb::OP_EOF;
 use crate::runtime::clock::{mono_us, unix_ms};
@@ -109,12 +110,13 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Creates `temp` with the header; the caller then starts every shard. When the last shard
-    /// is done the file is completed, fsynced and renamed to `target`, then `done` runs.
+    /// Creates `temp` with the header (and the size of each database at the cut, `sizes`,
+    /// as RESIZEDB hints); the caller then starts every shard. When the last shard is done the
+    /// file is completed, fsynced and renamed to `target`, then `done` runs.
     pub fn start(
         temp: String,
         target: String,
-        header: &[(&str, String)],
+        (header, sizes): (&[(&str, String)], &[DbSize]),
         (format, compress, checksum): (Format, bool, bool),
         shards: usize,
         done: Done,
@@ -123,6 +125,7 @@ impl FileSink {
         let mut w = Writer::new(compress);
         if format == Format::Rdb {
             w.header(header);
+            w.size_hints(sizes);
         }
         file.write_all(&w.buf)?;
         Ok(Arc::new(FileSink {
@@ -294,7 +297,7 @@ struct StreamState {
 
 impl StreamSink {
     pub fn start(
-        header: &[(&str, String)],
+        (header, sizes): (&[(&str, String)], &[DbSize]),
         compress: bool,
         shards: usize,
         readers: usize,
@@ -302,6 +305,7 @@ impl StreamSink {
     ) -> Arc<StreamSink> {
         let mut w = Writer::new(compress);
         w.header(header);
+        w.size_hints(sizes);
         let sink = StreamSink {
             state: Mutex::new(StreamState {
                 chunks: Default::default(),

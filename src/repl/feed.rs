@@ -37,6 +37,8 @@ struct Slow {
     /// further behind is given up (`lost`), finds its position gone and is dropped.
     pins: Vec<Pin>,
     pinned_bytes_max: usize,
+    /// The size asked for (`repl-backlog-size`): a ring grown for pins returns to it.
+    backlog_bytes: usize,
     /// Bytes not yet taken by the AOF writer; None while the AOF is off.
     aof: Option<Vec<u8>>,
     /// The database the AOF's last SELECT chose.
@@ -218,6 +220,7 @@ impl Feed {
     /// backlog holding nothing before it.
     pub fn restart_at(&self, offset: u64, size_bytes: usize) {
         let mut g = self.lock();
+        g.state.backlog_bytes = size_bytes;
         g.reconfigure(|shape| {
             *shape = Shape {
                 storage: Some(super::backlog::Storage::new(size_bytes, offset)),
@@ -262,12 +265,36 @@ impl Feed {
             }),
         }
         self.refresh_floor(&g);
+        self.shrink_when_caught_up(&mut g);
     }
 
     pub fn unpin(&self, id: u64) {
         let mut g = self.lock();
         g.state.pins.retain(|p| p.id != id);
         self.refresh_floor(&g);
+        self.shrink_when_caught_up(&mut g);
+    }
+
+    /// A ring grown for a lagging replica returns to `repl-backlog-size` once every pinned
+    /// replica is within half of that from the end (so it does not free and regrow at once).
+    /// Half, because a writer checks a pin against the size it read before it reserved: a
+    /// record would need to be longer than that half to reach a pin through a stale size, and
+    /// then the replica finds its position gone and resyncs (never a wrong byte).
+    fn shrink_when_caught_up(&self, g: &mut Locked<'_, Slow>) {
+        let want = g.state.backlog_bytes.max(super::backlog::BACKLOG_BYTES_MIN);
+        let Some((size, _, end)) = g.range() else {
+            return;
+        };
+        let close = (want / 2) as u64;
+        if size <= want
+            || g.state
+                .pins
+                .iter()
+                .any(|p| !p.lost && end - p.pos.min(end) > close)
+        {
+            return;
+        }
+        g.reconfigure(|shape| shape.resize(want));
     }
 
     fn refresh_floor(&self, g: &Locked<'_, Slow>) {
@@ -320,11 +347,10 @@ impl Feed {
     }
 
     /// Creates the backlog (the first replica arrived) or resizes it. While a replica is
-    /// pinned the ring does not shrink: a writer checks the pin against the size it read before
-    /// it reserved, and a shrink that leaves the stream's end as it was cannot make that
-    /// reservation fail, so only growth is safe then.
+    /// pinned the ring does not shrink here (`shrink_when_caught_up` does it later).
     pub fn set_backlog(&self, size_bytes: usize) {
         let mut g = self.lock();
+        g.state.backlog_bytes = size_bytes;
         let pinned = g.state.pins.iter().any(|p| !p.lost);
         g.reconfigure(|shape| {
             let size = match &shape.storage {
@@ -543,5 +569,44 @@ mod tests {
             }
         }
         assert_eq!(next_seq, [PER_THREAD; THREADS]);
+    }
+
+    /// A replica left behind grows the ring instead of losing its place; once it has caught
+    /// up the ring returns to its configured size.
+    #[test]
+    fn the_ring_grows_for_a_pinned_replica_and_shrinks_back() {
+        use super::super::backlog::BACKLOG_BYTES_MIN;
+        let f = Feed::default();
+        f.set_backlog(BACKLOG_BYTES_MIN);
+        f.set_pinned_bytes_max(1 << 20);
+        f.pin(7, f.end());
+        let cmd = [(0usize, encode(&[b"SET", b"k", &[b'v'; 100]]))];
+        for _ in 0..1000 {
+            f.append(&cmd, false);
+        }
+        let (size, start, end) = f.backlog_range().unwrap();
+        assert!(
+            size > BACKLOG_BYTES_MIN && start == 0,
+            "grown to keep position 0: {size}"
+        );
+        let mut out = Vec::new();
+        let pos = f.read(0, usize::MAX, &mut out).unwrap();
+        assert_eq!((pos, out.len() as u64), (end, end));
+        f.pin(7, pos);
+        assert_eq!(
+            f.backlog_range().unwrap().0,
+            BACKLOG_BYTES_MIN,
+            "caught up: back to size"
+        );
+        // Past `pinned_bytes_max` the replica is given up and finds its position gone.
+        f.pin(7, f.end());
+        let behind = f.end();
+        for _ in 0..20_000 {
+            f.append(&cmd, false);
+        }
+        assert_eq!(f.backlog_range().unwrap().0, 1 << 20);
+        assert!(f.read(behind, 10, &mut out).is_none());
+        f.unpin(7);
+        assert_eq!(f.backlog_range().unwrap().0, BACKLOG_BYTES_MIN);
     }
 }

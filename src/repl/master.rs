@@ -56,6 +56,9 @@ pub struct ReplState {
     pub good_replicas: AtomicU64,
     /// We are a replica whose link is down (for `replica-serve-stale-data no`).
     pub stale: std::sync::atomic::AtomicBool,
+    /// A replica joined `waiting`: worker 0 looks at once instead of at its next cron tick,
+    /// so `repl-diskless-sync-delay 0` means no wait.
+    pub cut_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// PSYNC2's identities: the current history (`replid`) and the one it continues (`replid2`,
@@ -85,6 +88,7 @@ impl Default for ReplState {
             hosts: AtomicU64::new(0),
             good_replicas: AtomicU64::new(0),
             stale: std::sync::atomic::AtomicBool::new(false),
+            cut_wanted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

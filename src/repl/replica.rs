@@ -281,16 +281,16 @@ fn session(
         } else {
             "to parser"
         };
-        let rdb = receive_snapshot(&mut rd, to)?;
-        if let Some(file) = &config.disk_load {
-            check_envelope(&rdb).map_err(|e| {
-                format!("Failed trying to load the MASTER synchronization DB from disk: {e}")
-            })?;
-            let temp = format!("temp-{}.{}.rdb", unix_ms() / 1000, std::process::id());
-            crate::persist::write_atomic_via(&temp, file, &rdb).map_err(|e| {
-                format!("Failed trying to rename the temp DB into {file} in MASTER <-> REPLICA synchronization: {e}")
-            })?;
-        }
+        let rdb = match &config.disk_load {
+            None => {
+                let (rdb, crc) = receive_snapshot(&mut rd, to, None)?;
+                check_envelope(&rdb, crc).map_err(|e| {
+                    format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+                })?;
+                rdb
+            }
+            Some(file) => receive_to_disk(&mut rd, to, file)?,
+        };
         let loads_before = status.loads_done.load(Ordering::Acquire);
         load_snapshot(rdb, status, apply)?;
         // The load runs on the thread of our own connection; until it ends the replica is
@@ -499,8 +499,105 @@ fn transfer_error(e: std::io::Error) -> String {
     }
 }
 
+/// `repl-diskless-load disabled`: the snapshot lands in `file` (through a temp file written as
+/// the bytes arrive, fsynced and renamed once its envelope checks out) and in memory.
+fn receive_to_disk(rd: &mut BufReader<TcpStream>, to: &str, file: &str) -> Result<Vec<u8>, String> {
+    let temp = format!("temp-{}.{}.rdb", unix_ms() / 1000, std::process::id());
+    let f = std::fs::File::create(&temp).map_err(|e| {
+        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+    })?;
+    let result = (|| {
+        let (rdb, crc) = receive_snapshot(rd, to, Some(f))?;
+        check_envelope(&rdb, crc).map_err(|e| {
+            format!("Failed trying to load the MASTER synchronization DB from disk: {e}")
+        })?;
+        std::fs::rename(&temp, file)
+            .and_then(|_| crate::persist::sync_parent_dir(file))
+            .map_err(|e| {
+                format!("Failed trying to rename the temp DB into {file} in MASTER <-> REPLICA synchronization: {e}")
+            })?;
+        Ok(rdb)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// A snapshot as it arrives: kept in memory, its CRC-64 computed on the way over every byte
+/// but the last `held_back` (the trailer, and the EOF mark), and written to `file` when given.
+struct Incoming {
+    data: Vec<u8>,
+    held_back: usize,
+    crc: u64,
+    crc_at: usize,
+    written: usize,
+    file: Option<std::fs::File>,
+}
+
+impl Incoming {
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.data.extend_from_slice(bytes);
+        if self.data.len() as u64 > SNAPSHOT_BYTES_MAX {
+            return Err("The master's snapshot is larger than this replica accepts".into());
+        }
+        let upto = self.data.len().saturating_sub(self.held_back);
+        if upto > self.crc_at {
+            self.crc = crate::persist::crc64::crc64(self.crc, &self.data[self.crc_at..upto]);
+            self.crc_at = upto;
+        }
+        self.write_upto(
+            self.data
+                .len()
+                .saturating_sub(self.held_back.saturating_sub(8)),
+        )
+    }
+
+    fn write_upto(&mut self, upto: usize) -> Result<(), String> {
+        if let Some(f) = self.file.as_mut() {
+            if upto > self.written {
+                f.write_all(&self.data[self.written..upto])
+                    .map_err(|e| format!("Write error writing to the DB on disk: {e}"))?;
+                self.written = upto;
+            }
+        }
+        Ok(())
+    }
+
+    /// The snapshot (without the EOF mark) and the CRC-64 of all but its last 8 bytes.
+    fn finish(mut self, mark_bytes: usize) -> Result<(Vec<u8>, u64), String> {
+        let len = self.data.len() - mark_bytes;
+        self.data.truncate(len);
+        self.write_upto(len)?;
+        if let Some(f) = self.file.take() {
+            f.sync_all()
+                .map_err(|e| format!("Failed trying to sync the temp DB to disk: {e}"))?;
+        }
+        let body = len.saturating_sub(8);
+        if body > self.crc_at {
+            self.crc = crate::persist::crc64::crc64(self.crc, &self.data[self.crc_at..body]);
+        }
+        // When the snapshot is shorter than its trailer the CRC covers less; the envelope
+        // check refuses it for its length first.
+        Ok((self.data, self.crc))
+    }
+}
+
 /// `to` ends the log lines: "to disk" or "to parser" (`repl-diskless-load`), as in Redis.
-fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, String> {
+/// Returns the snapshot and the CRC-64 of all but its last 8 bytes.
+fn receive_snapshot(
+    rd: &mut BufReader<TcpStream>,
+    to: &str,
+    file: Option<std::fs::File>,
+) -> Result<(Vec<u8>, u64), String> {
+    let incoming = |held_back| Incoming {
+        data: Vec::new(),
+        held_back,
+        crc: 0,
+        crc_at: 0,
+        written: 0,
+        file,
+    };
     let head = read_line(rd)?;
     let Some(spec) = head.strip_prefix('$') else {
         return Err(format!("Bad protocol from MASTER, the first byte is not '$' (we received '{head}'), are you sure the host and port are right?"));
@@ -513,20 +610,16 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, 
         log::notice(&format!(
             "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}"
         ));
-        let mut data = Vec::new();
+        let mut got = incoming(8 + mark.len());
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = rd.read(&mut buf).map_err(transfer_error)?;
             if n == 0 {
                 return Err("I/O error trying to sync with MASTER: connection lost".into());
             }
-            data.extend_from_slice(&buf[..n]);
-            if data.len() as u64 > SNAPSHOT_BYTES_MAX {
-                return Err("The master's snapshot is larger than this replica accepts".into());
-            }
-            if data.ends_with(mark) {
-                data.truncate(data.len() - 40);
-                return Ok(data);
+            got.push(&buf[..n])?;
+            if got.data.ends_with(mark) {
+                return got.finish(mark.len());
             }
         }
     }
@@ -539,20 +632,25 @@ fn receive_snapshot(rd: &mut BufReader<TcpStream>, to: &str) -> Result<Vec<u8>, 
     log::notice(&format!(
         "MASTER <-> REPLICA sync: receiving {len} bytes from master {to}"
     ));
-    let mut data = Vec::new();
-    rd.by_ref()
-        .take(len)
-        .read_to_end(&mut data)
-        .map_err(transfer_error)?;
-    if data.len() as u64 != len {
-        return Err("I/O error trying to sync with MASTER: connection lost".into());
+    let mut got = incoming(8);
+    got.data.reserve(len as usize);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = rd.read(&mut buf[..want]).map_err(transfer_error)?;
+        if n == 0 {
+            return Err("I/O error trying to sync with MASTER: connection lost".into());
+        }
+        got.push(&buf[..n])?;
+        left -= n as u64;
     }
-    Ok(data)
+    got.finish(0)
 }
 
-/// Replaces the dataset with the snapshot. Its envelope is checked first (signature, EOF
-/// and the CRC-64 of every byte), so a truncated or damaged transfer changes nothing; then it
-/// is handed to our own connection, which loads it while holding every shard (`REPLCONF
+/// Replaces the dataset with the snapshot, whose envelope the caller checked (signature, EOF
+/// and the CRC-64 of every byte), so a truncated or damaged transfer changes nothing: it is
+/// handed to our own connection, which loads it while holding every shard (`REPLCONF
 /// ringkv-load-rdb`, accepted only from this link). A snapshot that passes the checksum but
 /// still fails to load leaves an empty dataset, never half of one.
 fn load_snapshot(
@@ -560,9 +658,6 @@ fn load_snapshot(
     status: &LinkStatus,
     apply: &mut std::os::unix::net::UnixStream,
 ) -> Result<(), String> {
-    check_envelope(&rdb).map_err(|e| {
-        format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-    })?;
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
     *status.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rdb);
@@ -576,8 +671,9 @@ fn apply_broken(apply: &std::os::unix::net::UnixStream) -> bool {
     apply.take_error().ok().flatten().is_some() || apply.peer_addr().is_err()
 }
 
-/// Signature, version, the EOF opcode and (when the master computed one) the CRC-64 trailer.
-fn check_envelope(rdb: &[u8]) -> Result<(), String> {
+/// Signature, version, the EOF opcode and (when the master computed one) the CRC-64 trailer;
+/// `body_crc` is the CRC-64 of all but the last 8 bytes (computed as they arrived).
+fn check_envelope(rdb: &[u8], body_crc: u64) -> Result<(), String> {
     if rdb.len() < 10 || !rdb.starts_with(b"REDIS") {
         return Err("wrong signature trying to load DB from file".into());
     }
@@ -603,7 +699,7 @@ fn check_envelope(rdb: &[u8]) -> Result<(), String> {
         return Err("no EOF opcode before the checksum (truncated?)".into());
     }
     let expected = u64::from_le_bytes(trailer.try_into().map_err(|_| "short read")?);
-    if expected != 0 && crate::persist::crc64::crc64(0, body) != expected {
+    if expected != 0 && body_crc != expected {
         return Err("wrong RDB checksum".into());
     }
     Ok(())
@@ -611,7 +707,11 @@ fn check_envelope(rdb: &[u8]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_envelope;
+    /// The check as the link makes it, the body's CRC computed as the bytes arrive.
+    fn check_envelope(rdb: &[u8]) -> Result<(), String> {
+        let body = rdb.len().saturating_sub(8);
+        super::check_envelope(rdb, crate::persist::crc64::crc64(0, &rdb[..body]))
+    }
 
     #[test]
     fn the_envelope_catches_truncation_and_damage() {
@@ -631,5 +731,41 @@ mod tests {
         flipped[12] ^= 1;
         assert!(check_envelope(&flipped).is_err());
         assert!(check_envelope(b"RADIS0010\xff00000000").is_err());
+    }
+
+    /// The CRC computed on the way, over reads of any size and with the EOF mark or the
+    /// length framing, equals the CRC of the body; the file gets the snapshot, not the mark.
+    #[test]
+    fn incoming_computes_the_crc_as_bytes_arrive() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let path = std::env::temp_dir().join(format!("ringkv-incoming-{}", std::process::id()));
+        for (mark, step) in [(0usize, 1usize), (0, 977), (40, 3), (40, 4096)] {
+            let file = std::fs::File::create(&path).unwrap();
+            let mut got = super::Incoming {
+                data: Vec::new(),
+                held_back: 8 + mark,
+                crc: 0,
+                crc_at: 0,
+                written: 0,
+                file: Some(file),
+            };
+            let mut sent = data.clone();
+            sent.extend(std::iter::repeat_n(b'M', mark));
+            for chunk in sent.chunks(step) {
+                got.push(chunk).unwrap();
+            }
+            let (rdb, crc) = got.finish(mark).unwrap();
+            assert_eq!(rdb, data);
+            assert_eq!(
+                crc,
+                crate::persist::crc64::crc64(0, &data[..data.len() - 8])
+            );
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                data,
+                "mark {mark} step {step}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -235,6 +235,11 @@ impl Shared {
             .map(|l| l.status.clone())
     }
 
+    /// Asks worker `w` to look at shared state again (see `wake_all`).
+    pub fn wake(&self, w: usize) {
+        let _ = self.mailboxes[w].push(Msg::Wake);
+    }
+
     /// Asks every worker to look at shared state again. A full mailbox already guarantees a
     /// wake-up, so a failed push is fine (and never spins, even when a worker wakes itself).
     pub fn wake_all(&self) {

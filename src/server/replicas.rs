@@ -372,6 +372,9 @@ impl Worker {
     /// Before the loop submits: when the stream moved, feed this thread's replicas and wake
     /// the other threads that host some.
     pub(super) fn replicate_turn(&mut self) {
+        if self.id == 0 && self.shared.repl.cut_wanted.swap(false, Ordering::AcqRel) {
+            self.maybe_save_point();
+        }
         let end = self.shared.feed.published();
         let moved = end != self.stream_seen;
         self.stream_seen = end;
@@ -421,7 +424,14 @@ pub fn start_full_sync(shared: &Arc<Shared>, shards: &mut super::view::ShardView
         }
     });
     let held: Vec<usize> = shards.held().collect();
-    let sink = StreamSink::start(&header, compress, held.len(), waiting.len(), notify);
+    let sizes = crate::commands::persistence::db_sizes(shards);
+    let sink = StreamSink::start(
+        (&header, &sizes),
+        compress,
+        held.len(),
+        waiting.len(),
+        notify,
+    );
     for (reader, w) in waiting.iter().enumerate() {
         shared.send(
             w.worker,

@@ -472,7 +472,10 @@ impl<'a> Reader<'a> {
                 OP_RESIZEDB => {
                     let keys = self.len()?;
                     self.len()?;
-                    sink.resize(db, keys);
+                    // A hint from the file, so no larger than its remaining bytes could hold
+                    // (a key takes at least 3: type, key length, value length).
+                    let room = (self.buf.len() - self.pos) as u64 / 3;
+                    sink.resize(db, keys.min(room));
                 }
                 OP_EXPIRETIME_MS => expire_at_ms = self.u64_le()?,
                 OP_EXPIRETIME => {

@@ -9,6 +9,14 @@ use crate::store::Value;
 /// Strings up to this long are never compressed (Redis's threshold).
 const COMPRESS_BYTES_MIN: usize = 21;
 
+/// How many keys (and keys with an expiry) a database holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbSize {
+    pub db: usize,
+    pub keys: usize,
+    pub volatile: usize,
+}
+
 /// An RDB byte stream being built in memory.
 pub struct Writer {
     pub buf: Vec<u8>,
@@ -147,6 +155,14 @@ impl Writer {
     pub fn select(&mut self, db: usize) {
         self.byte(OP_SELECTDB);
         self.len(db as u64);
+    }
+
+    /// SELECTDB and RESIZEDB for each database, before chunks that arrive in any order (each
+    /// with its own SELECTDB): a loader sizes its tables once instead of growing them.
+    pub fn size_hints(&mut self, sizes: &[DbSize]) {
+        for s in sizes {
+            self.select_db(s.db, s.keys, s.volatile);
+        }
     }
 
     /// SELECTDB and RESIZEDB for a database about to be written.
