@@ -59,9 +59,60 @@ fn full(word: u64, near: u64) -> u64 {
     near + ((word & OFFSET_MASK).wrapping_sub(near) & OFFSET_MASK)
 }
 
+/// A ring's bytes in an anonymous mapping of their own: pages cost memory only once written
+/// (a ring grown for a lagging replica is mostly virtual), and dropping the ring gives them
+/// back to the kernel at once (an allocator may keep a large freed block).
+struct Mapping {
+    ptr: std::ptr::NonNull<AtomicU8>,
+    len: usize,
+}
+
+// SAFETY: a Mapping owns its pages exclusively (like a Box<[AtomicU8]>), and the only access
+// it gives is a shared slice of atomics, which is Sync.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn zeroed(len: usize) -> Mapping {
+        // SAFETY: an anonymous private mapping (no file, no fixed address) touches no existing
+        // memory; the result is checked before use.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        match std::ptr::NonNull::new(p as *mut AtomicU8) {
+            Some(ptr) if p != libc::MAP_FAILED => Mapping { ptr, len },
+            // Out of address space: the same end as any failed allocation.
+            _ => std::alloc::handle_alloc_error(
+                std::alloc::Layout::array::<u8>(len).expect("a ring size fits a layout"),
+            ),
+        }
+    }
+
+    fn bytes(&self) -> &[AtomicU8] {
+        // SAFETY: the mapping is `len` readable and writable bytes, zero-filled by the kernel
+        // (a valid AtomicU8 each, same size and alignment as u8), alive until `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `zeroed` created; no slice of it outlives `self`.
+        unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+    }
+}
+
 /// The bytes of one ring and the first position of the history it holds.
 pub struct Storage {
-    bytes: Box<[AtomicU8]>,
+    map: Mapping,
     base: u64,
 }
 
@@ -69,29 +120,24 @@ impl Storage {
     /// An empty ring of `size_bytes` (at least `BACKLOG_BYTES_MIN`) whose history starts at
     /// position `base`.
     pub fn new(size_bytes: usize, base: u64) -> Box<Storage> {
-        let n = size_bytes.max(BACKLOG_BYTES_MIN);
-        let raw = Box::into_raw(vec![0u8; n].into_boxed_slice());
-        // SAFETY: AtomicU8 has the same size, alignment and bit validity as u8 (std docs), so
-        // the boxed slice of n zero bytes is a valid boxed slice of n AtomicU8 with the same
-        // allocation layout; the raw pointer came from Box::into_raw just above.
-        let bytes = unsafe { Box::from_raw(raw as *mut [AtomicU8]) };
-        Box::new(Storage { bytes, base })
+        let map = Mapping::zeroed(size_bytes.max(BACKLOG_BYTES_MIN));
+        Box::new(Storage { map, base })
     }
 
     pub fn size_bytes(&self) -> usize {
-        self.bytes.len()
+        self.map.len
     }
 
     /// Copies positions `[from, to)` into `out` (the caller checked they are held).
     fn copy_out(&self, from: u64, to: u64, out: &mut Vec<u8>) {
-        let size = self.bytes.len() as u64;
+        let size = self.map.len as u64;
         let mut pos = from;
         out.reserve((to - from) as usize);
         while pos < to {
             let at = (pos % size) as usize;
-            let n = ((to - pos) as usize).min(self.bytes.len() - at);
+            let n = ((to - pos) as usize).min(self.map.len - at);
             out.extend(
-                self.bytes[at..at + n]
+                self.map.bytes()[at..at + n]
                     .iter()
                     .map(|b| b.load(Ordering::Relaxed)),
             );
@@ -101,11 +147,11 @@ impl Storage {
 
     /// Stores `src` at position `pos` onward (the caller reserved them).
     fn copy_in(&self, pos: u64, src: &[u8]) {
-        let mut at = (pos % self.bytes.len() as u64) as usize;
+        let mut at = (pos % self.map.len as u64) as usize;
         let mut rest = src;
         while !rest.is_empty() {
-            let n = rest.len().min(self.bytes.len() - at);
-            for (slot, b) in self.bytes[at..at + n].iter().zip(&rest[..n]) {
+            let n = rest.len().min(self.map.len - at);
+            for (slot, b) in self.map.bytes()[at..at + n].iter().zip(&rest[..n]) {
                 slot.store(*b, Ordering::Relaxed);
             }
             rest = &rest[n..];

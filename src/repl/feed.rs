@@ -190,8 +190,10 @@ impl Feed {
         }
     }
 
-    /// Grows the ring (to twice what is needed, up to `pinned_bytes_max`) so that `extra` more
-    /// bytes keep the oldest pinned position held; past that, gives up the pins in the way.
+    /// Grows the ring so that `extra` more bytes keep the oldest pinned position held: at once
+    /// to `pinned_bytes_max` (its pages cost memory only as the stream writes them, and one
+    /// grow copies the held bytes once), or to twice the need when there is no limit; past the
+    /// limit, gives up the pins in the way.
     fn make_room(&self, extra: u64) {
         let mut g = self.lock();
         let Some((size, _, end)) = g.range() else {
@@ -204,7 +206,11 @@ impl Feed {
         }
         let max = g.state.pinned_bytes_max.max(size);
         if size < max {
-            let grown = need.saturating_mul(2).min(max as u64) as usize;
+            let grown = if max == usize::MAX {
+                need.saturating_mul(2).min(usize::MAX as u64) as usize
+            } else {
+                max
+            };
             g.reconfigure(|shape| shape.resize(grown));
         }
         if need > g.range().map_or(0, |r| r.0) as u64 {
