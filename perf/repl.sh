@@ -4,9 +4,10 @@
 # For each kind: the master (CPU 0; ringkv --threads 1) gets KEYS_N keys of 100 bytes (DEBUG
 # POPULATE); then
 #   1. full sync: a replica (CPU 1) is started with --replicaof and timed until its link is up
-#      and it holds every key (diskless transfer, repl-diskless-sync-delay 0);
-#   2. cost: SET throughput at -P 16 (redis-benchmark on CPU 1) with that replica and a second
-#      one attached, against the same master with none (the replicas detached);
+#      and it holds every key (diskless transfer, repl-diskless-sync-delay 0); the master's
+#      peak memory during it (no writes: the snapshot's own overhead) against before;
+#   2. cost: SET throughput at -P 16 (redis-benchmark on CPU 1) with that replica attached,
+#      with a second one too, and with none (the replicas detached);
 #   3. lag: after that load, the time until the replica's offset reaches the master's;
 #   4. sync under load: a fresh replica (CPU 1, nice 19 so that it does not starve the load
 #      generator it shares the core with) syncs while redis-benchmark writes SYNC_LOAD_N SETs;
@@ -73,10 +74,17 @@ for kind in redis ringkv; do
   master_pid=${PIDS[-1]}
   echo "+ redis-cli -p $MPORT debug populate $KEYS_N key 100" >&2
   redis-cli -p "$MPORT" debug populate "$KEYS_N" key 100 >/dev/null
+  idle=$(pss_kb "$master_pid")
+  idle_peak=$idle
   t0=$(now_ms)
   start "$kind" 1 "$RPORT" --replicaof 127.0.0.1 "$MPORT"
-  until [ "$(field "$RPORT" replication master_link_status)" = up ] && [ "$(redis-cli -p "$RPORT" dbsize)" -ge "$KEYS_N" ]; do sleep 0.02; done
+  until [ "$(field "$RPORT" replication master_link_status)" = up ] && [ "$(redis-cli -p "$RPORT" dbsize)" -ge "$KEYS_N" ]; do
+    now=$(pss_kb "$master_pid"); [ "$now" -gt "$idle_peak" ] && idle_peak=$now
+    sleep 0.02
+  done
   R[$kind.sync_ms]=$(( $(now_ms) - t0 ))
+  R[$kind.idle_sync_peak_ratio]=$(echo "scale=2; $idle_peak / $idle" | bc)
+  R[$kind.rps_1replica]=$(bench)
   start "$kind" 1 "$R2PORT" --replicaof 127.0.0.1 "$MPORT"
   until [ "$(field "$R2PORT" replication master_link_status)" = up ]; do sleep 0.05; done
   R[$kind.rps_2replicas]=$(bench)
@@ -112,7 +120,7 @@ for kind in redis ringkv; do
 done
 
 printf '%-32s %12s %12s %7s\n' measure redis ringkv ratio
-for m in sync_ms lag_ms rps_alone rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib after_mib; do
+for m in sync_ms lag_ms rps_alone rps_1replica rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib after_mib; do
   r=${R[redis.$m]}; k=${R[ringkv.$m]}
   printf '%-32s %12s %12s %7.2f\n' "$m" "$r" "$k" "$(echo "$k / ($r + 0.000001)" | bc -l)"
 done
@@ -125,3 +133,8 @@ printf '%-32s %12.2f %12.2f\n' "rps_during_sync / rps_alone" \
 printf '%-32s %12.2f %12.2f\n' "peak / steady memory" \
   "$(echo "${R[redis.peak_mib]} / ${R[redis.steady_mib]}" | bc -l)" \
   "$(echo "${R[ringkv.peak_mib]} / ${R[ringkv.steady_mib]}" | bc -l)"
+printf '%-32s %12.2f %12.2f\n' "peak / before, sync without load" \
+  "${R[redis.idle_sync_peak_ratio]}" "${R[ringkv.idle_sync_peak_ratio]}"
+printf '%-32s %12.2f %12.2f\n' "rps_during_sync / rps_1replica" \
+  "$(echo "${R[redis.rps_during_sync]} / ${R[redis.rps_1replica]}" | bc -l)" \
+  "$(echo "${R[ringkv.rps_during_sync]} / ${R[ringkv.rps_1replica]}" | bc -l)"
