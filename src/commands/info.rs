@@ -789,12 +789,12 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
                 if up { ago as i64 } else { -1 },
             );
             field(out, "master_sync_in_progress", (state == "sync") as u8);
-            field(out, "slave_read_repl_offset", offset);
-            // What our own connection has run of the stream (what ACKs report).
-            let applied = st
+            // Received from the master, and applied (what ACKs report).
+            let read = st
                 .as_ref()
-                .map_or(offset, |s| s.applied.load(Ordering::Acquire));
-            field(out, "slave_repl_offset", applied);
+                .map_or(offset, |s| s.offset.load(Ordering::Acquire));
+            field(out, "slave_read_repl_offset", read);
+            field(out, "slave_repl_offset", offset);
             if !up {
                 let since = st
                     .as_ref()

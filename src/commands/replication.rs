@@ -359,7 +359,7 @@ fn role(ctx: &mut Ctx, _args: Args) {
     }
 }
 
-/// On a replica: (master host, port, link state as ROLE names it, offset).
+/// On a replica: (master host, port, link state as ROLE names it, offset applied).
 pub fn replica_view(ctx: &Ctx) -> Option<(String, u16, &'static str, u64)> {
     let link = ctx.srv.link.lock().unwrap_or_else(|e| e.into_inner());
     let l = link.as_ref()?;
@@ -375,7 +375,8 @@ pub fn replica_view(ctx: &Ctx) -> Option<(String, u16, &'static str, u64)> {
         l.config.host.clone(),
         l.config.port,
         state,
-        st.offset.load(Ordering::Acquire),
+        // What ROLE and INFO's slave_repl_offset report: the stream applied, as in Redis.
+        st.applied.load(Ordering::Acquire),
     ))
 }
 

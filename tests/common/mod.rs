@@ -17,13 +17,15 @@ pub struct Server {
     pub port: u16,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// `--requirepass` as the test passed it (the start-up probe authenticates with it).
+    pub password: Option<String>,
 }
 
 /// Whether the server answering on `port` is process `pid`. Ports come from `free_port`, so
 /// two tests starting servers at once can race for one; a server that lost the race exits, but
 /// until it does, a PING on the port would be answered by the winner (another test's server).
 pub fn serves_pid(port: u16, pid: u32) -> bool {
-    match info_reply(port, "server") {
+    match info_reply(port, "server", None) {
         Some(Info::Text(t)) => t.contains(&format!("process_id:{pid}\r\n")),
         Some(Info::NoAuth) => true,
         None => false,
@@ -32,8 +34,8 @@ pub fn serves_pid(port: u16, pid: u32) -> bool {
 
 /// Whether the server on `port` is process `pid` and, unless `loading_ok`, has finished
 /// loading its data (INFO persistence says `loading:0`).
-pub fn answers_info(port: u16, pid: u32, loading_ok: bool) -> bool {
-    match info_reply(port, "server persistence") {
+pub fn answers_info(port: u16, pid: u32, loading_ok: bool, password: Option<&str>) -> bool {
+    match info_reply(port, "server persistence", password) {
         Some(Info::Text(t)) => {
             t.contains(&format!("process_id:{pid}\r\n"))
                 && (loading_ok || !t.contains("\r\nloading:1\r\n"))
@@ -45,15 +47,17 @@ pub fn answers_info(port: u16, pid: u32, loading_ok: bool) -> bool {
 
 enum Info {
     Text(String),
-    /// A password-protected server cannot be asked; it is taken on trust.
+    /// A password-protected server whose password we were not given cannot be asked; it is
+    /// taken on trust.
     NoAuth,
 }
 
-/// The reply to `INFO <sections>` from the server on `port`.
-fn info_reply(port: u16, sections: &str) -> Option<Info> {
+/// The reply to `INFO <sections>` from the server on `port` (after AUTH with `password`).
+fn info_reply(port: u16, sections: &str, password: Option<&str>) -> Option<Info> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    s.write_all(format!("INFO {sections}\r\n").as_bytes())
+    let auth = password.map_or(String::new(), |p| format!("AUTH {p}\r\n"));
+    s.write_all(format!("{auth}INFO {sections}\r\n").as_bytes())
         .ok()?;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -62,6 +66,9 @@ fn info_reply(port: u16, sections: &str) -> Option<Info> {
         match s.read(&mut buf) {
             Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
             _ => return None,
+        }
+        if password.is_some() && got.starts_with(b"+OK\r\n") {
+            got.drain(..5); // AUTH's reply
         }
         if got.starts_with(b"-NOAUTH") {
             return Some(Info::NoAuth);
@@ -148,11 +155,16 @@ impl Server {
             cmd.stdout(Stdio::from(std::fs::File::create(&log).unwrap()));
             cmd.stderr(Stdio::inherit());
             let child = cmd.spawn().expect("start ringkv");
+            let password = extra
+                .windows(2)
+                .find(|w| w[0] == "--requirepass")
+                .map(|w| w[1].to_string());
             let mut s = Server {
                 child,
                 port,
                 dir,
                 log,
+                password,
             };
             if wait_until(Duration::from_secs(10), || s.ping(loading_ok)) {
                 return s;
@@ -166,7 +178,12 @@ impl Server {
         if let Ok(Some(_)) = self.child.try_wait() {
             return false;
         }
-        answers_info(self.port, self.child.id(), loading_ok)
+        answers_info(
+            self.port,
+            self.child.id(),
+            loading_ok,
+            self.password.as_deref(),
+        )
     }
 
     pub fn url(&self) -> String {
