@@ -814,3 +814,53 @@ fn a_replica_acknowledges_only_what_it_applied() {
     sleeper.read_exact(&mut ok).unwrap();
     assert_eq!(&ok, b"+OK\r\n");
 }
+
+/// CONFIG SET repl-backlog-size resizes a backlog that exists, as in Redis: after growing it,
+/// the backlog holds more history than the old size.
+#[test]
+fn config_set_resizes_the_backlog() {
+    // The replica class's limit at 1 MB: a replica lagging for a moment cannot grow the ring.
+    let m = master(&[
+        "--repl-backlog-size",
+        "1mb",
+        "--client-output-buffer-limit",
+        "replica 1mb 0 0",
+    ]);
+    let mut mc = m.client();
+    let r = master(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut rc = r.client();
+    assert!(wait_until(Duration::from_secs(20), || {
+        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
+    }));
+    let histlen = |c: &mut redis::Connection| -> u64 {
+        info(c, "replication", "repl_backlog_histlen")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let value = "x".repeat(10_000);
+    for i in 0..150 {
+        cmd(&mut mc, &["SET", &format!("k{i}"), &value]);
+    }
+    assert_eq!(
+        histlen(&mut mc),
+        1 << 20,
+        "1.5 MB written into a 1 MB backlog"
+    );
+    cmd(&mut mc, &["CONFIG", "SET", "repl-backlog-size", "4mb"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        cmd(&mut mc, &["SET", "probe", &value]);
+        histlen(&mut mc) > 1 << 20
+    }));
+    for i in 0..150 {
+        cmd(&mut mc, &["SET", &format!("k{i}"), &value]);
+    }
+    let held = histlen(&mut mc);
+    assert!(held > 2 << 20 && held <= 4 << 20, "{held}");
+    // Shrinking waits for the replica to be near the end: its next read after a write.
+    cmd(&mut mc, &["CONFIG", "SET", "repl-backlog-size", "1mb"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        cmd(&mut mc, &["SET", "probe", "v"]);
+        histlen(&mut mc) <= 1 << 20
+    }));
+}

@@ -309,6 +309,17 @@ impl Feed {
             .store(floor.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// The configuration changed: a new `repl-backlog-size` resizes an existing backlog (a
+    /// missing one is created with it when a replica arrives), and the replica class's hard
+    /// limit bounds how far the ring grows for pinned replicas.
+    pub fn apply_config(&self, size_bytes: usize, pinned_limit: usize) {
+        self.set_pinned_bytes_max(pinned_limit);
+        let current = self.lock().state.backlog_bytes;
+        if current != size_bytes && self.backlog_range().is_some() {
+            self.set_backlog(size_bytes);
+        }
+    }
+
     /// Sets `client-output-buffer-limit replica`'s hard limit (0: none) for pinned bytes.
     pub fn set_pinned_bytes_max(&self, limit: usize) {
         self.lock().state.pinned_bytes_max = if limit == 0 { usize::MAX } else { limit };

@@ -348,7 +348,13 @@ impl Worker {
         if epoch != self.limits.epoch {
             let c = self.shared.config();
             self.limits = Limits::from_config(&c, epoch);
+            let backlog_bytes = c.get_int("repl-backlog-size").unwrap_or(1 << 20).max(1) as usize;
+            let pinned_limit = c.client_output_buffer_limit_replica.hard_bytes as usize;
             drop(c);
+            if self.id == 0 {
+                // CONFIG SET reaches an existing backlog, as in Redis.
+                self.shared.feed.apply_config(backlog_bytes, pinned_limit);
+            }
             self.publish_limits();
         }
     }
