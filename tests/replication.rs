@@ -864,3 +864,31 @@ fn config_set_resizes_the_backlog() {
         histlen(&mut mc) <= 1 << 20
     }));
 }
+
+/// A replica with `appendonly yes` logs what its master sends: after a restart without its
+/// master it still has the writes made after the link came up.
+#[test]
+fn a_replica_logs_its_masters_writes_to_its_aof() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    let dir = common::temp_dir("replica-aof");
+    let dir_arg = dir.to_str().unwrap();
+    let port = m.port.to_string();
+    let r = master(&["--dir", dir_arg, "--appendonly", "yes", "--replicaof", "127.0.0.1", &port]);
+    let mut rc = r.client();
+    assert!(wait_until(Duration::from_secs(20), || {
+        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
+    }));
+    cmd(&mut mc, &["SET", "after", "sync"]);
+    cmd(&mut mc, &["SELECT", "2"]);
+    cmd(&mut mc, &["RPUSH", "list", "a", "b"]);
+    assert_eq!(q::<i64>(&mut mc, &["WAIT", "1", "5000"]).unwrap(), 1);
+    let _ = q::<V>(&mut rc, &["SHUTDOWN"]);
+    drop(r);
+    let again = master(&["--dir", dir_arg, "--appendonly", "yes"]);
+    let mut c = again.client();
+    assert_eq!(q::<String>(&mut c, &["GET", "after"]).unwrap(), "sync");
+    cmd(&mut c, &["SELECT", "2"]);
+    let list: Vec<String> = q(&mut c, &["LRANGE", "list", "0", "-1"]).unwrap();
+    assert_eq!(list, ["a", "b"]);
+}

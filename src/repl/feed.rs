@@ -101,6 +101,12 @@ impl Feed {
         self.active.load(Ordering::Relaxed)
     }
 
+    /// Whether the AOF takes the stream (a replica's applied commands go only there).
+    #[inline]
+    pub fn aof_on(&self) -> bool {
+        self.aof_on.load(Ordering::Relaxed)
+    }
+
     /// Whether the AOF buffer has bytes for the writer.
     #[inline]
     pub fn aof_waiting(&self) -> bool {

@@ -573,7 +573,14 @@ pub(super) fn execute(
     let shared = env.shared;
     let spec = &commands::table().specs[index as usize];
     let reply_start = out.len();
-    let feed_on = shared.feed.active() && held != 0;
+    // Our master's commands reach our backlog as the master sent them (the link appends
+    // them raw): only an AOF needs them encoded again.
+    let feed_on = held != 0
+        && if client.is_master {
+            shared.feed.aof_on()
+        } else {
+            shared.feed.active()
+        };
     let mark = client.prop.cmds.len();
     let before = if feed_on {
         client.prop.on = true;
