@@ -874,7 +874,15 @@ fn a_replica_logs_its_masters_writes_to_its_aof() {
     let dir = common::temp_dir("replica-aof");
     let dir_arg = dir.to_str().unwrap();
     let port = m.port.to_string();
-    let r = master(&["--dir", dir_arg, "--appendonly", "yes", "--replicaof", "127.0.0.1", &port]);
+    let r = master(&[
+        "--dir",
+        dir_arg,
+        "--appendonly",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+    ]);
     let mut rc = r.client();
     assert!(wait_until(Duration::from_secs(20), || {
         info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")

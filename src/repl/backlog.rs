@@ -60,8 +60,9 @@ fn full(word: u64, near: u64) -> u64 {
 }
 
 /// A ring's bytes in an anonymous mapping of their own: pages cost memory only once written
-/// (a ring grown for a lagging replica is mostly virtual), and dropping the ring gives them
-/// back to the kernel at once (an allocator may keep a large freed block).
+/// (a ring grown for a lagging replica is mostly virtual; MAP_NORESERVE, so a large
+/// `repl-backlog-size` reserves address space, not commit charge), and dropping the ring gives
+/// them back to the kernel at once (an allocator may keep a large freed block).
 struct Mapping {
     ptr: std::ptr::NonNull<AtomicU8>,
     len: usize,
@@ -82,7 +83,7 @@ impl Mapping {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
             )

@@ -372,7 +372,9 @@ impl Worker {
     /// Before the loop submits: when the stream moved, feed this thread's replicas and wake
     /// the other threads that host some.
     pub(super) fn replicate_turn(&mut self) {
-        if self.id == 0 && self.shared.repl.cut_wanted.swap(false, Ordering::AcqRel) {
+        // A plain load first: the swap's read-modify-write stays off the usual turn.
+        let cut = &self.shared.repl.cut_wanted;
+        if self.id == 0 && cut.load(Ordering::Relaxed) && cut.swap(false, Ordering::AcqRel) {
             self.maybe_save_point();
         }
         let end = self.shared.feed.published();
