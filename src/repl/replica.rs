@@ -33,6 +33,9 @@ use crate::server::log;
 
 /// A snapshot larger than this is refused (it is read into memory before it is applied).
 const SNAPSHOT_BYTES_MAX: u64 = 16 << 30;
+/// Memory reserved for a length-framed snapshot before its bytes arrive (it grows past this
+/// as they do).
+const SNAPSHOT_RESERVE_BYTES_MAX: u64 = 64 << 20;
 /// One command of the stream may not be larger than this (Redis's proto-max-bulk-len default
 /// is 512 MiB per argument).
 const STREAM_COMMAND_BYTES_MAX: usize = 1 << 30;
@@ -633,7 +636,9 @@ fn receive_snapshot(
         "MASTER <-> REPLICA sync: receiving {len} bytes from master {to}"
     ));
     let mut got = incoming(8);
-    got.data.reserve(len as usize);
+    // The length is the master's word: reserve at most this much before the bytes arrive.
+    got.data
+        .reserve(len.min(SNAPSHOT_RESERVE_BYTES_MAX) as usize);
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = len;
     while left > 0 {
