@@ -41,12 +41,20 @@ fn replica_of(m: &Server) -> RealRedis {
     RealRedis::start_with(&["--replicaof", "127.0.0.1", &m.port.to_string()])
 }
 
+fn is_up(r: &mut redis::Connection) -> bool {
+    info(r, "replication", "master_link_status").as_deref() == Some("up")
+}
+
+/// Waits until the replica's link to its master is up.
+fn link_up(r: &mut redis::Connection) -> bool {
+    wait_until(Duration::from_secs(20), || is_up(r))
+}
+
 /// Waits until the replica's link is up and it has processed everything the master sent.
 fn caught_up(m: &mut redis::Connection, r: &mut redis::Connection) -> bool {
     wait_until(Duration::from_secs(20), || {
         let mo = info(m, "replication", "master_repl_offset");
-        let up = info(r, "replication", "master_link_status").as_deref() == Some("up");
-        up && mo.is_some() && info(r, "replication", "slave_repl_offset") == mo
+        is_up(r) && mo.is_some() && info(r, "replication", "slave_repl_offset") == mo
     })
 }
 
@@ -187,13 +195,7 @@ fn writes_racing_a_full_sync_all_arrive() {
     let r = replica_of(&m);
     let mut rc = r.client();
     // The slowed snapshot keeps the sync open for a while under the writers.
-    assert!(wait_until(Duration::from_secs(20), || info(
-        &mut rc,
-        "replication",
-        "master_link_status"
-    )
-    .as_deref()
-        == Some("up")));
+    assert!(link_up(&mut rc));
     // Let the writers go on for a while on the live stream.
     let at_link_up: i64 = q::<Option<i64>>(&mut mc, &["GET", "counter:0"])
         .unwrap()
@@ -783,9 +785,7 @@ fn a_replica_acknowledges_only_what_it_applied() {
         &m.port.to_string(),
     ]);
     let mut rc = r.client();
-    assert!(wait_until(Duration::from_secs(20), || {
-        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
-    }));
+    assert!(link_up(&mut rc));
     cmd(&mut mc, &["SET", "k", "v1"]);
     assert_eq!(q::<i64>(&mut mc, &["WAIT", "1", "5000"]).unwrap(), 1);
     let mut sleeper = std::net::TcpStream::connect(("127.0.0.1", r.port)).unwrap();
@@ -829,9 +829,7 @@ fn config_set_resizes_the_backlog() {
     let mut mc = m.client();
     let r = master(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
     let mut rc = r.client();
-    assert!(wait_until(Duration::from_secs(20), || {
-        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
-    }));
+    assert!(link_up(&mut rc));
     let histlen = |c: &mut redis::Connection| -> u64 {
         info(c, "replication", "repl_backlog_histlen")
             .unwrap()
@@ -884,9 +882,7 @@ fn a_replica_logs_its_masters_writes_to_its_aof() {
         &port,
     ]);
     let mut rc = r.client();
-    assert!(wait_until(Duration::from_secs(20), || {
-        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
-    }));
+    assert!(link_up(&mut rc));
     cmd(&mut mc, &["SET", "after", "sync"]);
     cmd(&mut mc, &["SELECT", "2"]);
     cmd(&mut mc, &["RPUSH", "list", "a", "b"]);
