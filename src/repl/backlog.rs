@@ -224,10 +224,19 @@ impl<S> Backlog<S> {
         plan: impl Fn(Option<usize>) -> (u64, Option<usize>),
     ) -> Result<Reserved<'_>, Refused> {
         let ring = &self.ring;
-        let near = ring.committed.load(Ordering::Acquire);
-        let size = ring.size.load(Ordering::Relaxed);
-        let mut word = ring.word.load(Ordering::Relaxed);
         loop {
+            let near = ring.committed.load(Ordering::Acquire);
+            // Acquire, and the size read after it: a word from a reopened ring comes with that
+            // ring's size (stored before the word; see `reconfigure`). Reading the size first
+            // let a writer paused between the two loads check a pin against a ring that had
+            // since shrunk while others wrote on (the stress test below caught it once).
+            let word = ring.word.load(Ordering::Acquire);
+            let size = ring.size.load(Ordering::Relaxed);
+            if ring.committed.load(Ordering::Relaxed) < near {
+                // Reconfigured to an earlier offset since `near` was read (a replica's full
+                // sync): `near` no longer rebuilds this word's offset.
+                continue;
+            }
             if word & CLOSED != 0 {
                 return Err(Refused::Closed);
             }
@@ -238,6 +247,11 @@ impl<S> Backlog<S> {
                 return Err(Refused::NoRoom);
             }
             // Acquire: a reopened ring's new storage pointer is visible once we see its word.
+            // The CAS can still land in a ring reopened with this same word (nobody wrote in
+            // between) but a smaller size than we checked: the end is then exactly where the
+            // shrink found it, with every pin within half the new size of it (the feed's rule),
+            // so only a record longer than that half could reach a pin (its replica then finds
+            // its position gone and resyncs; never a wrong byte).
             match ring.word.compare_exchange_weak(
                 word,
                 pack(start + len, last_db),
@@ -263,7 +277,7 @@ impl<S> Backlog<S> {
                         end: start + len,
                     });
                 }
-                Err(now) => word = now,
+                Err(_) => continue,
             }
         }
     }

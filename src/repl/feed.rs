@@ -298,15 +298,19 @@ impl Feed {
             return;
         };
         let close = (want / 2) as u64;
-        if size <= want
-            || g.state
-                .pins
-                .iter()
-                .any(|p| !p.lost && end - p.pos.min(end) > close)
-        {
+        let floor = g.state.pins.iter().filter(|p| !p.lost).map(|p| p.pos).min();
+        let near = |end: u64| floor.is_none_or(|f| end - f.min(end) <= close);
+        if size <= want || !near(end) {
             return;
         }
-        g.reconfigure(|shape| shape.resize(want));
+        // Checked again once the ring is closed: writers do not take the mutex, so the end
+        // may have moved on since `range` (by more than half the new size, if this thread was
+        // paused), and a shrink then would drop a pinned position.
+        g.reconfigure(|shape| {
+            if near(shape.offset) {
+                shape.resize(want);
+            }
+        });
     }
 
     fn refresh_floor(&self, g: &Locked<'_, Slow>) {
