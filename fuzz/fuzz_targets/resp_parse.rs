@@ -1,9 +1,10 @@
 //! Fuzz the request parser: any bytes, any split point. It must never panic, and a request
-//! parsed from a prefix must parse identically from the whole buffer.
+//! parsed from a prefix must parse identically from the whole buffer. The cache warm-up's quick
+//! scan (`peek_second_arg`) must agree with the parser wherever both accept a request.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringkv::resp::{parse_command, Limits, ParseOutcome};
+use ringkv::resp::{parse_command, peek_second_arg, Limits, ParseOutcome};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { bulk_bytes_max: 1 << 20, authenticated: data.first().is_some_and(|b| b & 1 == 0) };
@@ -11,8 +12,15 @@ fuzz_target!(|data: &[u8]| {
     let mut scratch = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
+        let peeked = peek_second_arg(&data[pos..]);
+        if let Some((consumed, at, len)) = peeked {
+            assert!(consumed <= data.len() - pos && at + len <= consumed);
+        }
         match parse_command(&data[pos..], &mut ranges, &mut scratch, &limits) {
             ParseOutcome::Complete { consumed, inline } => {
+                if let (Some((c, at, len)), false) = (peeked, inline) {
+                    assert_eq!((c, ranges[1]), (consumed, (at as u32, len as u32)));
+                }
                 assert!(consumed > 0 && pos + consumed <= data.len());
                 let base: &[u8] = if inline { &scratch } else { &data[pos..] };
                 for &(off, len) in &ranges {

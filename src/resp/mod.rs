@@ -7,5 +7,7 @@ pub mod parse;
 pub mod reply;
 pub mod value;
 
-pub use parse::{parse_command, parse_command_resume, Args, Limits, ParseOutcome, Resume};
+pub use parse::{
+    parse_command, parse_command_resume, peek_second_arg, Args, Limits, ParseOutcome, Resume,
+};
 pub use reply::Reply;

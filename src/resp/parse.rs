@@ -67,6 +67,55 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Longest length line `peek_second_arg` reads (`*` or `$`, up to 10 digits, CRLF).
+const PEEK_LEN_LINE_BYTES_MAX: usize = 13;
+
+/// A quick look at the multibulk request at the start of `buf`, for cache warm-up only: its
+/// size in bytes and where its second argument (the first key of most commands) lies, as
+/// `(consumed, key_start, key_len)`. None for anything but a complete, plainly formed multibulk
+/// of at least two arguments (inline, partial, oversized or malformed): the real parse decides
+/// what those are. Never panics and never allocates, whatever the input.
+pub fn peek_second_arg(buf: &[u8]) -> Option<(usize, usize, usize)> {
+    let (count, mut pos) = peek_len(buf, 0, b'*')?;
+    if !(2..=ARGS_MAX).contains(&count) {
+        return None;
+    }
+    let mut key = (0, 0);
+    for i in 0..count {
+        let (len, at) = peek_len(buf, pos, b'$')?;
+        let end = at.checked_add(len)?;
+        if buf.get(end..end + 2)? != b"\r\n" {
+            return None;
+        }
+        if i == 1 {
+            key = (at, len);
+        }
+        pos = end + 2;
+    }
+    Some((pos, key.0, key.1))
+}
+
+/// Reads `<kind><digits>\r\n` at `pos`: the number and where the bytes after it start.
+#[inline]
+fn peek_len(buf: &[u8], pos: usize, kind: u8) -> Option<(usize, usize)> {
+    if *buf.get(pos)? != kind {
+        return None;
+    }
+    let mut n = 0usize;
+    let mut i = pos + 1;
+    loop {
+        let b = *buf.get(i)?;
+        match b {
+            b'0'..=b'9' if i - pos < PEEK_LEN_LINE_BYTES_MAX - 2 => {
+                n = n * 10 + (b - b'0') as usize;
+                i += 1;
+            }
+            b'\r' if i > pos + 1 && *buf.get(i + 1)? == b'\n' => return Some((n, i + 2)),
+            _ => return None,
+        }
+    }
+}
+
 /// Parse one request from the start of `buf`. Argument ranges are written to `ranges`; inline
 /// arguments that needed unescaping go to `scratch` (and the outcome says `inline: true`).
 pub fn parse_command(
@@ -435,6 +484,47 @@ mod tests {
         };
         let args = Args::new(base, &r).iter().map(|a| a.to_vec()).collect();
         (out, args)
+    }
+
+    #[test]
+    fn peek_second_arg_agrees_with_the_parser() {
+        let two = b"*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n";
+        let (consumed, at, len) = peek_second_arg(two).expect("a plain multibulk");
+        assert_eq!(&two[at..at + len], b"key:1");
+        let (out, args) = parse(two);
+        assert_eq!(
+            out,
+            ParseOutcome::Complete {
+                consumed,
+                inline: false
+            }
+        );
+        assert_eq!(args[1], b"key:1");
+        let (consumed2, at2, len2) = peek_second_arg(&two[consumed..]).expect("the second");
+        assert_eq!(&two[consumed + at2..consumed + at2 + len2], b"k");
+        assert_eq!(consumed + consumed2, two.len());
+        // Every prefix is incomplete; nothing that is not a plain multibulk of two or more
+        // arguments is peeked at.
+        for cut in 0..consumed {
+            assert_eq!(peek_second_arg(&two[..cut]), None, "prefix of {cut} bytes");
+        }
+        for bad in [
+            &b"*1\r\n$4\r\nPING\r\n"[..],
+            b"GET key\r\n",
+            b"*2\r\n$3\r\nGET\r\n$-1\r\n",
+            b"*2\r\n$3\r\nGET\r\n$2\r\nkey\r\n",
+            b"*2\r\n$3\r\nGET\r\n$99999999999\r\nk\r\n",
+            b"*99999999999\r\n",
+            b"*\r\n",
+            b"*2\n$3\r\nGET\r\n$1\r\nk\r\n",
+        ] {
+            assert_eq!(
+                peek_second_arg(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -220,6 +220,13 @@ impl Shard {
         }
     }
 
+    /// Warms the cache for lookups of `keys` in database `index` (see `SegTable::prefetch`).
+    pub fn prefetch(&self, index: usize, keys: &[&[u8]]) {
+        if let Some(db) = self.dbs.get(index) {
+            db.table.prefetch(keys);
+        }
+    }
+
     /// Database `index` with the shard's clock, for command execution.
     pub fn db(&mut self, index: usize) -> DbRef<'_> {
         DbRef {

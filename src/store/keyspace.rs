@@ -48,6 +48,11 @@ impl Item for Record {
     fn counted(&self) -> bool {
         self.has_expiry()
     }
+
+    #[inline]
+    fn prefetch(&self) {
+        Record::prefetch(self)
+    }
 }
 
 /// The records of a table, settled (no entry unpacked): what readers that walk the table see.
@@ -156,6 +161,12 @@ impl Table {
     pub fn records(&mut self) -> &Records {
         self.settle();
         &self.records
+    }
+
+    /// Warms the cache for the lookups of `keys` (see `SegTable::prefetch`). The working
+    /// entry's record may be stale, but it is only prefetched, never read.
+    pub fn prefetch(&self, keys: &[&[u8]]) {
+        self.records.t.prefetch(keys);
     }
 
     /// Packs the working entry, if any, back into its record.

@@ -248,6 +248,15 @@ impl Record {
         unsafe { std::slice::from_raw_parts(p, n) }
     }
 
+    /// Starts loading the record's header and the start of its key: the first cache line, and
+    /// the next one when the record starts in the second half of a line (short keys end there).
+    #[inline]
+    pub fn prefetch(&self) {
+        let p = self.ptr.as_ptr();
+        super::segtable::prefetch_line(p);
+        super::segtable::prefetch_line(p.wrapping_add(32));
+    }
+
     #[inline]
     fn byte(&self, i: usize) -> u8 {
         // SAFETY: callers read header bytes (< key offset), always inside the allocation.
