@@ -299,15 +299,15 @@ impl Feed {
         };
         let close = (want / 2) as u64;
         let floor = g.state.pins.iter().filter(|p| !p.lost).map(|p| p.pos).min();
-        let near = |end: u64| floor.is_none_or(|f| end - f.min(end) <= close);
-        if size <= want || !near(end) {
+        let caught_up = |end: u64| floor.is_none_or(|f| end - f.min(end) <= close);
+        if size <= want || !caught_up(end) {
             return;
         }
         // Checked again once the ring is closed: writers do not take the mutex, so the end
         // may have moved on since `range` (by more than half the new size, if this thread was
         // paused), and a shrink then would drop a pinned position.
         g.reconfigure(|shape| {
-            if near(shape.offset) {
+            if caught_up(shape.offset) {
                 shape.resize(want);
             }
         });

@@ -182,6 +182,10 @@ impl<T: Item> SegTable<T> {
     /// different keys overlap) and prefetches it; pass 2 reads the slots (now arriving) and
     /// prefetches the items. Nothing is compared, so a tag collision only wastes a prefetch.
     pub fn prefetch(&self, keys: &[&[u8]]) {
+        debug_assert!(
+            keys.len() <= PREFETCH_KEYS_MAX,
+            "callers batch at most that many"
+        );
         let mut slots: [Option<&T>; PREFETCH_KEYS_MAX] = [None; PREFETCH_KEYS_MAX];
         for (slot, key) in slots.iter_mut().zip(keys) {
             let h = key_hash(key);
