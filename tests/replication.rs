@@ -581,6 +581,47 @@ fn links_cut_mid_snapshot_recover() {
     assert_eq!(digest(&mut mc), digest(&mut rc));
 }
 
+/// One snapshot at a time: a replica arriving while a (slowed) full sync runs waits for the
+/// next cut instead of replacing the running one (which once left the first replica waiting
+/// for a snapshot that never ended), and BGSAVE meanwhile answers as Redis does while its
+/// diskless sync child runs. Both replicas end equal to the master.
+#[test]
+fn a_replica_arriving_mid_sync_waits_for_the_next_cut() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&["--rdb-key-save-delay", "200"]);
+    let mut mc = m.client();
+    cmd(&mut mc, &["DEBUG", "POPULATE", "3000"]);
+    let first = ringkv_replica_of(m.port);
+    let mut fc = first.client();
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "slave0"
+    )
+    .is_some_and(|s| s.contains("state=send_bulk"))));
+    let err = q::<String>(&mut mc, &["BGSAVE"]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Background save already in progress"),
+        "{err}"
+    );
+    cmd(&mut mc, &["INCR", "during-first"]);
+    let second = replica_of(&m);
+    let mut sc = second.client();
+    cmd(&mut mc, &["INCR", "during-first"]);
+    assert!(caught_up(&mut mc, &mut fc));
+    assert!(caught_up(&mut mc, &mut sc));
+    assert_eq!(digest(&mut mc), digest(&mut fc));
+    assert_eq!(digest(&mut mc), digest(&mut sc));
+    let full: u64 = info(&mut mc, "stats", "sync_full")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(full, 2);
+}
+
 /// `timeout` closes idle clients, never a replica nor our master's connection: after a quiet
 /// spell longer than the timeout, the stream still flows both ways.
 #[test]

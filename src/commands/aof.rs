@@ -35,7 +35,7 @@ fn bgrewriteaof(ctx: &mut Ctx, _args: Args) {
             .out
             .err("Background append only file rewriting already in progress");
     }
-    if srv.save.in_progress.load(Ordering::Acquire) {
+    if srv.save.in_progress.load(Ordering::Acquire) || crate::store::db::snapshot_running() {
         srv.aof
             .status
             .rewrite_scheduled

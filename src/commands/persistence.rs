@@ -41,7 +41,16 @@ fn bgsave(ctx: &mut Ctx, args: Args) {
     if args.len() > 2 || (args.len() == 2 && !eq_ic(args.get(1), "schedule")) {
         return ctx.out.error(SYNTAX);
     }
-    if ctx.srv.save.in_progress.load(Ordering::Acquire) {
+    // A full sync's snapshot counts as a save in progress, as Redis's diskless sync child does.
+    if ctx.srv.save.in_progress.load(Ordering::Acquire)
+        || (crate::store::db::snapshot_running()
+            && !ctx
+                .srv
+                .aof
+                .status
+                .rewrite_in_progress
+                .load(Ordering::Acquire))
+    {
         if args.len() == 2 {
             // Worker 0's cron starts it once the running save ends (`server/savepoint.rs`).
             ctx.srv.save.scheduled.store(true, Ordering::Release);

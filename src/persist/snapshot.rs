@@ -420,4 +420,9 @@ impl SegmentSink for StreamSink {
     fn backlogged(&self) -> bool {
         self.lock().held_bytes > STREAM_BACKLOG_BYTES_MAX
     }
+
+    fn abandoned(&self) -> bool {
+        let st = self.lock();
+        !st.done && st.readers.iter().all(Option::is_none)
+    }
 }

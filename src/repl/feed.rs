@@ -19,6 +19,9 @@ use super::propagate::{encode, select};
 /// (the reader then finds its position gone and is dropped).
 const ROOM_TRIES_MAX: usize = 3;
 
+/// What `pin_pressure_permille` measures against when replicas have no output limit.
+const PRESSURE_BYTES_NO_LIMIT: u64 = 256 << 20;
+
 pub struct Feed {
     active: AtomicBool,
     aof_on: AtomicBool,
@@ -330,6 +333,22 @@ impl Feed {
         }
     }
 
+    /// How close the most lagging pinned replica (one still loading a snapshot, usually) is to
+    /// being dropped: the bytes kept for it per mille of `client-output-buffer-limit
+    /// replica`'s hard limit (or of `PRESSURE_BYTES_NO_LIMIT` without one); 0 with no pin.
+    pub fn pin_pressure_permille(&self) -> u64 {
+        let floor = self.pin_floor.load(Ordering::Acquire);
+        if floor == u64::MAX {
+            return 0;
+        }
+        let kept = self.end().saturating_sub(floor);
+        let limit = match self.lock().state.pinned_bytes_max {
+            usize::MAX => PRESSURE_BYTES_NO_LIMIT,
+            n => n.max(1) as u64,
+        };
+        (kept.saturating_mul(1000) / limit).min(1000)
+    }
+
     /// Sets `client-output-buffer-limit replica`'s hard limit (0: none) for pinned bytes.
     pub fn set_pinned_bytes_max(&self, limit: usize) {
         self.lock().state.pinned_bytes_max = if limit == 0 { usize::MAX } else { limit };
@@ -616,6 +635,9 @@ mod tests {
             size > BACKLOG_BYTES_MIN && start == 0,
             "grown to keep position 0: {size}"
         );
+        // The bytes kept for the pin, per mille of the limit (what paces a snapshot).
+        assert_eq!(f.pin_pressure_permille(), end * 1000 / (1 << 20));
+        assert!(f.pin_pressure_permille() > 0);
         let mut out = Vec::new();
         let pos = f.read(0, usize::MAX, &mut out).unwrap();
         assert_eq!((pos, out.len() as u64), (end, end));
@@ -635,5 +657,6 @@ mod tests {
         assert!(f.read(behind, 10, &mut out).is_none());
         f.unpin(7);
         assert_eq!(f.backlog_range().unwrap().0, BACKLOG_BYTES_MIN);
+        assert_eq!(f.pin_pressure_permille(), 0, "no pin, no pressure");
     }
 }

@@ -68,8 +68,9 @@ impl Worker {
         }
         if status.in_progress.load(Ordering::Acquire)
             || aof.status.rewrite_in_progress.load(Ordering::Acquire)
+            || crate::store::db::snapshot_running()
         {
-            return; // one snapshot at a time
+            return; // one snapshot at a time (a full sync's included)
         }
         if self.full_sync_due() {
             self.acquire_for(Job::ReplSync);
@@ -197,7 +198,16 @@ impl Worker {
             // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
             // through the lock protocol, so no other thread touches them until `release` below.
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
+            let busy = view
+                .held()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .any(|i| view.shard(i).saving());
             match job {
+                // A BGSAVE or BGREWRITEAOF took its cut while we waited for the locks: ours
+                // waits for it (a replica stays in the waiting list; a save is rescheduled).
+                Job::Bgsave if busy => shared.save.scheduled.store(true, Ordering::Release),
+                _ if busy => {}
                 Job::Bgsave => {
                     shared
                         .save

@@ -25,6 +25,20 @@ use crate::runtime::{Completion, Ring};
 const SAVE_STEP_KEYS: usize = 2_000;
 /// Time an idle loop turn spends copying a snapshot before it looks for I/O again.
 const IDLE_SAVE_SLICE_US: u64 = 1_000;
+/// The share of each cron tick (per mille) a busy loop gives a running snapshot: the least,
+/// while the writes kept for replicas waiting on it are under the first pressure mark (per
+/// mille of their output limit), rising to the most at the second.
+const SAVE_BUSY_SHARE_PERMILLE: (u64, u64) = (60, 750);
+const SAVE_PRESSURE_PERMILLE: (u64, u64) = (250, 750);
+
+/// The share of a busy cron tick (per mille) a snapshot gets when the bytes kept for the
+/// replicas waiting on it are at `pressure_permille` of their limit (see `save_step`).
+pub(super) fn save_share_permille(pressure_permille: u64) -> u64 {
+    let (least, most) = SAVE_BUSY_SHARE_PERMILLE;
+    let (low, high) = SAVE_PRESSURE_PERMILLE;
+    let p = pressure_permille.clamp(low, high);
+    least + (most - least) * (p - low) / (high - low)
+}
 const KIND_SHIFT: u32 = 60;
 const KIND_ACCEPT: u64 = 1;
 const KIND_RECV: u64 = 2;
@@ -912,8 +926,13 @@ impl Worker {
         wake_ms + clock_ns.saturating_sub(wake_ns) / 1_000_000
     }
 
-    /// Copies part of our shard into a background save in progress: a quarter of a cron tick,
-    /// or with `rdb-key-save-delay` one key per that many µs of the tick.
+    /// Copies part of our shard into a background save in progress: a share of the cron tick,
+    /// or with `rdb-key-save-delay` one key per that many µs of the tick. The share is small
+    /// (6 %) so a busy server keeps serving at nearly its full rate (writes only copy the
+    /// records they change aside, see `store::keyspace`), and grows with the writes kept for
+    /// replicas waiting on the snapshot (up to 75 % as they near their output limit), so a
+    /// sync under a sustained write load still ends before its replica would be dropped.
+    /// Idle loop turns copy at full speed (`idle_save_step`).
     fn save_step(&mut self) {
         let shared = self.shared.clone();
         // SAFETY: as in `cron`: our own shard's lock is free and this thread is its owner.
@@ -931,7 +950,8 @@ impl Worker {
             shard.save_step((tick_us / delay_us).max(1) as usize);
             return;
         }
-        let deadline = mono_us() + (tick_us / 4) as u64;
+        let share_permille = save_share_permille(self.shared.feed.pin_pressure_permille());
+        let deadline = mono_us() + tick_us as u64 * share_permille / 1000;
         while shard.saving() && !shard.save_paused() && mono_us() < deadline {
             shard.save_step(SAVE_STEP_KEYS);
         }
@@ -940,7 +960,7 @@ impl Worker {
 
     /// A loop turn that found no I/O copies a little more of a snapshot (about 1 ms), so an
     /// idle or lightly loaded thread finishes a save or a full sync at full speed, while a busy
-    /// one only gives it the quarter of each cron tick (`save_step`).
+    /// one only gives it a share of each cron tick (`save_step`).
     fn idle_save_step(&mut self) {
         if !self.lock.is_free() || self.limits.rdb_key_save_delay_us > 0 {
             self.snapshot_pending = false;
@@ -1146,4 +1166,25 @@ fn peer_names(fd: RawFd) -> (String, String, bool) {
     let fmt =
         |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "?:0".into());
     (fmt(peer), fmt(local), loopback.unwrap_or(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_share_rises_with_replica_pressure() {
+        let (least, most) = SAVE_BUSY_SHARE_PERMILLE;
+        assert_eq!(save_share_permille(0), least);
+        assert_eq!(save_share_permille(SAVE_PRESSURE_PERMILLE.0), least);
+        assert_eq!(save_share_permille(SAVE_PRESSURE_PERMILLE.1), most);
+        assert_eq!(save_share_permille(1000), most);
+        let mut last = 0;
+        for p in (0..=1000).step_by(10) {
+            let s = save_share_permille(p);
+            assert!(s >= last, "share falls at pressure {p}");
+            last = s;
+        }
+        assert!(save_share_permille(500) > least && save_share_permille(500) < most);
+    }
 }

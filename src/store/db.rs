@@ -3,7 +3,7 @@
 //! Every read or write of a key goes through `Db::lookup*`, which applies lazy expiry in one
 //! place: a key past its expiry is deleted on access (or, on a replica, merely hidden).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::keyspace::{Entry, Table};
@@ -35,6 +35,16 @@ pub static LOG_DELETED: AtomicBool = AtomicBool::new(false);
 /// Whether expiry deletions are logged for keyspace notifications (`notify-keyspace-events`
 /// with `x`); set by the server when the configuration changes.
 pub static LOG_EXPIRED: AtomicBool = AtomicBool::new(false);
+
+/// Shards of this process copying a snapshot now (Redis's "active child process"): a new cut
+/// (BGSAVE, an AOF rewrite, a full sync) waits until none is, because it would replace the
+/// running snapshot and its sink would never be completed.
+static SHARDS_SAVING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether some shard is still copying a snapshot (see `SHARDS_SAVING`).
+pub fn snapshot_running() -> bool {
+    SHARDS_SAVING.load(Ordering::Acquire) > 0
+}
 
 /// We are a replica: keys past their expiry are hidden but not deleted (the master's DELs do
 /// that), and the active expire cycle does not run.
@@ -157,6 +167,14 @@ struct ShardSave {
     seg: usize,
 }
 
+impl Drop for Shard {
+    fn drop(&mut self) {
+        if self.save.is_some() {
+            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 impl Shard {
     pub fn new(id: usize, databases: usize) -> Shard {
         assert!(databases > 0);
@@ -176,6 +194,9 @@ impl Shard {
     /// Starts copying this shard into a snapshot whose cut is now (the caller holds every
     /// shard, so all shards start at the same instant).
     pub fn start_snapshot(&mut self, sink: std::sync::Arc<dyn super::keyspace::SegmentSink>) {
+        if self.save.is_none() {
+            SHARDS_SAVING.fetch_add(1, Ordering::AcqRel);
+        }
         for (d, db) in self.dbs.iter_mut().enumerate() {
             db.table.start_snapshot(sink.clone(), d);
         }
@@ -202,6 +223,14 @@ impl Shard {
         let Some(save) = self.save.as_mut() else {
             return;
         };
+        if save.sink.abandoned() {
+            for db in &mut self.dbs {
+                db.table.abandon_snapshot();
+            }
+            self.save = None;
+            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
         if save.sink.backlogged() {
             return;
         }
@@ -216,6 +245,7 @@ impl Shard {
             save.seg = 0;
         }
         if let Some(done) = self.save.take() {
+            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
             done.sink.shard_done();
         }
     }

@@ -48,6 +48,10 @@ const K_HEAP_MOVED: u8 = 8;
 const HEAP_STR_BYTES: usize = 2 * PTR_BYTES;
 
 const HAS_EXPIRE: u8 = 1;
+/// A running snapshot must not copy this record from the table: its state at the cut was
+/// copied aside before its first change, or it was created after the cut (see
+/// `keyspace::Table::before_change`). Every header rewrite keeps this bit.
+const SNAP_SKIP: u8 = 2;
 /// kind, flags, access_s.
 const HEADER_BYTES: usize = 6;
 const PTR_BYTES: usize = std::mem::size_of::<usize>();
@@ -271,6 +275,40 @@ impl Record {
     #[inline]
     pub fn has_expiry(&self) -> bool {
         self.byte(1) & HAS_EXPIRE != 0
+    }
+
+    /// Whether the running snapshot skips this record (see `SNAP_SKIP`).
+    #[inline]
+    pub fn snap_skip(&self) -> bool {
+        self.byte(1) & SNAP_SKIP != 0
+    }
+
+    /// Sets or clears `SNAP_SKIP`.
+    #[inline]
+    pub fn set_snap_skip(&mut self, skip: bool) {
+        // SAFETY: byte 1 (flags) is inside the allocation; only the one bit changes.
+        unsafe {
+            let flags = self.ptr.as_ptr().add(1);
+            *flags = (*flags & !SNAP_SKIP) | if skip { SNAP_SKIP } else { 0 };
+        }
+    }
+
+    /// Whether the value lives in a box (a list or a large collection): copying it aside
+    /// would copy the whole collection.
+    #[inline]
+    pub fn is_boxed(&self) -> bool {
+        matches!(self.kind(), K_BOXED | K_MOVED)
+    }
+
+    /// Bytes this record holds: its allocation and a long string's bytes (a boxed value's
+    /// contents are not counted).
+    pub fn footprint_bytes(&self) -> usize {
+        let heap = if self.kind() == K_HEAP_STR {
+            self.heap_parts().1
+        } else {
+            0
+        };
+        self.size() + heap
     }
 
     /// A LEB128 number at `at`, read byte by byte so no read passes its last byte; returns it
@@ -499,7 +537,7 @@ impl Record {
         {
             // SAFETY: the allocation is at least `payload_at` bytes.
             let buf = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), payload_at) };
-            buf[1] = if expire_at_ms != 0 { HAS_EXPIRE } else { 0 };
+            buf[1] = (buf[1] & SNAP_SKIP) | if expire_at_ms != 0 { HAS_EXPIRE } else { 0 };
             buf[2..6].copy_from_slice(&access_s.to_le_bytes());
             if expire_at_ms != 0 {
                 buf[HEADER_BYTES..HEADER_BYTES + 8].copy_from_slice(&expire_at_ms.to_le_bytes());

@@ -411,6 +411,14 @@ impl<T: Item> SegTable<T> {
             .flat_map(|s| s.map.iter())
     }
 
+    /// The items of segment `seg`, for changes that leave their keys alone.
+    pub fn segment_items_mut(&mut self, seg: usize) -> impl Iterator<Item = &mut T> {
+        self.segments
+            .get_mut(seg)
+            .into_iter()
+            .flat_map(|s| s.map.iter_mut())
+    }
+
     /// A uniformly chosen segment, then an item within it. `r` is a random number.
     pub fn random(&self, mut r: u64) -> Option<&T> {
         if self.len == 0 {
