@@ -24,7 +24,7 @@ use crate::runtime::{Completion, Ring};
 /// Keys a background-save step copies between checks of its time budget.
 const SAVE_STEP_KEYS: usize = 2_000;
 /// Time an idle loop turn spends copying a snapshot before it looks for I/O again.
-const IDLE_SAVE_SLICE_US: u64 = 1_000;
+const IDLE_SAVE_SLICE_US: u64 = 200;
 /// The share of each cron tick (per mille) a busy loop gives a running snapshot: the least,
 /// while the writes kept for replicas waiting on it are under the first pressure mark (per
 /// mille of their output limit), rising to the most at the second.
@@ -958,7 +958,7 @@ impl Worker {
         self.snapshot_pending = shard.saving() && !shard.save_paused();
     }
 
-    /// A loop turn that found no I/O copies a little more of a snapshot (about 1 ms), so an
+    /// A loop turn that found no I/O copies a little more of a snapshot (about 0.2 ms, so a client that writes meanwhile waits little), so an
     /// idle or lightly loaded thread finishes a save or a full sync at full speed, while a busy
     /// one only gives it a share of each cron tick (`save_step`).
     fn idle_save_step(&mut self) {
