@@ -958,9 +958,10 @@ impl Worker {
         self.snapshot_pending = shard.saving() && !shard.save_paused();
     }
 
-    /// A loop turn that found no I/O copies a little more of a snapshot (about 0.2 ms, so a client that writes meanwhile waits little), so an
-    /// idle or lightly loaded thread finishes a save or a full sync at full speed, while a busy
-    /// one only gives it a share of each cron tick (`save_step`).
+    /// A loop turn that found no I/O copies a little more of a snapshot (about 0.2 ms, so a
+    /// client that writes meanwhile waits little), so an idle or lightly loaded thread finishes
+    /// a save or a full sync at full speed, while a busy one only gives it a share of each cron
+    /// tick (`save_step`).
     fn idle_save_step(&mut self) {
         if !self.lock.is_free() || self.limits.rdb_key_save_delay_us > 0 {
             self.snapshot_pending = false;
