@@ -622,6 +622,35 @@ fn a_replica_arriving_mid_sync_waits_for_the_next_cut() {
     assert_eq!(full, 2);
 }
 
+/// A ringkv replica's own bookkeeping (the applied-offset marker its link hands its connection)
+/// shows nowhere a user looks: INFO commandstats counts the master's commands only, and the
+/// master's client in CLIENT LIST shows the master's last command, as on redis-server.
+#[test]
+fn a_replica_counts_only_its_masters_commands() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = master(&[]);
+    let mut mc = m.client();
+    let k = ringkv_replica_of(m.port);
+    let mut kc = k.client();
+    // The full sync is over, so the SETs arrive as commands, not in the snapshot.
+    assert!(link_up(&mut kc));
+    for i in 0..5 {
+        cmd(&mut mc, &["SET", &format!("k{i}"), "v"]);
+    }
+    assert!(caught_up(&mut mc, &mut kc));
+    let stats: String = q(&mut kc, &["INFO", "commandstats"]).unwrap();
+    assert!(stats.contains("cmdstat_set:calls=5,"), "{stats}");
+    assert!(!stats.contains("cmdstat_replconf"), "{stats}");
+    let clients: String = q(&mut kc, &["CLIENT", "LIST"]).unwrap();
+    let master_line = clients
+        .lines()
+        .find(|l| l.contains("flags=M"))
+        .unwrap_or_else(|| panic!("no master client in {clients}"));
+    assert!(master_line.contains(" cmd=set "), "{master_line}");
+}
+
 /// `timeout` closes idle clients, never a replica nor our master's connection: after a quiet
 /// spell longer than the timeout, the stream still flows both ways.
 #[test]

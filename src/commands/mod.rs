@@ -253,8 +253,7 @@ impl<'a> Ctx<'a> {
     /// Propagates the command as received even when it changed nothing (FLUSHALL).
     pub fn propagate_as_received(&mut self, args: &Args) {
         if self.client.prop.on {
-            let mut cmd = Vec::new();
-            crate::repl::propagate::encode_into(&mut cmd, args.len(), args.iter());
+            let cmd = crate::repl::propagate::encode_args(args);
             let db = self.client.db;
             self.client.prop.rewritten = true;
             self.client.prop.cmds.push((db, cmd));

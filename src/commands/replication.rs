@@ -138,6 +138,20 @@ fn load_done(ctx: &Ctx, ok: bool) {
     }
 }
 
+/// Whether `args` is one of the commands our replica link sends its own connection (see
+/// `repl::replica`): the marker after a batch of the master's stream (`REPLCONF ringkv-applied
+/// <offset> <link>`) or the request to load a full sync (`REPLCONF ringkv-load-rdb`).
+pub fn is_link_bookkeeping(args: &Args) -> bool {
+    is_applied_marker(args)
+        || (args.len() == 2
+            && eq_ic(args.get(0), "replconf")
+            && eq_ic(args.get(1), "ringkv-load-rdb"))
+}
+
+fn is_applied_marker(args: &Args) -> bool {
+    args.len() == 4 && eq_ic(args.get(0), "replconf") && eq_ic(args.get(1), "ringkv-applied")
+}
+
 /// REPLCONF <option> <value> ...: listening-port, ip-address, capa (eof, psync2) from a replica
 /// before PSYNC: +OK. REPLCONF ACK <offset> from an attached replica: no reply. GETACK is a
 /// replica's command (a master ignores it).
@@ -145,7 +159,7 @@ fn replconf(ctx: &mut Ctx, args: Args) {
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
         return load_full_sync(ctx);
     }
-    if ctx.client.is_master && args.len() == 4 && eq_ic(args.get(1), "ringkv-applied") {
+    if ctx.client.is_master && is_applied_marker(&args) {
         // Our link's marker after a batch of the master's stream: all of it has run.
         let (offset, link) = (arg_i64(args.get(2)), arg_i64(args.get(3)));
         if let (Some(offset), Some(link), Some(status)) = (offset, link, ctx.srv.link_status()) {

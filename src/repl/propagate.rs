@@ -34,6 +34,14 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// A command as received (`args`), as a RESP array of bulk strings, allocated once at its
+/// final size (a SET of 100 bytes grew through six reallocations otherwise).
+pub fn encode_args(args: &crate::resp::parse::Args) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + args.bytes_len() + 16 * args.len());
+    encode_into(&mut out, args.len(), args.iter());
+    out
+}
+
 /// Appends a RESP array of the `n` bulk strings of `args` to `out`.
 pub fn encode_into<'a>(out: &mut Vec<u8>, n: usize, args: impl Iterator<Item = &'a [u8]>) {
     out.push(b'*');
@@ -56,6 +64,22 @@ pub fn select(db: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_as_received_encodes_within_its_reserved_size() {
+        let base = b"SETkey"
+            .iter()
+            .chain([b'v'; 1000].iter())
+            .copied()
+            .collect::<Vec<u8>>();
+        let ranges = [(0u32, 3u32), (3, 3), (6, 1000)];
+        let args = crate::resp::parse::Args::new(&base, &ranges);
+        let out = encode_args(&args);
+        assert_eq!(out, encode(&[b"SET", b"key", &[b'v'; 1000]]));
+        // Reserved up front, so it never grew: what it holds fits what was reserved.
+        assert!(out.len() <= 16 + args.bytes_len() + 16 * args.len());
+        assert_eq!(args.bytes_len(), 1006);
+    }
 
     #[test]
     fn encodes_resp_arrays() {

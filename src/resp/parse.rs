@@ -65,6 +65,11 @@ impl<'a> Args<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
         (0..self.len()).map(move |i| self.get(i))
     }
+
+    /// The arguments' bytes together (without any framing).
+    pub fn bytes_len(&self) -> usize {
+        self.ranges.iter().map(|&(_, len)| len as usize).sum()
+    }
 }
 
 /// Longest length line `peek_second_arg` reads (`*` or `$`, up to 10 digits, CRLF).

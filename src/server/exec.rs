@@ -659,8 +659,7 @@ pub(super) fn execute(
         client.prop.on = false;
         let changed = change_counts(shared, held).0 != before.0;
         if !client.prop.rewritten && changed && spec.has(commands::WRITE) {
-            let mut cmd = Vec::new();
-            crate::repl::propagate::encode_into(&mut cmd, args.len(), args.iter());
+            let cmd = crate::repl::propagate::encode_args(args);
             client.prop.cmds.push((client.db, cmd));
         }
     }
@@ -706,6 +705,15 @@ pub(super) fn execute(
     let finished_ns = mono_ns();
     let duration_ns = finished_ns.saturating_sub(started_ns);
     let duration_us = duration_ns / 1000;
+    if client.is_master && crate::commands::replication::is_link_bookkeeping(args) {
+        // Our link's own bookkeeping, not a command of the master's: it shows in no
+        // statistic and as no client's last command.
+        client
+            .shared
+            .last_interaction_ms
+            .store(env.now_ms, Ordering::Relaxed);
+        return (finished_ns, None);
+    }
     let stats = &shared.stats[env.me];
     stats.commands_processed.store(
         stats.commands_processed.load(Ordering::Relaxed) + 1,
