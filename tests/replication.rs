@@ -651,6 +651,25 @@ fn a_replica_counts_only_its_masters_commands() {
     assert!(master_line.contains(" cmd=set "), "{master_line}");
 }
 
+/// A replica not connected to its master refuses its own replicas, as Redis does
+/// (-NOMASTERLINK): what it holds is not the history they would follow. (A sub-replica once
+/// took a snapshot of the empty dataset before the middle's own full sync and never got the
+/// keys that sync brought.)
+#[test]
+fn a_replica_without_its_master_refuses_sync() {
+    let nobody = common::free_port();
+    let k = ringkv_replica_of(nobody);
+    let mut kc = k.client();
+    let err = q::<String>(&mut kc, &["PSYNC", "?", "-1"]).unwrap_err();
+    assert_eq!(err.code(), Some("NOMASTERLINK"), "{err}");
+    assert_eq!(
+        err.detail(),
+        Some("Can't SYNC while not connected with my master")
+    );
+    let err = q::<String>(&mut kc, &["SYNC"]).unwrap_err();
+    assert!(err.to_string().contains("NOMASTERLINK"), "{err}");
+}
+
 /// `timeout` closes idle clients, never a replica nor our master's connection: after a quiet
 /// spell longer than the timeout, the stream still flows both ways.
 #[test]

@@ -115,10 +115,13 @@ fn load_full_sync(ctx: &mut Ctx) {
     save.loading.store(false, Ordering::Release);
     let ok = loaded.is_ok();
     match loaded {
-        Ok(keys) => crate::server::log::notice(&format!(
-            "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
-            ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)
-        )),
+        Ok(keys) => {
+            crate::server::log::notice(&format!(
+                "Done loading RDB, keys loaded: {keys}, keys expired: {}.",
+                ctx.srv.save.last_load_keys_expired.load(Ordering::Relaxed)
+            ));
+            disconnect_replicas(ctx);
+        }
         Err(e) => {
             // Never half a dataset: what was loaded goes too.
             super::persistence::empty_held(ctx);
@@ -131,6 +134,18 @@ fn load_full_sync(ctx: &mut Ctx) {
 }
 
 /// Tells the replication link that the load it handed over has ended, and how.
+/// Our own replicas followed the dataset and history this full sync replaced: they are
+/// dropped and resync with the new ones, as Redis's sub-replicas are.
+fn disconnect_replicas(ctx: &Ctx) {
+    use crate::server::client::KIND_REPLICA;
+    for c in ctx.srv.all_clients() {
+        if c.kind.load(Ordering::Relaxed) == KIND_REPLICA {
+            c.kill.store(true, Ordering::Relaxed);
+            let _ = ctx.srv.mailboxes[c.worker].push(crate::server::Msg::Wake);
+        }
+    }
+}
+
 fn load_done(ctx: &Ctx, ok: bool) {
     if let Some(status) = ctx.srv.link_status() {
         status.load_failed.store(!ok, Ordering::Release);
@@ -210,12 +225,26 @@ fn replconf(ctx: &mut Ctx, args: Args) {
     ctx.out.ok()
 }
 
+/// What a replica whose own master link is not up answers SYNC and PSYNC (Redis's text): what
+/// it has is not yet the history its replicas would follow.
+const NO_MASTER_LINK: &str = "NOMASTERLINK Can't SYNC while not connected with my master";
+
+/// We are a replica whose link to its master is not up (connecting, or loading a full sync).
+fn master_link_down(ctx: &Ctx) -> bool {
+    ctx.srv
+        .link_status()
+        .is_some_and(|l| !l.up.load(Ordering::Acquire))
+}
+
 /// PSYNC <replid> <offset>: +CONTINUE <replid> and the stream from the offset when our backlog
 /// has it (same history, or the one we continued up to where we forked: PSYNC2), else
 /// +FULLRESYNC <replid> <offset> and a snapshot (sent when the next cut is taken).
 fn psync(ctx: &mut Ctx, args: Args) {
     if ctx.client.subscribed() || ctx.client.is_replica {
         return ctx.out.err("Replica can't interact with the keyspace");
+    }
+    if master_link_down(ctx) {
+        return ctx.out.error(NO_MASTER_LINK);
     }
     let replid = String::from_utf8_lossy(args.get(1)).into_owned();
     let Some(offset) = arg_i64(args.get(2)) else {
@@ -275,6 +304,9 @@ fn psync(ctx: &mut Ctx, args: Args) {
 fn sync(ctx: &mut Ctx, _args: Args) {
     if ctx.client.is_replica {
         return;
+    }
+    if master_link_down(ctx) {
+        return ctx.out.error(NO_MASTER_LINK);
     }
     ensure_backlog(ctx);
     let conf = ctx.client.replconf.clone().unwrap_or_default();

@@ -104,6 +104,9 @@ pub struct FileSink {
     compress: bool,
     checksum: bool,
     shards_pending: AtomicUsize,
+    /// Bytes of records the tables hold aside for this snapshot now, and the most ever.
+    aside_bytes: AtomicUsize,
+    aside_peak_bytes: AtomicUsize,
     temp: String,
     target: String,
     done: Mutex<Option<Done>>,
@@ -139,6 +142,8 @@ impl FileSink {
             compress,
             checksum,
             shards_pending: AtomicUsize::new(shards),
+            aside_bytes: AtomicUsize::new(0),
+            aside_peak_bytes: AtomicUsize::new(0),
             temp,
             target,
             done: Mutex::new(Some(done)),
@@ -185,7 +190,8 @@ impl FileSink {
         if result.is_err() {
             let _ = std::fs::remove_file(&self.temp);
         }
-        let peak = out.peak_chunk_bytes;
+        // The save's own memory at most: records held aside plus the largest chunk.
+        let peak = out.peak_chunk_bytes + self.aside_peak_bytes.load(Ordering::Relaxed);
         drop(out);
         let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(done) = done {
@@ -261,6 +267,20 @@ impl SegmentSink for FileSink {
         if self.shards_pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.finish();
         }
+    }
+
+    fn aside(&self, delta_bytes: isize) {
+        let now = if delta_bytes >= 0 {
+            self.aside_bytes
+                .fetch_add(delta_bytes as usize, Ordering::Relaxed)
+                .saturating_add(delta_bytes as usize)
+        } else {
+            let d = delta_bytes.unsigned_abs();
+            self.aside_bytes
+                .fetch_sub(d, Ordering::Relaxed)
+                .saturating_sub(d)
+        };
+        self.aside_peak_bytes.fetch_max(now, Ordering::Relaxed);
     }
 }
 

@@ -396,6 +396,19 @@ impl Worker {
 /// With every shard held (worker 0's cron): one cut for every replica waiting for a full sync,
 /// shared by all of them.
 pub fn start_full_sync(shared: &Arc<Shared>, shards: &mut super::view::ShardView) {
+    // The stream after the cut starts with its own SELECT.
+    let offset = shared.feed.select_next();
+    if let Some(link) = shared.link_status() {
+        // We are a replica: the dataset is what our connection has applied, the backlog what
+        // the link has received. A cut between the two would give the new replica a snapshot
+        // without the writes in between and a stream that starts after them. The shards are
+        // held, so `applied` cannot move now: cut only where they agree (the link appends a
+        // batch to the backlog just after handing it over, so they agree again once our
+        // connection has run it; the replicas wait, and the next tick tries again).
+        if link.applied.load(Ordering::Acquire) != offset {
+            return;
+        }
+    }
     let waiting: Vec<_> = std::mem::take(
         &mut *shared
             .repl
@@ -406,8 +419,6 @@ pub fn start_full_sync(shared: &Arc<Shared>, shards: &mut super::view::ShardView
     if waiting.is_empty() {
         return;
     }
-    // The stream after the cut starts with its own SELECT.
-    let offset = shared.feed.select_next();
     let ids = shared.repl.ids();
     let compress = shared.config().get_bool("rdbcompression").unwrap_or(true);
     let mut header = crate::commands::persistence::aux(&ids.replid, false);

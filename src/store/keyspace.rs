@@ -132,6 +132,9 @@ pub trait SegmentSink: Send + Sync {
     fn abandoned(&self) -> bool {
         false
     }
+    /// A table now holds `delta_bytes` more (or fewer) bytes of records copied aside for this
+    /// snapshot (what INFO reports as the save's copy-on-write size).
+    fn aside(&self, _delta_bytes: isize) {}
 }
 
 /// Records copied aside (see the module doc) before writes fall back to serializing their
@@ -377,6 +380,7 @@ impl Table {
         let Some(cow) = self.cow.take() else {
             return;
         };
+        cow.sink.aside(-(cow.preserved_bytes as isize));
         if cow.flagged == 0 {
             return;
         }
@@ -431,7 +435,9 @@ impl Table {
             let n = cow.preserved.len().min(PRESERVED_CHUNK_RECORDS);
             let chunk = cow.preserved.split_off(cow.preserved.len() - n);
             cow.sink.segment(cow.db, &mut chunk.iter());
-            cow.preserved_bytes -= chunk.iter().map(Record::footprint_bytes).sum::<usize>();
+            let bytes = chunk.iter().map(Record::footprint_bytes).sum::<usize>();
+            cow.preserved_bytes -= bytes;
+            cow.sink.aside(-(bytes as isize));
             sent += n;
         }
         debug_assert!(!cow.preserved.is_empty() || cow.preserved_bytes == 0);
@@ -494,6 +500,7 @@ impl Table {
         r.set_snap_skip(true);
         cow.flagged += 1;
         cow.preserved_bytes += copy.footprint_bytes();
+        cow.sink.aside(copy.footprint_bytes() as isize);
         cow.preserved.push(copy);
     }
 }
@@ -589,6 +596,8 @@ mod tests {
     struct Collect {
         got: std::sync::Mutex<Vec<Copied>>,
         done: std::sync::atomic::AtomicUsize,
+        /// Bytes held aside as the table reports them (back to 0 once it is done).
+        aside: std::sync::atomic::AtomicIsize,
     }
 
     impl SegmentSink for Collect {
@@ -600,6 +609,12 @@ mod tests {
         }
         fn shard_done(&self) {
             self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn aside(&self, delta_bytes: isize) {
+            let was = self
+                .aside
+                .fetch_add(delta_bytes, std::sync::atomic::Ordering::Relaxed);
+            assert!(was + delta_bytes >= 0, "more released than held aside");
         }
     }
 
@@ -754,6 +769,7 @@ mod tests {
             let mut got = sink.got.lock().unwrap().clone();
             got.sort();
             proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(sink.aside.load(std::sync::atomic::Ordering::Relaxed), 0);
 
             let now = contents(&mut t, 3);
             let sink = std::sync::Arc::new(Collect::default());
