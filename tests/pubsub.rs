@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{q, raw_exchange_n, Server};
+use common::{q, raw_exchange_n, wait_until, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -184,6 +184,12 @@ fn subscribers_are_pubsub_clients() {
     sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut rest = Vec::new();
     let _ = sub.read_to_end(&mut rest);
-    let list: String = q(&mut c, &["CLIENT", "LIST"]).unwrap();
-    assert_eq!(list.lines().count(), 1, "{list}");
+    // The socket closes as the connection is torn down on its thread: poll for its
+    // unregistering rather than assume it is done when the peer sees EOF.
+    let mut list = String::new();
+    let gone = wait_until(Duration::from_secs(5), || {
+        list = q(&mut c, &["CLIENT", "LIST"]).unwrap();
+        list.lines().count() == 1
+    });
+    assert!(gone, "{list}");
 }

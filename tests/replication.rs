@@ -356,11 +356,15 @@ fn chains_through_ringkv_and_redis() {
     assert!(caught_up(&mut mc, &mut midc));
     assert!(caught_up(&mut midc, &mut tc));
     assert_eq!(digest(&mut tc), digest(&mut mc));
-    // The middle proxies the head's stream: the same replication ID and offsets.
+    // The middle proxies the head's stream: the same replication ID and offsets, and hands
+    // the tail the head's ID (so the tail could continue from the head or a sibling).
     assert_eq!(
         info(&mut midc, "replication", "master_repl_offset"),
         info(&mut mc, "replication", "master_repl_offset")
     );
+    let head_id = info(&mut mc, "replication", "master_replid");
+    assert_eq!(info(&mut midc, "replication", "master_replid"), head_id);
+    assert_eq!(info(&mut tc, "replication", "master_replid"), head_id);
 
     let head = master(&[]);
     let mut hc = head.client();

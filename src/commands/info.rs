@@ -840,7 +840,7 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
         );
     }
     field(out, "master_failover_state", "no-failover");
-    let ids = repl.ids();
+    let ids = ctx.srv.repl_ids();
     field(out, "master_replid", &ids.replid);
     field(out, "master_replid2", &ids.replid2);
     let (offset, backlog) = match ctx.srv.feed.backlog_range() {

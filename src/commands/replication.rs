@@ -9,7 +9,7 @@ use super::{
     arg_i64, eq_ic, spec, Ctx, Spec, ADMIN, ALLOW_BUSY, FAST, LOADING, NOSCRIPT, NO_KEYS, NO_MULTI,
     STALE,
 };
-use crate::repl::master::{ReplicaInfo, Waiting};
+use crate::repl::master::{ReplState, ReplicaInfo, Waiting};
 use crate::resp::Args;
 use crate::server::client::{ClientAction, ReplicaStart};
 
@@ -254,18 +254,19 @@ fn psync(ctx: &mut Ctx, args: Args) {
     let repl = &ctx.srv.repl;
     let feed = &ctx.srv.feed;
     ensure_backlog(ctx);
+    let history = ctx.srv.repl_ids();
     // Redis offsets count from 1: the replica asks for the byte after the last it has.
     let pos = (offset - 1).max(0) as u64;
     let partial = replid != "?"
         && offset > 0
-        && feed
-            .backlog_range()
-            .is_some_and(|(_, start, end)| repl.can_continue(&replid, pos, start, end));
+        && feed.backlog_range().is_some_and(|(_, start, end)| {
+            ReplState::can_continue(&history, &replid, pos, start, end)
+        });
     let addr = &ctx.client.shared.addr;
     let ip = conf.ip.clone().unwrap_or_else(|| host_of(addr));
     if partial {
         repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
-        let ids = repl.ids();
+        let ids = history;
         crate::server::log::notice(&format!(
             "Partial resynchronization request from {ip}:{} accepted. Sending {} bytes of backlog starting from offset {offset}.",
             conf.listening_port,

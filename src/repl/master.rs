@@ -100,8 +100,7 @@ impl ReplState {
 
     /// Whether a PSYNC for (`replid`, `offset`) may continue from a backlog holding positions
     /// `[start, end]` (PSYNC2: our own history, or the one we continued up to where we forked).
-    pub fn can_continue(&self, replid: &str, offset: u64, start: u64, end: u64) -> bool {
-        let ids = self.ids();
+    pub fn can_continue(ids: &Ids, replid: &str, offset: u64, start: u64, end: u64) -> bool {
         let known = replid == ids.replid
             || (replid == ids.replid2
                 && ids.second_offset >= 0

@@ -235,6 +235,24 @@ impl Shared {
             .map(|l| l.status.clone())
     }
 
+    /// The replication history we serve (FULLRESYNC, +CONTINUE, INFO): our own, or while we
+    /// are a replica that has synced, our master's ID with its offsets, so that our replicas
+    /// follow the same history as the master's other replicas (PSYNC2), as on Redis.
+    pub fn repl_ids(&self) -> crate::repl::master::Ids {
+        let mut ids = self.repl.ids();
+        if let Some(link) = self.link_status() {
+            let master = link
+                .replid
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if !master.is_empty() {
+                ids.replid = master;
+            }
+        }
+        ids
+    }
+
     /// Asks worker `w` to look at shared state again (see `wake_all`).
     pub fn wake(&self, w: usize) {
         let _ = self.mailboxes[w].push(Msg::Wake);

@@ -419,7 +419,7 @@ pub fn start_full_sync(shared: &Arc<Shared>, shards: &mut super::view::ShardView
     if waiting.is_empty() {
         return;
     }
-    let ids = shared.repl.ids();
+    let ids = shared.repl_ids();
     let compress = shared.config().get_bool("rdbcompression").unwrap_or(true);
     let mut header = crate::commands::persistence::aux(&ids.replid, false);
     for (k, v) in header.iter_mut() {
