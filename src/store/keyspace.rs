@@ -481,27 +481,27 @@ impl Table {
         if self.records.t.is_saved(s) {
             return;
         }
-        let cow = self.cow.as_ref().expect("a snapshot runs");
         let room = (self.records.len() / PRESERVED_TABLE_DIVISOR).max(SEGMENT_ENTRIES_MAX);
-        let full = cow.preserved_bytes >= PRESERVED_BYTES_MAX || cow.preserved.len() >= room;
-        let Some(r) = self.records.t.get(key) else {
-            return; // absent at the cut: `insert` flags the record it creates
-        };
-        if r.snap_skip() {
-            return;
-        }
-        if r.is_boxed() || full {
-            self.save_segment(s);
-            return;
-        }
-        let copy = r.clone();
-        let r = self.records.t.get_mut(key).expect("found just above");
         let cow = self.cow.as_mut().expect("a snapshot runs");
-        r.set_snap_skip(true);
-        cow.flagged += 1;
-        cow.preserved_bytes += copy.footprint_bytes();
-        cow.sink.aside(copy.footprint_bytes() as isize);
-        cow.preserved.push(copy);
+        let full = cow.preserved_bytes >= PRESERVED_BYTES_MAX || cow.preserved.len() >= room;
+        let serialize_segment = match self.records.t.get_mut(key) {
+            // Absent at the cut (`insert` flags the record it creates), or already kept.
+            None => false,
+            Some(r) if r.snap_skip() => false,
+            Some(r) if r.is_boxed() || full => true,
+            Some(r) => {
+                let copy = r.clone();
+                r.set_snap_skip(true);
+                cow.flagged += 1;
+                cow.preserved_bytes += copy.footprint_bytes();
+                cow.sink.aside(copy.footprint_bytes() as isize);
+                cow.preserved.push(copy);
+                false
+            }
+        };
+        if serialize_segment {
+            self.save_segment(s);
+        }
     }
 }
 
