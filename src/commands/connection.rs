@@ -12,7 +12,6 @@ use super::{
 };
 use crate::resp::{Args, Reply};
 use crate::server::client::{ClientAction, ClientShared, ReplyMode};
-use crate::server::Msg;
 
 /// Flags of the session commands (AUTH and HELLO are also kept out of MONITOR and SLOWLOG,
 /// since their arguments hold passwords).
@@ -524,8 +523,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
                     status.drop_link.store(true, Ordering::Release);
                 }
             } else {
-                c.kill.store(true, Ordering::Relaxed);
-                let _ = ctx.srv.mailboxes[c.worker].push(Msg::Wake);
+                ctx.srv.kill_client(&c);
             }
             killed += 1;
         }

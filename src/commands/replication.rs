@@ -133,19 +133,18 @@ fn load_full_sync(ctx: &mut Ctx) {
     load_done(ctx, ok);
 }
 
-/// Tells the replication link that the load it handed over has ended, and how.
 /// Our own replicas followed the dataset and history this full sync replaced: they are
 /// dropped and resync with the new ones, as Redis's sub-replicas are.
 fn disconnect_replicas(ctx: &Ctx) {
     use crate::server::client::KIND_REPLICA;
     for c in ctx.srv.all_clients() {
         if c.kind.load(Ordering::Relaxed) == KIND_REPLICA {
-            c.kill.store(true, Ordering::Relaxed);
-            let _ = ctx.srv.mailboxes[c.worker].push(crate::server::Msg::Wake);
+            ctx.srv.kill_client(&c);
         }
     }
 }
 
+/// Tells the replication link that the load it handed over has ended, and how.
 fn load_done(ctx: &Ctx, ok: bool) {
     if let Some(status) = ctx.srv.link_status() {
         status.load_failed.store(!ok, Ordering::Release);

@@ -253,6 +253,12 @@ impl Shared {
         ids
     }
 
+    /// Closes client `c` on its own thread (after a command it has parked, if any).
+    pub fn kill_client(&self, c: &ClientShared) {
+        c.kill.store(true, Ordering::Relaxed);
+        let _ = self.mailboxes[c.worker].push(Msg::Wake);
+    }
+
     /// Asks worker `w` to look at shared state again (see `wake_all`).
     pub fn wake(&self, w: usize) {
         let _ = self.mailboxes[w].push(Msg::Wake);

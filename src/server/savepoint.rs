@@ -198,11 +198,8 @@ impl Worker {
             // SAFETY: this thread holds the lock of every shard in `held` (all of them), granted
             // through the lock protocol, so no other thread touches them until `release` below.
             let mut view = unsafe { super::view::ShardView::new(&shared.shards, held) };
-            let busy = view
-                .held()
-                .collect::<Vec<_>>()
-                .into_iter()
-                .any(|i| view.shard(i).saving());
+            // Exact now: every shard is held, so none starts or ends a snapshot meanwhile.
+            let busy = crate::store::db::snapshot_running();
             match job {
                 // A BGSAVE or BGREWRITEAOF took its cut while we waited for the locks: ours
                 // waits for it (a replica stays in the waiting list; a save is rescheduled).

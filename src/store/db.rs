@@ -169,9 +169,7 @@ struct ShardSave {
 
 impl Drop for Shard {
     fn drop(&mut self) {
-        if self.save.is_some() {
-            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.end_save();
     }
 }
 
@@ -227,8 +225,7 @@ impl Shard {
             for db in &mut self.dbs {
                 db.table.abandon_snapshot();
             }
-            self.save = None;
-            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
+            self.end_save();
             return;
         }
         if save.sink.backlogged() {
@@ -244,10 +241,18 @@ impl Shard {
             save.db += 1;
             save.seg = 0;
         }
-        if let Some(done) = self.save.take() {
-            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
+        if let Some(done) = self.end_save() {
             done.sink.shard_done();
         }
+    }
+
+    /// This shard's snapshot is over (done or given up): it no longer counts as saving.
+    fn end_save(&mut self) -> Option<ShardSave> {
+        let save = self.save.take();
+        if save.is_some() {
+            SHARDS_SAVING.fetch_sub(1, Ordering::AcqRel);
+        }
+        save
     }
 
     /// Warms the cache for lookups of `keys` in database `index` (see `SegTable::prefetch`).

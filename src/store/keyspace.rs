@@ -492,9 +492,10 @@ impl Table {
             Some(r) => {
                 let copy = r.clone();
                 r.set_snap_skip(true);
+                let bytes = copy.footprint_bytes();
                 cow.flagged += 1;
-                cow.preserved_bytes += copy.footprint_bytes();
-                cow.sink.aside(copy.footprint_bytes() as isize);
+                cow.preserved_bytes += bytes;
+                cow.sink.aside(bytes as isize);
                 cow.preserved.push(copy);
                 false
             }

@@ -50,7 +50,7 @@ const HEAP_STR_BYTES: usize = 2 * PTR_BYTES;
 const HAS_EXPIRE: u8 = 1;
 /// A running snapshot must not copy this record from the table: its state at the cut was
 /// copied aside before its first change, or it was created after the cut (see
-/// `keyspace::Table::before_change`). Every header rewrite keeps this bit.
+/// `keyspace::Table::preserve`). Every header rewrite keeps this bit.
 const SNAP_SKIP: u8 = 2;
 /// kind, flags, access_s.
 const HEADER_BYTES: usize = 6;
