@@ -338,6 +338,66 @@ fn failover_by_hand_continues_partially() {
     assert!(info(&mut ac, "replication", "master_replid2").unwrap() != "0".repeat(40));
 }
 
+/// A ringkv replica whose new master continues the old one under a new ID (+CONTINUE <id>)
+/// keeps the old ID as replid2, as Redis does: its INFO matches the promoted redis peer's, and
+/// its own replica, still on the old ID, continues partially after its link is cut.
+#[test]
+fn a_replica_told_of_a_new_master_id_keeps_the_old_one_as_replid2() {
+    if !have_tool("redis-server") {
+        return;
+    }
+    let m = redis_master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let r = ringkv_replica_of(m.port);
+    let mut rc = r.client();
+    let p = RealRedis::start_with(&["--replicaof", "127.0.0.1", &m.port.to_string()]);
+    let mut pc = p.client();
+    assert!(caught_up(&mut mc, &mut rc));
+    let s = RealRedis::start_with(&["--replicaof", "127.0.0.1", &r.port.to_string()]);
+    let mut sc = s.client();
+    fill(&mut mc, "2");
+    assert!(caught_up(&mut mc, &mut pc));
+    assert!(caught_up(&mut mc, &mut sc));
+    let old_id = info(&mut mc, "replication", "master_replid").unwrap();
+    assert_eq!(
+        info(&mut sc, "replication", "master_replid"),
+        Some(old_id.clone())
+    );
+
+    cmd(&mut pc, &["REPLICAOF", "NO", "ONE"]);
+    cmd(&mut rc, &["REPLICAOF", "127.0.0.1", &p.port.to_string()]);
+    fill(&mut pc, "3");
+    assert!(caught_up(&mut pc, &mut rc));
+    for field in ["master_replid", "master_replid2", "second_repl_offset"] {
+        assert_eq!(
+            info(&mut rc, "replication", field),
+            info(&mut pc, "replication", field),
+            "{field}"
+        );
+    }
+    assert_eq!(info(&mut rc, "replication", "master_replid2"), Some(old_id));
+    assert_eq!(info(&mut pc, "stats", "sync_full").unwrap(), "0");
+
+    // The switch dropped the sub-replica (it follows the old ID, as Redis makes it ask again);
+    // it came back for the old ID at its end and continued. A later cut continues as well.
+    assert!(caught_up(&mut rc, &mut sc));
+    let stat = |c: &mut redis::Connection, f: &str| info(c, "stats", f).unwrap();
+    assert_eq!(stat(&mut rc, "sync_full"), "1", "{}", r.log_text());
+    assert_eq!(stat(&mut rc, "sync_partial_ok"), "1", "{}", r.log_text());
+    assert_eq!(
+        info(&mut sc, "replication", "master_replid"),
+        info(&mut pc, "replication", "master_replid")
+    );
+    cmd(&mut rc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    fill(&mut pc, "4");
+    assert!(caught_up(&mut pc, &mut rc));
+    assert!(caught_up(&mut rc, &mut sc));
+    assert_eq!(stat(&mut rc, "sync_full"), "1", "{}", r.log_text());
+    assert_eq!(stat(&mut rc, "sync_partial_ok"), "2", "{}", r.log_text());
+    assert_eq!(digest(&mut sc), digest(&mut pc));
+}
+
 /// Chains: redis → ringkv → redis and ringkv → redis → ringkv; the end of each chain equals
 /// its head.
 #[test]
@@ -466,7 +526,10 @@ fn a_lying_master_never_takes_the_replica_down() {
         b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$EOF:0123456789012345678901234567890123456789\r\nREDIS0010\xfe\x99garbage0123456789012345678901234567890123456789",
         b"+CONTINUE\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n!!!garbage\r\n",
     ];
-    for payload in payloads {
+    // A master cannot inject our link's own bookkeeping (here: a claim that the stream up
+    // to 999999 was applied, for this process's first link); the SET after it runs.
+    let injection: &[u8] = b"+CONTINUE\r\n*4\r\n$8\r\nREPLCONF\r\n$14\r\nringkv-applied\r\n$6\r\n999999\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$8\r\ninjected\r\n$1\r\n1\r\n";
+    for (i, payload) in payloads.into_iter().chain([injection]).enumerate() {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut seen = Vec::new();
@@ -481,6 +544,13 @@ fn a_lying_master_never_takes_the_replica_down() {
         seen.extend_from_slice(&buf[..n]);
         assert!(String::from_utf8_lossy(&seen).contains("PSYNC"), "{seen:?}");
         s.write_all(payload).unwrap();
+        if i == payloads.len() {
+            let ran = || q::<Option<String>>(&mut k.client(), &["GET", "injected"]).unwrap();
+            assert!(wait_until(Duration::from_secs(10), || ran().is_some()));
+            let offset = info(&mut kc, "replication", "slave_repl_offset").unwrap();
+            assert!(offset.parse::<u64>().unwrap() < 999_999, "{offset}");
+            break;
+        }
         // The replica drops the link (or keeps reading until it does).
         let _ = s.read(&mut buf);
     }

@@ -154,12 +154,13 @@ fn load_done(ctx: &Ctx, ok: bool) {
 
 /// Whether `args` is one of the commands our replica link sends its own connection (see
 /// `repl::replica`): the marker after a batch of the master's stream (`REPLCONF ringkv-applied
-/// <offset> <link>`) or the request to load a full sync (`REPLCONF ringkv-load-rdb`).
+/// <offset> <link>`), the request to load a full sync (`REPLCONF ringkv-load-rdb`) or the
+/// news that the master's history has a new ID (`REPLCONF ringkv-new-history`).
 pub fn is_link_bookkeeping(args: &Args) -> bool {
     is_applied_marker(args)
         || (args.len() == 2
             && eq_ic(args.get(0), "replconf")
-            && eq_ic(args.get(1), "ringkv-load-rdb"))
+            && (eq_ic(args.get(1), "ringkv-load-rdb") || eq_ic(args.get(1), "ringkv-new-history")))
 }
 
 fn is_applied_marker(args: &Args) -> bool {
@@ -172,6 +173,12 @@ fn is_applied_marker(args: &Args) -> bool {
 fn replconf(ctx: &mut Ctx, args: Args) {
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
         return load_full_sync(ctx);
+    }
+    if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-new-history") {
+        // Our master continues under a new ID (+CONTINUE <id>): our replicas must ask again
+        // to learn it, as Redis's sub-replicas are made to (the old ID is now our replid2).
+        disconnect_replicas(ctx);
+        return;
     }
     if ctx.client.is_master && is_applied_marker(&args) {
         // Our link's marker after a batch of the master's stream: all of it has run.

@@ -74,6 +74,10 @@ pub struct LinkStatus {
     /// Which link this is (markers from an earlier link's connection are ignored).
     pub link_id: u64,
     pub replid: Mutex<String>,
+    /// The history the master's current one continues (replid2, second_repl_offset), when
+    /// this link has learned it: a +CONTINUE naming a new ID moves the old one here, a full
+    /// sync clears it, as Redis's replica does. None: our own ids still stand.
+    pub past: Mutex<Option<(String, i64)>>,
     pub last_io_ms: AtomicU64,
     pub down_since_ms: AtomicU64,
     stop: AtomicBool,
@@ -104,6 +108,7 @@ impl Link {
         config: LinkConfig,
         apply: RawFd,
         cached: Option<(String, u64)>,
+        past: Option<(String, i64)>,
         feed: Arc<Feed>,
     ) -> Link {
         static LINKS: AtomicU64 = AtomicU64::new(1);
@@ -117,6 +122,7 @@ impl Link {
             status.offset.store(*off, Ordering::Relaxed);
             status.applied.store(*off, Ordering::Relaxed);
         }
+        *status.past.lock().unwrap_or_else(|e| e.into_inner()) = past;
         // SAFETY: `apply` is a fresh socketpair end that nothing else owns or closes.
         let apply = unsafe { std::os::unix::net::UnixStream::from_raw_fd(apply) };
         let (c, s) = (config.clone(), status.clone());
@@ -149,6 +155,15 @@ impl Link {
             s.replid.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             s.offset.load(Ordering::Acquire),
         )
+    }
+
+    /// The master's past history this link learned (see `LinkStatus::past`).
+    pub fn past(&self) -> Option<(String, i64)> {
+        self.status
+            .past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -315,6 +330,8 @@ fn session(
             return Err("Failed trying to load the MASTER synchronization DB".into());
         }
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
+        // A new dataset has no past history to offer (Redis clears replid2 here too).
+        *status.past.lock().unwrap_or_else(|e| e.into_inner()) = Some(("0".repeat(40), -1));
         status.offset.store(off, Ordering::Release);
         status.applied.store(off, Ordering::Release);
         // Our own replicas continue from the master's history: same offsets, same bytes.
@@ -324,7 +341,16 @@ fn session(
         let new_id = rest.trim();
         if !new_id.is_empty() && new_id != replid {
             log::notice(&format!("Master replication ID changed to {new_id}"));
+            // The old ID stays valid up to here, so our own replicas (still on it) continue.
+            let second_offset = status.offset.load(Ordering::Acquire) as i64 + 1;
+            *status.past.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((replid.to_string(), second_offset));
             *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = new_id.to_string();
+            // Before any of the new stream runs, our connection drops our own replicas, so
+            // they come back, ask for the old ID at most at its end, and learn the new one.
+            apply
+                .write_all(&encode(&[b"REPLCONF", b"ringkv-new-history"]))
+                .map_err(|e| format!("Can't apply the master's stream: {e}"))?;
         }
         log::notice("Successful partial resynchronization with master.");
         log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
@@ -443,6 +469,12 @@ fn apply_commands(
                 if is("replconf") && args.len() >= 2 && args[1].eq_ignore_ascii_case(b"getack") {
                     // Answered with what was applied before it, once it is.
                     owed.get_or_insert(status.offset.load(Ordering::Acquire));
+                } else if is("replconf")
+                    && args.len() >= 2
+                    && args[1].len() >= 7
+                    && args[1][..7].eq_ignore_ascii_case(b"ringkv-")
+                {
+                    // Our link's own bookkeeping is ours to send: a master cannot inject it.
                 } else if !is("ping") {
                     batch.extend_from_slice(&bytes[start..start + len]);
                 }

@@ -237,7 +237,8 @@ impl Shared {
 
     /// The replication history we serve (FULLRESYNC, +CONTINUE, INFO): our own, or while we
     /// are a replica that has synced, our master's ID with its offsets, so that our replicas
-    /// follow the same history as the master's other replicas (PSYNC2), as on Redis.
+    /// follow the same history as the master's other replicas (PSYNC2), as on Redis, and the
+    /// past history the link learned (replid2).
     pub fn repl_ids(&self) -> crate::repl::master::Ids {
         let mut ids = self.repl.ids();
         if let Some(link) = self.link_status() {
@@ -248,6 +249,12 @@ impl Shared {
                 .clone();
             if !master.is_empty() {
                 ids.replid = master;
+            }
+            if let Some((replid2, second_offset)) =
+                link.past.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            {
+                ids.replid2 = replid2;
+                ids.second_offset = second_offset;
             }
         }
         ids

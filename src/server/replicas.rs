@@ -482,10 +482,13 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
 pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Result<(), String> {
     use crate::store::db::REPLICA_MODE;
     let mut link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
-    let cached = link.take().map(|l| {
-        l.stop();
-        l.cached()
-    });
+    let (cached, past) = match link.take() {
+        Some(l) => {
+            l.stop();
+            (Some(l.cached()), l.past())
+        }
+        None => (None, None),
+    };
     let Some((host, port)) = target else {
         if let Some((mut old_id, mut old_off)) = cached {
             if old_id.is_empty() {
@@ -566,6 +569,7 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
         config,
         fds[1],
         psync_from,
+        past,
         srv.feed.clone(),
     ));
     Ok(())
