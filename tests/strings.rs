@@ -104,6 +104,45 @@ fn set_variants_and_get_family() {
     assert_eq!(q::<String>(&mut c, "SET k v2 GET GET"), "v");
 }
 
+/// SET over a long string reuses its buffer (same length, longer, shorter, short): each
+/// overwrite reads back exactly, expiry follows SET's rules, and the encoding is SET's.
+#[test]
+fn set_over_long_strings_in_place() {
+    let (_srv, mut c) = start();
+    let long = |n: usize, b: u8| vec![b; n];
+    let set = |c: &mut Connection, v: &[u8], opt: &[&[u8]]| {
+        let mut args: Vec<&[u8]> = vec![b"SET", b"lk", v];
+        args.extend_from_slice(opt);
+        cmd(&args).query::<String>(c).unwrap()
+    };
+    set(&mut c, &long(100, b'a'), &[b"EX", b"100"]);
+    for (n, b) in [
+        (100, b'b'),
+        (300, b'c'),
+        (40, b'd'),
+        (23, b'e'),
+        (5, b'f'),
+        (60, b'g'),
+    ] {
+        set(&mut c, &long(n, b), &[]);
+        assert_eq!(bytes(&mut c, &[b"GET", b"lk"]), Some(long(n, b)), "{n}");
+        assert_eq!(q::<i64>(&mut c, "TTL lk"), -1);
+        assert_eq!(q::<i64>(&mut c, "STRLEN lk"), n as i64);
+    }
+    set(&mut c, &long(60, b'h'), &[b"PX", b"100000"]);
+    set(&mut c, &long(61, b'i'), &[b"KEEPTTL"]);
+    assert!(q::<i64>(&mut c, "PTTL lk") > 90_000);
+    assert_eq!(bytes(&mut c, &[b"GET", b"lk"]), Some(long(61, b'i')));
+    let got = cmd(&[b"SET", b"lk", &long(70, b'j'), b"GET"])
+        .query::<Vec<u8>>(&mut c)
+        .unwrap();
+    assert_eq!(got, long(61, b'i'));
+    assert_eq!(q::<i64>(&mut c, "TTL lk"), -1);
+    assert_eq!(q::<String>(&mut c, "OBJECT ENCODING lk"), "raw");
+    set(&mut c, b"12345", &[]);
+    assert_eq!(q::<String>(&mut c, "OBJECT ENCODING lk"), "int");
+}
+
 #[test]
 fn getex_options() {
     let (_srv, mut c) = start();

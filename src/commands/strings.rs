@@ -147,7 +147,7 @@ fn set(ctx: &mut Ctx, args: Args) {
         } else {
             expire_at_ms
         };
-        db.set(key, Value::from_bytes(args.get(2)), expire);
+        db.set_bytes(key, args.get(2), expire);
         let db_index = ctx.client.db;
         note(ctx.client, ctx.limits, STRING, "set", key, db_index);
         if expire_at_ms != 0 {

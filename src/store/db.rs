@@ -482,6 +482,21 @@ impl<'a> DbRef<'a> {
         self.touched(key);
     }
 
+    /// Sets `key` to the string `bytes` (SET): like `set` with `Value::from_bytes`, but a long
+    /// string over the long string just looked up reuses its buffer.
+    pub fn set_bytes(&mut self, key: &[u8], bytes: &[u8], expire_at_ms: u64) {
+        let access_s = lru_clock(self.now_ms);
+        if self
+            .db
+            .table
+            .overwrite_working_str(key, bytes, expire_at_ms, access_s)
+        {
+            self.touched(key);
+        } else {
+            self.set(key, Value::from_bytes(bytes), expire_at_ms);
+        }
+    }
+
     /// Puts a whole entry back (RENAME, MOVE).
     pub fn insert_entry(&mut self, entry: Entry) {
         self.db.watched.signal(&entry.key);

@@ -308,6 +308,29 @@ impl Table {
         old
     }
 
+    /// SET over the working entry (just looked up) when both it and `bytes` are long strings:
+    /// the bytes go into its buffer (`SmallStr::overwrite`). False, nothing done, otherwise.
+    pub fn overwrite_working_str(
+        &mut self,
+        key: &[u8],
+        bytes: &[u8],
+        expire_at_ms: u64,
+        access_s: u32,
+    ) -> bool {
+        let Some(w) = self.work.as_mut().filter(|w| &*w.key == key) else {
+            return false;
+        };
+        let Value::Str(s) = &mut w.value else {
+            return false;
+        };
+        if !s.overwrite(bytes) {
+            return false;
+        }
+        w.expire_at_ms = expire_at_ms; // `settle` brings the volatile counts up to date
+        w.access_s = access_s;
+        true
+    }
+
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         if self.work.as_ref().is_some_and(|w| &*w.key == key) {
             // The record is stale (its boxed value, if any, moved into the working entry);
