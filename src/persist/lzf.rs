@@ -31,10 +31,33 @@ fn hash3(b: &[u8], bits: u32) -> usize {
 /// Compresses `input`; `None` when the result would not be shorter than `out_max` bytes
 /// (Redis then stores the string as is).
 pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
+    let (mut out, mut table) = (Vec::new(), Vec::new());
+    compress_with(input, out_max, &mut out, &mut table).then_some(out)
+}
+
+/// Reads 8 bytes at `at` as one word (for comparing runs a word at a time).
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// `compress` into buffers the caller keeps (`out` receives the result, `table` is scratch):
+/// a snapshot compresses millions of short strings, and two allocations each cost more than
+/// compressing one. False when the result would not be shorter than `out_max` bytes.
+pub fn compress_with(
+    input: &[u8],
+    out_max: usize,
+    out: &mut Vec<u8>,
+    table: &mut Vec<u32>,
+) -> bool {
     let n = input.len();
     let bits = (usize::BITS - n.leading_zeros()).clamp(HASH_BITS_MIN, HASH_BITS_MAX);
-    let mut table = vec![0u32; 1 << bits];
-    let mut out = Vec::with_capacity(out_max.min(n + n / 32 + 1));
+    table.clear();
+    table.resize(1 << bits, 0);
+    out.clear();
+    out.reserve(out_max.min(n + n / 32 + 1));
     let mut run_at = out.len(); // where the current literal run's control byte sits
     out.push(0);
     let mut run = 0usize;
@@ -49,9 +72,22 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
                 let dist = ip - r;
                 if dist <= DISTANCE_MAX && input[r..r + 3] == input[ip..ip + 3] {
                     let limit = (n - ip).min(MATCH_BYTES_MAX);
+                    // Extend the match a word at a time, then byte by byte near the limit.
                     let mut len = 3;
-                    while len < limit && input[r + len] == input[ip + len] {
-                        len += 1;
+                    loop {
+                        if len + 8 <= limit {
+                            let x = word(input, r + len) ^ word(input, ip + len);
+                            if x == 0 {
+                                len += 8;
+                                continue;
+                            }
+                            len += (x.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        while len < limit && input[r + len] == input[ip + len] {
+                            len += 1;
+                        }
+                        break;
                     }
                     if run == 0 {
                         out.pop();
@@ -71,7 +107,7 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
                     out.push(0);
                     run = 0;
                     if out.len() >= out_max {
-                        return None;
+                        return false;
                     }
                     continue;
                 }
@@ -87,7 +123,7 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
             run = 0;
         }
         if out.len() >= out_max {
-            return None;
+            return false;
         }
     }
     if run == 0 {
@@ -95,7 +131,7 @@ pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
     } else {
         out[run_at] = (run - 1) as u8;
     }
-    (out.len() < out_max).then_some(out)
+    out.len() < out_max
 }
 
 /// Decompresses `input` into exactly `out_len` bytes; `None` when the stream is malformed

@@ -471,11 +471,24 @@ impl Table {
     /// clears); returns its key count.
     fn save_segment(&mut self, s: usize) -> usize {
         let cow = self.cow.as_ref().expect("a snapshot is running");
-        let keys = self.records.t.segment_items(s).count();
-        cow.sink.segment(
-            cow.db,
-            &mut self.records.t.segment_items(s).filter(|r| !r.snap_skip()),
-        );
+        // Records and their heap strings are scattered: serializing them one by one waits on
+        // two cache misses per key (three quarters of a snapshot's time, profiled). Loads are
+        // started ahead instead: the record `AHEAD` keys on, the bytes of the one halfway.
+        const AHEAD: usize = 16;
+        let items: Vec<&Record> = self.records.t.segment_items(s).collect();
+        let keys = items.len();
+        let mut records = (0..keys)
+            .map(|i| {
+                if let Some(r) = items.get(i + AHEAD) {
+                    r.prefetch();
+                }
+                if let Some(r) = items.get(i + AHEAD / 2) {
+                    r.prefetch_payload();
+                }
+                items[i]
+            })
+            .filter(|r| !r.snap_skip());
+        cow.sink.segment(cow.db, &mut records);
         if cow.flagged > 0 {
             for r in self.records.t.segment_items_mut(s) {
                 r.set_snap_skip(false);

@@ -261,6 +261,19 @@ impl Record {
         super::segtable::prefetch_line(p.wrapping_add(32));
     }
 
+    /// Starts loading the first lines of a heap string's bytes (reads the record, so call it
+    /// once the record's own prefetch has had time to land). Other kinds: nothing.
+    #[inline]
+    pub fn prefetch_payload(&self) {
+        if self.kind() == K_HEAP_STR {
+            let (p, n) = self.heap_parts();
+            super::segtable::prefetch_line(p);
+            if n > 64 {
+                super::segtable::prefetch_line(p.wrapping_add(64));
+            }
+        }
+    }
+
     #[inline]
     fn byte(&self, i: usize) -> u8 {
         // SAFETY: callers read header bytes (< key offset), always inside the allocation.

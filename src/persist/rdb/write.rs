@@ -21,6 +21,8 @@ pub struct DbSize {
 pub struct Writer {
     pub buf: Vec<u8>,
     compress: bool,
+    /// LZF's output and hash table, reused from string to string.
+    lzf_scratch: (Vec<u8>, Vec<u32>),
 }
 
 impl Writer {
@@ -28,6 +30,7 @@ impl Writer {
         Writer {
             buf: Vec::new(),
             compress,
+            lzf_scratch: Default::default(),
         }
     }
 
@@ -61,11 +64,16 @@ impl Writer {
             }
         }
         if self.compress && s.len() >= COMPRESS_BYTES_MIN {
-            if let Some(c) = lzf::compress(s, s.len() - 4) {
+            let (mut out, mut table) = std::mem::take(&mut self.lzf_scratch);
+            let compressed = lzf::compress_with(s, s.len() - 4, &mut out, &mut table);
+            if compressed {
                 self.buf.push((LEN_ENCVAL << 6) | ENC_LZF);
-                self.len(c.len() as u64);
+                self.len(out.len() as u64);
                 self.len(s.len() as u64);
-                self.buf.extend_from_slice(&c);
+                self.buf.extend_from_slice(&out);
+            }
+            self.lzf_scratch = (out, table);
+            if compressed {
                 return;
             }
         }
