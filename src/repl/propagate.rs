@@ -37,6 +37,11 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
 /// A command as received (`args`), as a RESP array of bulk strings, allocated once at its
 /// final size (a SET of 100 bytes grew through six reallocations otherwise).
 pub fn encode_args(args: &crate::resp::parse::Args) -> Vec<u8> {
+    // Most requests are already that encoding: copied as they came (formatting the lengths
+    // cost more than the rest of propagation).
+    if let Some(frame) = args.frame() {
+        return frame.to_vec();
+    }
     let mut out = Vec::with_capacity(16 + args.bytes_len() + 16 * args.len());
     encode_into(&mut out, args.len(), args.iter());
     out
@@ -79,6 +84,46 @@ mod tests {
         // Reserved up front, so it never grew: what it holds fits what was reserved.
         assert!(out.len() <= 16 + args.bytes_len() + 16 * args.len());
         assert_eq!(args.bytes_len(), 1006);
+    }
+
+    #[test]
+    fn a_parsed_request_is_propagated_as_its_own_bytes() {
+        use crate::resp::parse::{parse_command, Args, Limits, ParseOutcome};
+        let long = vec![b'v'; 1234];
+        let cases: [&[&[u8]]; 4] = [
+            &[b"SET", b"k", b"v"],
+            &[b"SET", b"k", &long],
+            &[b"DEL", b"a", b"", b"0123456789"],
+            &[b"PING"],
+        ];
+        for want in cases {
+            let mut wire = encode(want);
+            wire.extend_from_slice(b"*1\r\n$4\r\nPING\r\n"); // the next request follows
+            let (mut ranges, mut scratch) = (Vec::new(), Vec::new());
+            let limits = Limits {
+                bulk_bytes_max: 1 << 20,
+                authenticated: true,
+            };
+            let outcome = parse_command(&wire, &mut ranges, &mut scratch, &limits);
+            assert!(matches!(
+                outcome,
+                ParseOutcome::Complete { inline: false, .. }
+            ));
+            let args = Args::framed(&wire, &ranges);
+            assert_eq!(args.frame(), Some(&encode(want)[..]));
+            assert_eq!(encode_args(&args), encode(want));
+            // Not framed (inline, queued elsewhere): encoded from the arguments.
+            assert_eq!(Args::new(&wire, &ranges).frame(), None);
+            assert_eq!(encode_args(&Args::new(&wire, &ranges)), encode(want));
+        }
+        // Bytes that are not the canonical encoding of the ranges are never reused.
+        let base = b"SETkeyv".to_vec();
+        let ranges = [(0u32, 3u32), (3, 3), (6, 1)];
+        assert_eq!(Args::framed(&base, &ranges).frame(), None);
+        assert_eq!(
+            encode_args(&Args::framed(&base, &ranges)),
+            encode(&[b"SET", b"key", b"v"])
+        );
     }
 
     #[test]

@@ -42,11 +42,55 @@ pub enum ParseOutcome {
 pub struct Args<'a> {
     base: &'a [u8],
     ranges: &'a [(u32, u32)],
+    /// `base` starts with the multibulk these arguments were parsed from (see `framed`).
+    framed: bool,
 }
 
 impl<'a> Args<'a> {
     pub fn new(base: &'a [u8], ranges: &'a [(u32, u32)]) -> Args<'a> {
-        Args { base, ranges }
+        Args {
+            base,
+            ranges,
+            framed: false,
+        }
+    }
+
+    /// Arguments parsed from the multibulk at the start of `base` (not an inline command), so
+    /// the request's own bytes can be reused as its encoding (`frame`).
+    pub fn framed(base: &'a [u8], ranges: &'a [(u32, u32)]) -> Args<'a> {
+        Args {
+            base,
+            ranges,
+            framed: true,
+        }
+    }
+
+    /// The request as received, when it is exactly the canonical RESP encoding of the
+    /// arguments (what propagation would write): the parser accepts only canonical lengths
+    /// (no sign, no leading zero), so a multibulk whose size is the canonical size is it.
+    pub fn frame(&self) -> Option<&'a [u8]> {
+        if !self.framed || self.ranges.is_empty() {
+            return None;
+        }
+        let digits = |mut v: usize| {
+            let mut d = 1;
+            while v >= 10 {
+                v /= 10;
+                d += 1;
+            }
+            d
+        };
+        let size = 3
+            + digits(self.ranges.len())
+            + self
+                .ranges
+                .iter()
+                .map(|&(_, len)| 5 + digits(len as usize) + len as usize)
+                .sum::<usize>();
+        let (off, len) = *self.ranges.last()?;
+        let end = off as usize + len as usize + 2;
+        let frame = self.base.get(..end)?;
+        (end == size && frame[0] == b'*' && frame.ends_with(b"\r\n")).then_some(frame)
     }
     #[inline]
     pub fn len(&self) -> usize {

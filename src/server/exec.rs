@@ -452,8 +452,11 @@ impl Worker {
             client,
             ..
         } = conn;
-        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
-        let args = Args::new(base, ranges);
+        let args = if inline {
+            Args::new(scratch, ranges)
+        } else {
+            Args::framed(&rbuf[*rpos..], ranges)
+        };
         let reply_start = out.len();
         let (finished_ns, monitor_lines) = if client.multi.is_some() && super::multi::is_exec(index)
         {
