@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # BGSAVE under write load: redis-server (fork + copy-on-write pages) vs ringkv (no fork,
-# copy-on-write per segment), same machine, same script.
+# copy-on-write per record, see src/store/keyspace.rs), same machine, same script.
 #
 # Each server is pinned to CPU 0, filled by redis-benchmark with ~KEYS_N keys of VALUE_BYTES-byte
 # values in a fresh directory; redis-benchmark on CPU 1 overwrites random keys at -P 16. Reported per
