@@ -7,7 +7,8 @@
 #      and it holds every key (diskless transfer, repl-diskless-sync-delay 0); the master's
 #      peak memory during it (no writes: the snapshot's own overhead) against before;
 #   2. cost: SET throughput at -P 16 (redis-benchmark on CPU 1) with that replica attached,
-#      with a second one too, and with none (the replicas detached);
+#      with a second one too, and with none (the replicas detached), and the master's CPU
+#      time per SET in each (us_*; lower is better);
 #   3. lag: after that load, the time until the replica's offset reaches the master's;
 #   4. sync under load: a fresh replica (CPU 1, nice 19 so that it does not starve the load
 #      generator it shares the core with) syncs while redis-benchmark writes SYNC_LOAD_N SETs;
@@ -62,6 +63,14 @@ stop_all() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/n
 
 . perf/lib.sh # pss_kb
 
+# The master's CPU time (user + sys, clock ticks) and microseconds per request between two
+# readings: throughput rows with replicas are bounded by CPU 1, which the load generator
+# shares with the replicas, so the master's CPU per SET is the cleaner cost figure.
+HZ=$(getconf CLK_TCK)
+# Children's times count too (redis's fork, once reaped; ringkv has none).
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+us_per() { echo "scale=2; ($2 - $1) * 1000000 / $HZ / $3" | bc; } # ticks0 ticks1 requests
+
 bench() { # [requests]
   local cmd=(taskset -c 1 redis-benchmark -p "$MPORT" -c 50 -P 16 -n "${1:-$REQUESTS}" -r 100000 -d 100 -t set -q)
   echo "+ ${cmd[*]}" >&2
@@ -84,19 +93,26 @@ for kind in redis ringkv; do
   done
   R[$kind.sync_ms]=$(( $(now_ms) - t0 ))
   R[$kind.idle_sync_peak_ratio]=$(echo "scale=2; $idle_peak / $idle" | bc)
+  c0=$(cpu_ticks "$master_pid")
   R[$kind.rps_1replica]=$(bench)
+  R[$kind.us_1replica]=$(us_per "$c0" "$(cpu_ticks "$master_pid")" "$REQUESTS")
   start "$kind" 1 "$R2PORT" --replicaof 127.0.0.1 "$MPORT"
   until [ "$(field "$R2PORT" replication master_link_status)" = up ]; do sleep 0.05; done
+  c0=$(cpu_ticks "$master_pid")
   R[$kind.rps_2replicas]=$(bench)
+  R[$kind.us_2replicas]=$(us_per "$c0" "$(cpu_ticks "$master_pid")" "$REQUESTS")
   t0=$(now_ms)
   until [ "$(field "$RPORT" replication slave_repl_offset)" = "$(field "$MPORT" replication master_repl_offset)" ]; do sleep 0.005; done
   R[$kind.lag_ms]=$(( $(now_ms) - t0 ))
   redis-cli -p "$RPORT" replicaof no one >/dev/null
   redis-cli -p "$R2PORT" replicaof no one >/dev/null
   until [ "$(field "$MPORT" replication connected_slaves)" = 0 ]; do sleep 0.05; done
+  c0=$(cpu_ticks "$master_pid")
   R[$kind.rps_alone]=$(bench)
+  R[$kind.us_alone]=$(us_per "$c0" "$(cpu_ticks "$master_pid")" "$REQUESTS")
   steady=$(pss_kb "$master_pid")
   peak=$steady
+  c0=$(cpu_ticks "$master_pid")
   bench "$SYNC_LOAD_N" > "/tmp/repl_rps.$$" &
   bench_pid=$!
   t0=$(now_ms)
@@ -110,6 +126,7 @@ for kind in redis ringkv; do
     sleep 0.02
   done
   wait "$bench_pid"
+  R[$kind.us_during_sync]=$(us_per "$c0" "$(cpu_ticks "$master_pid")" "$SYNC_LOAD_N")
   R[$kind.rps_during_sync]=$(cat "/tmp/repl_rps.$$"); rm -f "/tmp/repl_rps.$$"
   R[$kind.sync_under_load_ms]=$synced
   R[$kind.steady_mib]=$(( steady / 1024 ))
@@ -120,7 +137,7 @@ for kind in redis ringkv; do
 done
 
 printf '%-32s %12s %12s %7s\n' measure redis ringkv ratio
-for m in sync_ms lag_ms rps_alone rps_1replica rps_2replicas sync_under_load_ms rps_during_sync steady_mib peak_mib after_mib; do
+for m in sync_ms lag_ms rps_alone rps_1replica rps_2replicas us_alone us_1replica us_2replicas sync_under_load_ms rps_during_sync us_during_sync steady_mib peak_mib after_mib; do
   r=${R[redis.$m]}; k=${R[ringkv.$m]}
   printf '%-32s %12s %12s %7.2f\n' "$m" "$r" "$k" "$(echo "$k / ($r + 0.000001)" | bc -l)"
 done

@@ -116,6 +116,11 @@ fn commands_propagate_in_deterministic_forms() {
     )
     .unwrap()
     .is_none()));
+    // A write to a key past its expiry: its DEL first, then the write (which propagates as
+    // received, after the DEL).
+    cmd(&mut c, &["SET", "gone", "v", "PX", "1"]);
+    std::thread::sleep(Duration::from_millis(5)); // the expiry is the condition waited for
+    cmd(&mut c, &["APPEND", "gone", "w"]);
     cmd(&mut c, &["RPUSH", "l", "x", "y"]);
     cmd(&mut c, &["BLPOP", "l", "0"]);
     cmd(&mut c, &["BLMOVE", "l", "l2", "RIGHT", "LEFT", "0"]);
@@ -135,7 +140,7 @@ fn commands_propagate_in_deterministic_forms() {
     cmd(&mut c, &["SELECT", "2"]);
     cmd(&mut c, &["SET", "in2", "v"]);
 
-    let got = wait_commands(&dir, 20);
+    let got = wait_commands(&dir, 26);
     let want_names = [
         "SELECT",
         "SET",
@@ -149,6 +154,9 @@ fn commands_propagate_in_deterministic_forms() {
         "DEL",
         "SET",
         "DEL",
+        "SET",
+        "DEL",
+        "APPEND",
         "RPUSH",
         "LPOP",
         "LMOVE",
@@ -180,11 +188,14 @@ fn commands_propagate_in_deterministic_forms() {
     assert_eq!(got[8], ["PERSIST", "b"]);
     assert_eq!(got[9], ["DEL", "b"]);
     assert_eq!(got[11], ["DEL", "short"]); // the lazy expiry GET noticed
-    assert_eq!(got[13], ["LPOP", "l"]);
-    assert_eq!(got[14], ["LMOVE", "l", "l2", "RIGHT", "LEFT"]);
-    assert_eq!(got[19], ["LPUSH", "q", "job"]);
-    assert_eq!(got[20], ["RPOP", "q"]);
-    assert_eq!(got[21], ["SELECT", "2"]);
+    assert_eq!(got[12][1], "gone");
+    assert_eq!(got[13], ["DEL", "gone"]);
+    assert_eq!(got[14], ["APPEND", "gone", "w"]);
+    assert_eq!(got[16], ["LPOP", "l"]);
+    assert_eq!(got[17], ["LMOVE", "l", "l2", "RIGHT", "LEFT"]);
+    assert_eq!(got[22], ["LPUSH", "q", "job"]);
+    assert_eq!(got[23], ["RPOP", "q"]);
+    assert_eq!(got[24], ["SELECT", "2"]);
     drop(k);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -72,9 +72,9 @@ impl Default for Feed {
 /// Calls `put` with each piece of a record in order (SELECTs where the database changes,
 /// MULTI/EXEC around a transaction) starting after database `db`; returns the database
 /// selected at its end.
-fn walk(
+fn walk<B: AsRef<[u8]>>(
     mut db: Option<usize>,
-    cmds: &[(usize, Vec<u8>)],
+    cmds: &[(usize, B)],
     wrap: bool,
     mut put: impl FnMut(&[u8]),
 ) -> Option<usize> {
@@ -89,7 +89,7 @@ fn walk(
         emit(cmds[0].0, &encode(&[b"MULTI"]), &mut db);
     }
     for (d, bytes) in cmds {
-        emit(*d, bytes, &mut db);
+        emit(*d, bytes.as_ref(), &mut db);
     }
     if wrap {
         emit(cmds[0].0, &encode(&[b"EXEC"]), &mut db);
@@ -122,7 +122,9 @@ impl Feed {
 
     /// Appends the commands of one client command, or of one EXEC (`transaction`: more than one
     /// command is wrapped in MULTI/EXEC so a replica applies them atomically, as Redis does).
-    pub fn append(&self, cmds: &[(usize, Vec<u8>)], transaction: bool) {
+    /// (Each command's bytes are anything that reads as bytes: owned, or a request borrowed
+    /// from a receive buffer.)
+    pub fn append<B: AsRef<[u8]>>(&self, cmds: &[(usize, B)], transaction: bool) {
         if cmds.is_empty() {
             return;
         }
@@ -144,13 +146,13 @@ impl Feed {
 
     /// Appends the commands a replica applied from its master to the AOF only (the backlog
     /// gets the master's stream as it was, through `append_raw`).
-    pub fn append_aof_only(&self, cmds: &[(usize, Vec<u8>)]) {
+    pub fn append_aof_only<B: AsRef<[u8]>>(&self, cmds: &[(usize, B)]) {
         if !cmds.is_empty() && self.aof_on.load(Ordering::Relaxed) {
             self.append_aof(cmds, false);
         }
     }
 
-    fn append_aof(&self, cmds: &[(usize, Vec<u8>)], wrap: bool) {
+    fn append_aof<B: AsRef<[u8]>>(&self, cmds: &[(usize, B)], wrap: bool) {
         let mut g = self.lock();
         let st = &mut *g.state;
         if let Some(buf) = st.aof.as_mut() {

@@ -17,6 +17,10 @@ pub struct Pending {
     pub on: bool,
     /// The running command chose its own propagation (possibly none).
     pub rewritten: bool,
+    /// The running command propagates as received, in this database: kept as a flag until
+    /// its propagation is assembled, so that when it is the only command to propagate its
+    /// request goes to the stream straight from the receive buffer (no copy of its own).
+    pub as_received: Option<usize>,
     pub cmds: Vec<(usize, Vec<u8>)>,
 }
 

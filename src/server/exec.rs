@@ -662,8 +662,7 @@ pub(super) fn execute(
         client.prop.on = false;
         let changed = change_counts(shared, held).0 != before.0;
         if !client.prop.rewritten && changed && spec.has(commands::WRITE) {
-            let cmd = crate::repl::propagate::encode_args(args);
-            client.prop.cmds.push((client.db, cmd));
+            client.prop.as_received = Some(client.db);
         }
     }
     if held != 0 {
@@ -703,7 +702,7 @@ pub(super) fn execute(
         }
     }
     if feed_on {
-        finish_propagation(shared, held, client, mark, before.1);
+        finish_propagation(shared, held, client, args, mark, before.1);
     }
     let finished_ns = mono_ns();
     let duration_ns = finished_ns.saturating_sub(started_ns);
@@ -823,10 +822,30 @@ fn finish_propagation(
     shared: &super::Shared,
     held: u64,
     client: &mut ClientState,
+    args: &Args,
     mark: usize,
     expired_before: u64,
 ) {
-    if change_counts(shared, held).1 != expired_before {
+    let expired = change_counts(shared, held).1 != expired_before;
+    let own = client.prop.as_received.take();
+    if let (Some(db), false, false, 0) = (own, expired, client.in_exec, client.prop.cmds.len()) {
+        // The common case, a write that propagates alone as received: no copy of its own.
+        if let Some(frame) = args.frame() {
+            let one = [(db, frame)];
+            if client.is_master {
+                shared.feed.append_aof_only(&one);
+            } else {
+                shared.feed.append(&one, false);
+            }
+            return;
+        }
+    }
+    if let Some(db) = own {
+        // Before whatever serving blocked clients added (its pops ran after it).
+        let cmd = crate::repl::propagate::encode_args(args);
+        client.prop.cmds.insert(mark, (db, cmd));
+    }
+    if expired {
         // SAFETY: as in `change_counts`.
         let mut view = unsafe { ShardView::new(&shared.shards, held) };
         let mut keys = Vec::new();
