@@ -200,6 +200,42 @@ fn commands_propagate_in_deterministic_forms() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A request whose separators are not CRLF (the parser skips those bytes, as Redis's does)
+/// runs, and is written to the AOF in canonical form, so the file still loads.
+#[test]
+fn loosely_framed_requests_are_logged_canonically() {
+    use std::io::{Read, Write};
+    // One thread runs the commands where they arrive, two ship some to the other thread.
+    for threads in ["1", "2"] {
+        let dir = temp_dir("aof-loose");
+        let k = start_aof(&dir, &["--threads", threads]);
+        let mut s = k.raw();
+        s.write_all(
+            b"*3\r\n$3\r\nSET\r\n$1\r\nkXY$1\r\nv\r\n*3\r\n$3\r\nSET\r\n$2\rXk2\r\n$2\r\nv2\r\n",
+        )
+        .unwrap();
+        let mut got = [0u8; 10];
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"+OK\r\n+OK\r\n");
+        let cmds = wait_commands(&dir, 3);
+        assert_eq!(cmds[1], ["SET", "k", "v"]);
+        assert_eq!(cmds[2], ["SET", "k2", "v2"]);
+        let file = std::fs::read(last_incr(&dir)).unwrap();
+        assert!(
+            !file.windows(2).any(|w| w == b"XY" || w == b"\rX"),
+            "{file:?}"
+        );
+        drop(k);
+        let k = start_aof(&dir, &["--threads", threads]);
+        let mut c = k.client();
+        assert_eq!(q::<String>(&mut c, &["GET", "k"]).unwrap(), "v");
+        assert_eq!(q::<String>(&mut c, &["GET", "k2"]).unwrap(), "v2");
+        drop(k);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// Every type, expiries, two databases; written through commands so the AOF has them.
 fn fill(c: &mut redis::Connection, tag: &str) {
     cmd(c, &["SET", &format!("s{tag}"), "hello"]);

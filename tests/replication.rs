@@ -521,7 +521,10 @@ fn a_lying_master_never_takes_the_replica_down() {
     let mut kc = k.client();
     cmd(&mut kc, &["SET", "mine", "1"]);
     cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
-    let payloads: [&[u8]; 3] = [
+    let payloads: [&[u8]; 4] = [
+        // A good full sync first (an RDB holding mine=1, checksum disabled), so that the link
+        // has a master to cache when this connection ends.
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 100\r\n$28\r\nREDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
         b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$12\r\nnot-an-rdb!!",
         b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$EOF:0123456789012345678901234567890123456789\r\nREDIS0010\xfe\x99garbage0123456789012345678901234567890123456789",
         b"+CONTINUE\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n!!!garbage\r\n",
@@ -542,7 +545,20 @@ fn a_lying_master_never_takes_the_replica_down() {
         }
         let n = s.read(&mut buf).unwrap();
         seen.extend_from_slice(&buf[..n]);
-        assert!(String::from_utf8_lossy(&seen).contains("PSYNC"), "{seen:?}");
+        let seen = String::from_utf8_lossy(&seen);
+        assert!(seen.contains("PSYNC"), "{seen:?}");
+        // After the good sync the link continues from the master it cached; after a
+        // FULLRESYNC whose transfer failed, that cache is gone: the next attempt asks for a
+        // full sync instead of continuing from the old offset.
+        let continues = "0123456789012345678901234567890123456789\r\n$3\r\n101";
+        match i {
+            0 => {}
+            1 => assert!(seen.contains(continues), "{seen:?} {}", k.log_text()),
+            _ => assert!(
+                seen.contains("PSYNC\r\n$1\r\n?\r\n$2\r\n-1"),
+                "{i}: {seen:?}"
+            ),
+        }
         s.write_all(payload).unwrap();
         if i == payloads.len() {
             let ran = || q::<Option<String>>(&mut k.client(), &["GET", "injected"]).unwrap();

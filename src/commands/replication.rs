@@ -177,7 +177,11 @@ fn replconf(ctx: &mut Ctx, args: Args) {
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-new-history") {
         // Our master continues under a new ID (+CONTINUE <id>): our replicas must ask again
         // to learn it, as Redis's sub-replicas are made to (the old ID is now our replid2).
+        // The link waits for this before it takes in any of the new stream.
         disconnect_replicas(ctx);
+        if let Some(status) = ctx.srv.link_status() {
+            status.history_marks.fetch_add(1, Ordering::Release);
+        }
         return;
     }
     if ctx.client.is_master && is_applied_marker(&args) {

@@ -120,6 +120,28 @@ mod tests {
             assert_eq!(Args::new(&wire, &ranges).frame(), None);
             assert_eq!(encode_args(&Args::new(&wire, &ranges)), encode(want));
         }
+        // The parser skips the two bytes after a CR and after an argument, as Redis does:
+        // anything but CRLF there is never copied into the stream.
+        for bad in [
+            &b"*3\r\n$3\r\nSET\r\n$1\r\nkXY$1\r\nv\r\n"[..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\rXv\r\n",
+            b"*3\rX$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nvXY",
+        ] {
+            let (mut ranges, mut scratch) = (Vec::new(), Vec::new());
+            let limits = Limits {
+                bulk_bytes_max: 1 << 20,
+                authenticated: true,
+            };
+            let outcome = parse_command(bad, &mut ranges, &mut scratch, &limits);
+            assert!(matches!(
+                outcome,
+                ParseOutcome::Complete { inline: false, .. }
+            ));
+            let args = Args::framed(bad, &ranges);
+            assert_eq!(args.frame(), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(encode_args(&args), encode(&[b"SET", b"k", b"v"]));
+        }
         // Bytes that are not the canonical encoding of the ranges are never reused.
         let base = b"SETkeyv".to_vec();
         let ranges = [(0u32, 3u32), (3, 3), (6, 1)];

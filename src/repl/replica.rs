@@ -84,6 +84,9 @@ pub struct LinkStatus {
     /// Full-sync loads our own connection finished (`REPLCONF ringkv-load-rdb`, loaded or
     /// failed): the link waits for the count to move before it calls the sync finished.
     pub loads_done: AtomicU64,
+    /// `REPLCONF ringkv-new-history` markers our connection handled: its replicas are marked
+    /// killed (and send nothing more) once this moves.
+    pub history_marks: AtomicU64,
     /// The last of those loads failed (the link drops and syncs again).
     pub load_failed: AtomicBool,
     /// Drop the connection to the master and reconnect (CLIENT KILL TYPE master).
@@ -294,6 +297,11 @@ fn session(
             return Err(format!("Bad FULLRESYNC reply from master: '{reply}'"));
         };
         log::notice(&format!("Full resync from master: {id}:{off}"));
+        // The cached master is gone from here on, as in Redis: should this transfer or its
+        // load fail (a failed load empties the dataset), the next attempt must not continue
+        // partially from the old offset.
+        *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = String::new();
+        *status.past.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let to = if config.disk_load.is_some() {
             "to disk"
         } else {
@@ -338,19 +346,29 @@ fn session(
         feed.restart_at(off, config.backlog_bytes);
         log::notice("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        // An ID is 40 characters; anything else is ignored, as Redis does.
         let new_id = rest.trim();
-        if !new_id.is_empty() && new_id != replid {
+        if new_id.len() == 40 && new_id != replid {
             log::notice(&format!("Master replication ID changed to {new_id}"));
             // The old ID stays valid up to here, so our own replicas (still on it) continue.
             let second_offset = status.offset.load(Ordering::Acquire) as i64 + 1;
             *status.past.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((replid.to_string(), second_offset));
             *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = new_id.to_string();
-            // Before any of the new stream runs, our connection drops our own replicas, so
-            // they come back, ask for the old ID at most at its end, and learn the new one.
+            // Before any of the new stream reaches our backlog, our connection drops our own
+            // replicas (and they stop reading it), so none is sent a byte of the new history
+            // under the old ID: they come back, continue on the old ID up to its end, and
+            // learn the new one.
+            let marks_before = status.history_marks.load(Ordering::Acquire);
             apply
                 .write_all(&encode(&[b"REPLCONF", b"ringkv-new-history"]))
                 .map_err(|e| format!("Can't apply the master's stream: {e}"))?;
+            while status.history_marks.load(Ordering::Acquire) == marks_before {
+                if status.stop.load(Ordering::Acquire) || apply_broken(apply) {
+                    return Err("The link stopped while its replicas were dropped".into());
+                }
+                std::thread::sleep(LOAD_POLL);
+            }
         }
         log::notice("Successful partial resynchronization with master.");
         log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");

@@ -66,8 +66,11 @@ impl<'a> Args<'a> {
     }
 
     /// The request as received, when it is exactly the canonical RESP encoding of the
-    /// arguments (what propagation would write): the parser accepts only canonical lengths
-    /// (no sign, no leading zero), so a multibulk whose size is the canonical size is it.
+    /// arguments (what propagation would write). The parser accepts only canonical lengths (no
+    /// sign, no leading zero), so a multibulk of the canonical size has canonical numbers; but
+    /// like Redis it skips the two bytes after each CR and after each argument unread, so those
+    /// are checked to be CRLF here (a client could otherwise put bytes in the stream that a
+    /// replica or the AOF loader rejects).
     pub fn frame(&self) -> Option<&'a [u8]> {
         if !self.framed || self.ranges.is_empty() {
             return None;
@@ -90,7 +93,16 @@ impl<'a> Args<'a> {
         let (off, len) = *self.ranges.last()?;
         let end = off as usize + len as usize + 2;
         let frame = self.base.get(..end)?;
-        (end == size && frame[0] == b'*' && frame.ends_with(b"\r\n")).then_some(frame)
+        if end != size || frame[0] != b'*' {
+            return None;
+        }
+        let crlf = |at: usize| frame.get(at..at + 2) == Some(&b"\r\n"[..]);
+        let separated = crlf(1 + digits(self.ranges.len()))
+            && self.ranges.iter().all(|&(off, len)| {
+                let (off, len) = (off as usize, len as usize);
+                off >= 2 && crlf(off - 2) && crlf(off + len)
+            });
+        separated.then_some(frame)
     }
     #[inline]
     pub fn len(&self) -> usize {

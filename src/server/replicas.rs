@@ -189,7 +189,14 @@ impl Worker {
                     *await_ack = false;
                 }
                 if !*await_ack && *pos < shared.feed.published() {
+                    let queued = conn.out.len();
                     match shared.feed.read(*pos, room, &mut conn.out) {
+                        // Killed meanwhile (checked after the read): what was read may follow
+                        // a history this replica must not see (`REPLCONF ringkv-new-history`
+                        // kills before the link appends it), so it is not sent.
+                        Some(_) if conn.client.shared.kill.load(Ordering::Acquire) => {
+                            conn.out.truncate(queued);
+                        }
                         Some(next) => {
                             *pos = next;
                             shared.feed.pin(id, next);

@@ -271,12 +271,11 @@ impl Worker {
                 ends.push(out.len() as u32);
                 continue;
             };
-            let base: &[u8] = if inline {
-                &self.batch_scratch
+            let args = if inline {
+                Args::new(&self.batch_scratch, &self.batch_ranges)
             } else {
-                &batch.input[pos..]
+                Args::framed(&batch.input[pos..], &self.batch_ranges)
             };
-            let args = Args::new(base, &self.batch_ranges);
             match commands::table().lookup(args.get(0)) {
                 Some((index, _)) => {
                     let env = Env {
