@@ -1,6 +1,8 @@
 //! Fuzz the request parser: any bytes, any split point. It must never panic, and a request
 //! parsed from a prefix must parse identically from the whole buffer. The cache warm-up's quick
-//! scan (`peek_second_arg`) must agree with the parser wherever both accept a request.
+//! scan (`peek_second_arg`) must agree with the parser wherever both accept a request. When a
+//! request's own bytes are reused for propagation (`Args::frame`), they must be exactly the
+//! canonical encoding of its arguments.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -25,6 +27,15 @@ fuzz_target!(|data: &[u8]| {
                 let base: &[u8] = if inline { &scratch } else { &data[pos..] };
                 for &(off, len) in &ranges {
                     assert!(off as usize + len as usize <= base.len());
+                }
+                if !inline {
+                    let args = ringkv::resp::parse::Args::framed(base, &ranges);
+                    let encoded = ringkv::repl::propagate::encode(&args.iter().collect::<Vec<_>>());
+                    if let Some(frame) = args.frame() {
+                        assert_eq!(frame, &encoded[..]);
+                        assert_eq!(frame.len(), consumed);
+                    }
+                    assert_eq!(ringkv::repl::propagate::encode_args(&args), encoded);
                 }
                 pos += consumed;
             }
