@@ -218,9 +218,17 @@ fn loosely_framed_requests_are_logged_canonically() {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"+OK\r\n+OK\r\n");
+        // (With two threads the two keys may sit on different shards, whose commands of one
+        // pipeline run side by side: see src/server/ship.rs. So they are found by content.)
         let cmds = wait_commands(&dir, 3);
-        assert_eq!(cmds[1], ["SET", "k", "v"]);
-        assert_eq!(cmds[2], ["SET", "k2", "v2"]);
+        assert!(
+            cmds.contains(&vec!["SET".into(), "k".into(), "v".into()]),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.contains(&vec!["SET".into(), "k2".into(), "v2".into()]),
+            "{cmds:?}"
+        );
         let file = std::fs::read(last_incr(&dir)).unwrap();
         assert!(
             !file.windows(2).any(|w| w == b"XY" || w == b"\rX"),
