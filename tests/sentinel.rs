@@ -120,6 +120,22 @@ fn sentinels_fail_over(data: DataKind, kinds: &[SentinelKind]) {
     // 8 s before it does so).
     set.nodes[0].restart(&[]);
     let back = &set.nodes[0];
+    // The control run (redis-server and redis-sentinel only) may see redis-sentinel fail over
+    // a second time: on a loaded 2-core machine it has marked the just-promoted master down at
+    // down-after (1 s) right after the switch (seen twice in CI logs, no ringkv process
+    // involved). There the rest follows the sentinels' current master; a run with ringkv in it
+    // stays strict, so a spurious second failover caused by ringkv still fails.
+    let control = data == DataKind::Redis && kinds.iter().all(|k| *k == RedisSentinel);
+    let new = if control {
+        let current = || master_addr(&sentinels[0]);
+        poll(Duration::from_secs(30), || {
+            let first = current();
+            first.is_some() && sentinels.iter().all(|s| master_addr(s) == first)
+        });
+        current().unwrap_or(new)
+    } else {
+        new
+    };
     assert!(
         poll(Duration::from_secs(40), || back.role().as_deref()
             == Some("slave")
