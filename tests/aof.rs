@@ -218,15 +218,14 @@ fn loosely_framed_requests_are_logged_canonically() {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"+OK\r\n+OK\r\n");
-        // (With two threads the two keys may sit on different shards, whose commands of one
-        // pipeline run side by side: see src/server/ship.rs. So they are found by content.)
         let cmds = wait_commands(&dir, 3);
-        assert!(
-            cmds.contains(&vec!["SET".into(), "k".into(), "v".into()]),
-            "{cmds:?}"
-        );
-        assert!(
-            cmds.contains(&vec!["SET".into(), "k2".into(), "v2".into()]),
+        let sets: Vec<&Vec<String>> = cmds.iter().filter(|c| c[0] == "SET").collect();
+        assert_eq!(
+            sets,
+            [
+                &vec!["SET".to_string(), "k".into(), "v".into()],
+                &vec!["SET".to_string(), "k2".into(), "v2".into()]
+            ],
             "{cmds:?}"
         );
         let file = std::fs::read(last_incr(&dir)).unwrap();
@@ -242,6 +241,37 @@ fn loosely_framed_requests_are_logged_canonically() {
         drop(k);
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// A pipeline's writes take effect in the order they were sent, whichever threads own their
+/// keys: the AOF (the execution order every replica sees too) lists them in request order.
+/// Before 2026-12-08 a pipeline's commands for different shards ran side by side, and the
+/// writes for the connection's own shard overtook earlier ones shipped to the other thread.
+#[test]
+fn a_pipeline_is_logged_in_the_order_it_was_sent() {
+    let dir = temp_dir("aof-order");
+    let k = start_aof(&dir, &["--threads", "2"]);
+    let mut c = k.client();
+    let n = 300;
+    let mut pipe = redis::pipe();
+    for i in 0..n {
+        pipe.cmd("SET").arg(format!("order:{i}")).arg(i);
+        if i % 50 == 49 {
+            // A keyless command in the middle ends a batch; the order holds across it too.
+            pipe.cmd("PING");
+        }
+    }
+    let _: Vec<redis::Value> = pipe.query(&mut c).unwrap();
+    let cmds = wait_commands(&dir, n + 1);
+    let keys: Vec<&str> = cmds
+        .iter()
+        .filter(|c| c[0] == "SET")
+        .map(|c| c[1].as_str())
+        .collect();
+    let want: Vec<String> = (0..n).map(|i| format!("order:{i}")).collect();
+    assert_eq!(keys, want, "AOF order differs from the pipeline's");
+    drop(k);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Every type, expiries, two databases; written through commands so the AOF has them.

@@ -211,14 +211,10 @@ impl Worker {
             self.run_command(slot, index, need, inline);
             return Step::Done(consumed);
         }
-        if need.count_ones() == 1 && need != mine && self.may_ship(slot, index) {
-            return if self.ship(slot) {
-                Step::Parked
-            } else {
-                Step::Done(0)
-            };
+        if need.count_ones() == 1 && need != mine && self.may_ship(slot, index) && self.ship(slot) {
+            return Step::Parked;
         }
-        // Park. The complete commands queued behind this one join it, so a pipeline pays one
+        // Park (also the fallback if shipping declined the command: it then takes the locks). The complete commands queued behind this one join it, so a pipeline pays one
         // lock round trip per batch rather than per command.
         let need = need | self.batch_need(slot, consumed, shards);
         let conn = &mut self.conns[slot];

@@ -3,22 +3,27 @@
 //! When the next command of a connection has all its keys on one shard owned by another thread,
 //! the connection does not lock that shard: it ships the command to its owner. It gathers the
 //! complete commands queued behind it too (a pipeline), as long as each is a plain keyed
-//! command whose keys sit on a single shard, up to `SHIP_COMMANDS_MAX`. Commands of its own
-//! shard run at once, into a side buffer; the others are copied, per owner, into one `ExecBatch`
-//! message each. Every owner runs its batch in order on its own loop (after whoever holds its
-//! lock, see `locks.rs`) and answers with one `ExecDone` holding the replies. When every owner
-//! has answered, the replies are stitched back in the order of the requests and the connection
-//! goes on.
+//! command whose keys sit on that same shard, up to `SHIP_COMMANDS_MAX`, and copies them into
+//! one `ExecBatch` message. The owner runs the batch in order on its own loop (after whoever
+//! holds its lock, see `locks.rs`) and answers with one `ExecDone` holding the replies, which
+//! the connection writes out before it goes on with its next command.
 //!
-//! Why this keeps Redis's guarantees: each command still runs alone on its shard, in the
-//! order the connection sent it relative to every other command of that connection on the same
-//! shard. Commands of one batch on different shards touch disjoint keys, so the order between
-//! them cannot change any reply; each runs after it was sent and before its reply is written.
-//! Anything that is not such a command (keyless commands, which may change client state,
-//! multi-shard and keyspace-wide commands) ends the batch and runs after every reply is back.
+//! Why it keeps Redis's guarantees: every command of a connection starts only after the one
+//! before it finished, as in Redis, so no client, replica or AOF can see a connection's
+//! commands take effect out of the order it sent them (a pipeline `SET data; LPUSH jobs`
+//! never wakes a `BLPOP jobs` waiter before `data` is written). A batch is therefore a run of
+//! consecutive commands for one shard: a command for any other shard (this thread's included)
+//! ends it and runs after the replies are back. Each command of a batch still runs alone on
+//! its shard. Anything that is not such a command (keyless commands, which may change client
+//! state, multi-shard and keyspace-wide commands) ends the batch too.
 //!
-//! Bounds: a connection has at most one batch in flight per shard, so the messages in flight
-//! to one thread are bounded by the number of clients, well under the mailbox capacity.
+//! The cost: a pipeline whose keys alternate between shards pays one round trip per run of
+//! same-shard commands, not one per pipeline. (Until 2026-12-08 a batch went to every owner at
+//! once and ran side by side, which let other clients observe a later write before an earlier
+//! one.)
+//!
+//! Bounds: a connection has at most one batch in flight, so the messages in flight to one
+//! thread are bounded by the number of clients, well under the mailbox capacity.
 
 use std::sync::Arc;
 
@@ -53,23 +58,14 @@ pub struct ExecDone {
     pub shard: usize,
     pub token: u64,
     pub out: Vec<u8>,
-    /// Where each command's reply ends in `out`.
-    pub ends: Vec<u32>,
 }
 
-/// A connection's batch while its owners run it.
+/// A connection's batch while its owner runs it.
 pub struct Shipped {
-    /// The shard of each command, in request order.
-    order: Vec<u8>,
+    /// The shard the batch went to.
+    shard: usize,
     /// Input bytes the batch covers, from `rpos`.
     consumed: usize,
-    /// Replies of the commands that ran here, and where each ends.
-    local_out: Vec<u8>,
-    local_ends: Vec<u32>,
-    /// Replies received, by shard.
-    done: Vec<Option<Box<ExecDone>>>,
-    /// Shards whose replies are still missing.
-    waiting: u64,
 }
 
 /// Whether a command may be shipped: keyed, one shard at most, no client-state effects.
@@ -80,26 +76,20 @@ pub fn shippable(spec: &Spec) -> bool {
 
 impl Worker {
     /// Ships the command at `rpos` of `slot` (known to live wholly on another shard) and the
-    /// shippable commands behind it. Returns whether the connection now waits for replies.
+    /// shippable commands for the same shard right behind it. Returns whether the connection
+    /// now waits for replies.
     pub(super) fn ship(&mut self, slot: usize) -> bool {
-        let me = self.id;
         let workers = self.shared.workers();
         let limits = Limits {
             bulk_bytes_max: self.limits.proto_max_bulk_len,
             authenticated: self.conns[slot].client.authenticated,
         };
-        let mut batches: Vec<Option<ExecBatch>> = (0..workers).map(|_| None).collect();
-        let mut local_out = Vec::new();
-        let mut local_ends = Vec::new();
-        let mut order = Vec::new();
-        let conn = &self.conns[slot];
-        let token = Conn::token(slot, conn.gen);
+        let conn = &mut self.conns[slot];
+        let mut target: Option<usize> = None;
+        let mut input = Vec::new();
+        let mut count = 0u32;
         let mut pos = conn.rpos;
-        for _ in 0..SHIP_COMMANDS_MAX {
-            let conn = &mut self.conns[slot];
-            if pos >= conn.rbuf.len() {
-                break;
-            }
+        while (count as usize) < SHIP_COMMANDS_MAX && pos < conn.rbuf.len() {
             let (consumed, inline) = match parse_command(
                 &conn.rbuf[pos..],
                 &mut conn.ranges,
@@ -115,7 +105,7 @@ impl Worker {
                 &conn.rbuf[pos..]
             };
             let args = Args::new(base, &conn.ranges);
-            let Some((index, spec)) = commands::table().lookup(args.get(0)) else {
+            let Some((_, spec)) = commands::table().lookup(args.get(0)) else {
                 break;
             };
             if !spec.arity_ok(args.len())
@@ -129,99 +119,47 @@ impl Worker {
                 break;
             }
             let shard = need.trailing_zeros() as usize;
-            if shard == me {
-                if !self.lock.is_free() {
-                    break;
-                }
-                let env = Env {
-                    shared: &self.shared,
-                    limits: &self.limits,
-                    me,
-                    now_ms: Worker::now_ms_at(self.now_ms, self.clock_ns, self.wake_ns),
-                };
-                let (finished_ns, line) = execute(
-                    &env,
-                    self.clock_ns,
-                    need,
-                    &mut conn.client,
-                    &mut local_out,
-                    &args,
-                    index,
-                );
-                self.clock_ns = finished_ns;
-                local_ends.push(local_out.len() as u32);
-                if let Some(line) = line {
-                    self.feed_monitors(line);
-                }
-            } else {
-                let conn = &self.conns[slot];
-                let batch = batches[shard].get_or_insert_with(|| ExecBatch {
-                    from: me,
-                    token,
-                    db: conn.client.db,
-                    resp3: conn.client.resp3,
-                    client: conn.client.shared.clone(),
-                    input: Vec::new(),
-                    count: 0,
-                });
-                batch
-                    .input
-                    .extend_from_slice(&conn.rbuf[pos..pos + consumed]);
-                batch.count += 1;
+            if shard == self.id || *target.get_or_insert(shard) != shard {
+                break;
             }
-            order.push(shard as u8);
+            input.extend_from_slice(&conn.rbuf[pos..pos + consumed]);
+            count += 1;
             pos += consumed;
         }
-        let mut waiting = 0u64;
-        for (shard, batch) in batches.into_iter().enumerate() {
-            if let Some(batch) = batch {
-                waiting |= 1u64 << shard;
-                self.shared.send(shard, Msg::Exec(Box::new(batch)));
-            }
-        }
-        let conn = &mut self.conns[slot];
-        let consumed = pos - conn.rpos;
-        if waiting == 0 {
-            // Nothing left the thread (the first command was not shippable after all).
-            conn.out.extend_from_slice(&local_out);
-            conn.rpos = pos;
+        let Some(shard) = target.filter(|_| count > 0) else {
+            // The first command was not shippable after all: the caller runs it another way.
             return false;
-        }
+        };
+        let batch = ExecBatch {
+            from: self.id,
+            token: Conn::token(slot, conn.gen),
+            db: conn.client.db,
+            resp3: conn.client.resp3,
+            client: conn.client.shared.clone(),
+            input,
+            count,
+        };
         conn.shipped = Some(Box::new(Shipped {
-            order,
-            consumed,
-            local_out,
-            local_ends,
-            done: (0..workers).map(|_| None).collect(),
-            waiting,
+            shard,
+            consumed: pos - conn.rpos,
         }));
+        self.shared.send(shard, Msg::Exec(Box::new(batch)));
         true
     }
 
-    /// An owner's replies arrived: keep them, and once all are in, write every reply in request
-    /// order and let the connection go on.
-    pub(super) fn on_exec_done(&mut self, done: Box<ExecDone>) {
+    /// The owner's replies arrived: write them and let the connection go on.
+    pub(super) fn on_exec_done(&mut self, done: ExecDone) {
         let Some(slot) = self.conn_by_token(done.token) else {
             return; // the connection closed meanwhile
         };
         let conn = &mut self.conns[slot];
-        let Some(shipped) = conn.shipped.as_mut() else {
-            return;
-        };
-        let bit = 1u64 << done.shard;
-        if shipped.waiting & bit == 0 {
-            return;
-        }
-        shipped.waiting &= !bit;
-        let shard = done.shard;
-        shipped.done[shard] = Some(done);
-        if shipped.waiting != 0 {
+        if conn.shipped.as_ref().map(|s| s.shard) != Some(done.shard) {
             return;
         }
         let Some(shipped) = conn.shipped.take() else {
             return;
         };
-        stitch(&shipped, self.id, &mut conn.out);
+        conn.out.extend_from_slice(&done.out);
         conn.rpos += shipped.consumed;
         let token = Conn::token(slot, conn.gen);
         self.runnable.push_back(token);
@@ -255,7 +193,6 @@ impl Worker {
             authenticated: true,
         };
         let mut out = Vec::with_capacity(64 * batch.count as usize);
-        let mut ends = Vec::with_capacity(batch.count as usize);
         let mut pos = 0usize;
         let mut lines = Vec::new();
         for _ in 0..batch.count {
@@ -268,7 +205,6 @@ impl Worker {
             let ParseOutcome::Complete { consumed, inline } = outcome else {
                 // Unreachable for bytes the sender parsed; answer rather than lose a reply.
                 Reply::new(&mut out, client.resp3).err("internal error: unparsable batch");
-                ends.push(out.len() as u32);
                 continue;
             };
             let args = if inline {
@@ -300,7 +236,6 @@ impl Worker {
                     Reply::new(&mut out, client.resp3).error(&commands::unknown_command_text(&args))
                 }
             }
-            ends.push(out.len() as u32);
             pos += consumed;
         }
         for line in lines {
@@ -326,29 +261,7 @@ impl Worker {
                 shard: me,
                 token: batch.token,
                 out,
-                ends,
             })),
         );
-    }
-}
-
-/// Appends the replies of a finished batch to `out` in request order.
-fn stitch(shipped: &Shipped, me: usize, out: &mut Vec<u8>) {
-    let mut cursor = vec![0usize; shipped.done.len()];
-    for &shard in &shipped.order {
-        let shard = shard as usize;
-        let i = cursor[shard];
-        cursor[shard] += 1;
-        let (buf, ends): (&[u8], &[u32]) = if shard == me {
-            (&shipped.local_out, &shipped.local_ends)
-        } else {
-            match &shipped.done[shard] {
-                Some(d) => (&d.out, &d.ends),
-                None => continue,
-            }
-        };
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        let Some(&end) = ends.get(i) else { continue };
-        out.extend_from_slice(&buf[start..end as usize]);
     }
 }

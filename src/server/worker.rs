@@ -846,7 +846,7 @@ impl Worker {
                 },
                 Msg::Unlock => self.release_local(),
                 Msg::Exec(batch) => self.on_exec(batch),
-                Msg::ExecDone(done) => self.on_exec_done(done),
+                Msg::ExecDone(done) => self.on_exec_done(*done),
                 Msg::Unblocked { token, reply } => {
                     if let Some(slot) = self.conn_by_token(token) {
                         self.unblock(slot, reply);
