@@ -153,3 +153,145 @@ fn monitor_sees_shipped_commands() {
     }
     assert_eq!(seen.len(), 40, "MONITOR lines seen: {seen:?}");
 }
+
+/// A write behind a read in one shipped run meets the same refusals as a write sent alone: on a
+/// read-only replica every SET is refused, whichever shard its tag lives on. (Until 2026-12-08
+/// only a run's first command was checked, so `GET {t}a; SET {t}b v` wrote to a replica when
+/// `{t}` lived on the other thread.)
+#[test]
+fn refusals_apply_to_every_command_of_a_shipped_run() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    // A master nobody listens on: the server becomes a read-only replica serving stale data.
+    let dead = common::free_port().to_string();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(&dead)
+        .query(&mut c)
+        .unwrap();
+    let mut req = Vec::new();
+    let mut want = String::new();
+    for t in 0..16 {
+        req.extend_from_slice(format!("GET {{t{t}}}a\r\nSET {{t{t}}}b v\r\n").as_bytes());
+        want.push_str("$-1\r\n-READONLY You can't write against a read only replica.\r\n");
+    }
+    let mut s = srv.raw();
+    let got = raw_exchange_n(&mut s, &req, want.len(), Duration::from_secs(10));
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(size, 0, "a refused write changed the dataset");
+}
+
+/// Nothing a client sends after QUIT runs, also when QUIT follows a command that took the locks
+/// of both shards (the commands behind such a command join its locked run).
+#[test]
+fn nothing_runs_after_quit_behind_a_cross_shard_command() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    // Sixteen keys span both shards but for a 2^-15 chance.
+    let mset: String = (0..16).map(|i| format!(" q{i} 1")).collect();
+    for round in 0..5 {
+        let mut s = srv.raw();
+        let req = format!("MSET{mset}\r\nQUIT\r\nSET after-quit-{round} ran\r\n");
+        let got = common::raw_exchange(&mut s, req.as_bytes(), Duration::from_secs(10));
+        assert_eq!(String::from_utf8_lossy(&got), "+OK\r\n+OK\r\n");
+        let after: Option<String> = redis::cmd("GET")
+            .arg(format!("after-quit-{round}"))
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(after, None, "round {round}: a command after QUIT ran");
+    }
+}
+
+/// Reads one reply line (through CRLF), a byte at a time so nothing after it is consumed.
+fn one_line(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            _ => break, // closed or timed out: the caller's assertion shows what came
+        }
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// Sends a request whose reply is one line and returns that line.
+fn ask(s: &mut std::net::TcpStream, request: &str) -> String {
+    s.write_all(request.as_bytes()).unwrap();
+    one_line(s)
+}
+
+/// Sends `SORT {busy}list` (a long sort that keeps the thread owning `{busy}` busy) on
+/// `sorter` without waiting, sends `probe` (a request with a one-line reply) on `prober`, and
+/// returns whether the probe was held up by the sort. Reads the sort's reply before returning.
+fn held_up_by_sort(
+    sorter: &mut std::net::TcpStream,
+    prober: &mut std::net::TcpStream,
+    probe: &str,
+) -> bool {
+    sorter.write_all(b"SORT {busy}list LIMIT 0 1\r\n").unwrap();
+    // Give the sort time to start. A probe sent before it would not be held up, so a slow
+    // start can only make a search below fail loudly, never pass wrongly.
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let reply = ask(prober, probe);
+    let held = started.elapsed() > Duration::from_millis(50);
+    assert!(reply.ends_with("\r\n"), "no reply to {probe:?}: {reply:?}");
+    assert_eq!(one_line(sorter), "*1\r\n");
+    let _ = (one_line(sorter), one_line(sorter)); // the element: $len and its bytes
+    held
+}
+
+/// A connection killed while its shipped run is in flight runs nothing after that run: CLIENT
+/// KILL answered `:1`, so the pipelined `SET` behind the run must never happen. (Until
+/// 2026-12-08 the connection went on with its next command when the run's replies came back.)
+#[test]
+fn a_connection_killed_during_a_shipped_run_runs_nothing_more() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut c = srv.client();
+    // A list whose SORT keeps its owner thread busy for a good part of a second.
+    let mut pipe = redis::pipe();
+    for chunk in 0..200 {
+        let items: Vec<u64> = (0..10_000u64)
+            .map(|i| (i * 7919 + chunk * 104_729) % 1_000_003)
+            .collect();
+        pipe.cmd("RPUSH").arg("{busy}list").arg(items).ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let mut sorter = srv.raw();
+    let conns: Vec<std::net::TcpStream> = (0..8).map(|_| srv.raw()).collect();
+    // v and adm: two connections of the thread that does not own {busy}.
+    let free: Vec<usize> = (0..conns.len())
+        .filter(|&i| {
+            let mut probe = conns[i].try_clone().unwrap();
+            !held_up_by_sort(&mut sorter, &mut probe, "PING\r\n")
+        })
+        .collect();
+    assert!(free.len() >= 2, "connections are dealt round the threads");
+    let mut v = conns[free[0]].try_clone().unwrap();
+    let mut adm = conns[free[1]].try_clone().unwrap();
+    // A tag on v's own shard.
+    let local = (0..32)
+        .find(|t| !held_up_by_sort(&mut sorter, &mut v, &format!("GET {{l{t}}}y\r\n")))
+        .expect("a tag on v's shard");
+    let id = ask(&mut v, "CLIENT ID\r\n");
+    let id = id.trim().trim_start_matches(':').to_string();
+    // The owner of {busy} sorts; v ships SET {busy}x there and waits; the kill lands meanwhile.
+    sorter.write_all(b"SORT {busy}list LIMIT 0 1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    v.write_all(format!("SET {{busy}}x 1\r\nSET {{l{local}}}y ran\r\n").as_bytes())
+        .unwrap();
+    assert_eq!(ask(&mut adm, &format!("CLIENT KILL ID {id}\r\n")), ":1\r\n");
+    // The connection closes once the sort ends and the run's replies are back.
+    let rest = common::raw_exchange(&mut v, b"", Duration::from_secs(10));
+    assert!(rest.len() <= 5, "{:?}", String::from_utf8_lossy(&rest));
+    assert_eq!(one_line(&mut sorter), "*1\r\n");
+    assert_eq!(
+        ask(&mut adm, &format!("GET {{l{local}}}y\r\n")),
+        "$-1\r\n",
+        "a killed client ran a command"
+    );
+}

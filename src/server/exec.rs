@@ -44,6 +44,13 @@ impl Worker {
         self.clock_ns = mono_ns();
         let mut budget_used = true;
         for i in 0..COMMANDS_PER_TURN_MAX {
+            // Checked before every command, not only after one: a connection killed (CLIENT
+            // KILL) or told QUIT while it waited for a shipped batch or for locks comes back
+            // here with the flag already set, and must run nothing more.
+            if self.conns[slot].closing || self.conns[slot].close_after_flush {
+                budget_used = false;
+                break;
+            }
             if i % TOUCH_AHEAD_COMMANDS == 0 {
                 self.touch_ahead(slot);
             }
@@ -53,10 +60,6 @@ impl Worker {
                     budget_used = false;
                     break;
                 }
-            }
-            if self.conns[slot].closing || self.conns[slot].close_after_flush {
-                budget_used = false;
-                break;
             }
         }
         if self.conns.get(slot).is_none_or(|c| c.closing) {
@@ -214,8 +217,9 @@ impl Worker {
         if need.count_ones() == 1 && need != mine && self.may_ship(slot, index) && self.ship(slot) {
             return Step::Parked;
         }
-        // Park (also the fallback if shipping declined the command: it then takes the locks). The complete commands queued behind this one join it, so a pipeline pays one
-        // lock round trip per batch rather than per command.
+        // Park: take the locks (also the fallback when shipping declined the command). The
+        // complete commands queued behind this one join it, so a pipeline pays one lock round
+        // trip per batch rather than per command.
         let need = need | self.batch_need(slot, consumed, shards);
         let conn = &mut self.conns[slot];
         conn.need = need;
@@ -348,31 +352,9 @@ impl Worker {
         true
     }
 
-    /// Checks the command just parsed at `rpos` (known, arity, auth) and routes it: its table
-    /// index and the shards it needs. On a failed check the error reply is queued and counted.
-    /// Inside MULTI, a command that is not part of the transaction protocol is queued instead
-    /// (`+QUEUED`), and EXEC is routed to every shard the queued commands touch; both return
-    /// None or the EXEC routing here, so callers never run a queued command.
-    fn checked(
-        &mut self,
-        slot: usize,
-        inline: bool,
-        consumed: usize,
-        shards: usize,
-    ) -> Option<(u32, u64)> {
-        let conn = &mut self.conns[slot];
-        let Conn {
-            rbuf,
-            rpos,
-            scratch,
-            ranges,
-            out,
-            client,
-            monitor,
-            ..
-        } = conn;
-        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
-        let args = Args::new(base, ranges);
+    /// The server states that refuse commands right now (see `check`), read once per command
+    /// or per shipped batch.
+    pub(super) fn refusals(&self) -> Refusals {
         // Writes are refused while the last background save failed (stop-writes-on-bgsave-error
         // with save points configured), as Redis does.
         let misconf = if self.limits.stop_writes_on_save_error
@@ -390,15 +372,43 @@ impl Worker {
         let replica_mode = crate::store::db::REPLICA_MODE.load(Ordering::Relaxed);
         let repl = &self.shared.repl;
         let loading = self.shared.save.loading.load(Ordering::Acquire);
-        let refusals = Refusals {
-            misconf: misconf.as_deref(),
+        Refusals {
+            misconf,
             read_only: self.limits.replica_read_only && replica_mode,
             too_few_replicas: self.limits.min_replicas_to_write > 0
                 && repl.good_replicas.load(Ordering::Relaxed) < self.limits.min_replicas_to_write
                 && !replica_mode,
             stale: !self.limits.replica_serve_stale && repl.stale.load(Ordering::Relaxed),
             loading,
-        };
+        }
+    }
+
+    /// Checks the command just parsed at `rpos` (known, arity, auth) and routes it: its table
+    /// index and the shards it needs. On a failed check the error reply is queued and counted.
+    /// Inside MULTI, a command that is not part of the transaction protocol is queued instead
+    /// (`+QUEUED`), and EXEC is routed to every shard the queued commands touch; both return
+    /// None or the EXEC routing here, so callers never run a queued command.
+    fn checked(
+        &mut self,
+        slot: usize,
+        inline: bool,
+        consumed: usize,
+        shards: usize,
+    ) -> Option<(u32, u64)> {
+        let refusals = self.refusals();
+        let conn = &mut self.conns[slot];
+        let Conn {
+            rbuf,
+            rpos,
+            scratch,
+            ranges,
+            out,
+            client,
+            monitor,
+            ..
+        } = conn;
+        let base: &[u8] = if inline { scratch } else { &rbuf[*rpos..] };
+        let args = Args::new(base, ranges);
         let reply_start = out.len();
         match check(out, client, *monitor, &refusals, &args) {
             Ok((index, spec)) if client.multi.is_some() => {
@@ -408,7 +418,7 @@ impl Worker {
             }
             // While the start-up load holds every shard, INFO answers from what it can read
             // without them (`loading:1`, no keyspace lines); DEBUG waits for the load to end.
-            Ok((index, spec)) if loading && spec.name == "info" => Some((index, 0)),
+            Ok((index, spec)) if refusals.loading && spec.name == "info" => Some((index, 0)),
             Ok((index, spec)) => Some((index, route(spec, &args, shards))),
             Err(known) => {
                 if out.get(reply_start) == Some(&b'-') {
@@ -897,9 +907,9 @@ const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it
     error.";
 
 /// The server states that refuse some commands, read once per command.
-struct Refusals<'a> {
+pub(super) struct Refusals {
     /// The MISCONF text while a save or an AOF write failed.
-    misconf: Option<&'a str>,
+    misconf: Option<String>,
     /// A read-only replica refuses writes.
     read_only: bool,
     /// Fewer good replicas than `min-replicas-to-write`.
@@ -912,7 +922,7 @@ struct Refusals<'a> {
 
 /// Pre-routing checks, in Redis's order: known command, arity, authentication, then the
 /// server states in `refusals`. On failure the error is already queued.
-fn check(
+pub(super) fn check(
     out: &mut Vec<u8>,
     client: &ClientState,
     monitor: bool,
@@ -920,7 +930,7 @@ fn check(
     args: &Args,
 ) -> Result<(u32, &'static Spec), Option<u32>> {
     let Refusals {
-        misconf,
+        ref misconf,
         read_only,
         too_few_replicas,
         stale,
@@ -956,7 +966,10 @@ fn check(
         );
         return Err(Some(index));
     }
-    if let Some(text) = misconf.filter(|_| spec.has(commands::WRITE) || spec.name == "ping") {
+    if let Some(text) = misconf
+        .as_deref()
+        .filter(|_| spec.has(commands::WRITE) || spec.name == "ping")
+    {
         reply.error(text);
         return Err(Some(index));
     }

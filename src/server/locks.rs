@@ -3,9 +3,12 @@
 //! The scheme. Every shard has one lock, managed by its owner thread only (no atomics, no shared
 //! lock words). A command computes the set of shards its keys live on (all shards for
 //! keyspace-wide commands). If that set is just the local shard and its lock is free, the command
-//! runs at once: the fast path, no messages. If it is one other shard, the command is shipped to
-//! that shard's owner (`ship.rs`), which runs it as its own local command: when its lock is free,
-//! or else as a `Holder::Batch` queued on the lock like any other holder. Otherwise (several
+//! runs at once: the fast path, no messages. If it is one other shard, the command is usually
+//! shipped to that shard's owner (`ship.rs`), which runs it as its own local command: when its
+//! lock is free, or else as a `Holder::Batch` queued on the lock like any other holder. (Not
+//! shipped, and so taking the lock path below: commands that change client state such as
+//! WATCH, blocking commands, and any command of a client with CLIENT REPLY OFF/SKIP or in
+//! MONITOR mode; see `ship::shippable` and `Worker::may_ship`.) Otherwise (several
 //! shards, or the local lock is taken) the connection acquires the locks one at a
 //! time in ascending shard order: the local one directly, remote ones by a `LockRequest` message
 //! answered by `LockGrant`. Each owner grants its lock to one holder at a time, FIFO. While the

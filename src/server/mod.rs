@@ -5,7 +5,8 @@
 //!
 //! Threads: `threads` event-loop workers, each with its own io_uring, its own shard of the
 //! keyspace and the connections it accepted from the shared listening sockets. A command whose
-//! keys all live on another thread's shard is shipped there (`ship.rs`); one that spans shards
+//! keys all live on another thread's shard is usually shipped there (`ship.rs`; the exceptions
+//! take the locks instead, see `locks.rs`); one that spans shards
 //! takes their locks in order and runs atomically (`locks.rs`).
 
 pub mod blocked;

@@ -31,7 +31,7 @@ use crate::runtime::clock::mono_ns;
 
 use super::client::{ClientShared, ClientState, ReplyMode};
 use super::conn::Conn;
-use super::exec::{execute, Env};
+use super::exec::{check, execute, Env};
 use super::locks::Holder;
 use super::worker::Worker;
 use super::Msg;
@@ -84,6 +84,11 @@ impl Worker {
             bulk_bytes_max: self.limits.proto_max_bulk_len,
             authenticated: self.conns[slot].client.authenticated,
         };
+        // Every command of the batch passes the checks a command run here would (READONLY,
+        // NOREPLICAS, MISCONF, MASTERDOWN, LOADING, subscribed mode...); one that would be
+        // refused ends the batch and gets its error when it comes up.
+        let refusals = self.refusals();
+        let mut refused = Vec::new();
         let conn = &mut self.conns[slot];
         let mut target: Option<usize> = None;
         let mut input = Vec::new();
@@ -105,13 +110,11 @@ impl Worker {
                 &conn.rbuf[pos..]
             };
             let args = Args::new(base, &conn.ranges);
-            let Some((_, spec)) = commands::table().lookup(args.get(0)) else {
+            let checked = check(&mut refused, &conn.client, conn.monitor, &refusals, &args);
+            let Ok((_, spec)) = checked else {
                 break;
             };
-            if !spec.arity_ok(args.len())
-                || !(conn.client.authenticated || spec.has(commands::NO_AUTH))
-                || !shippable(spec)
-            {
+            if !shippable(spec) {
                 break;
             }
             let need = super::exec::route(spec, &args, workers);

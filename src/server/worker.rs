@@ -906,7 +906,8 @@ impl Worker {
         for slot in killed {
             let c = &self.conns[slot];
             if c.need != 0 || c.held != 0 || c.shipped.is_some() {
-                // Finish the parked command first; it is closed right after.
+                // Not closed under a command that holds locks or waits for a shipped batch:
+                // it is closed once that ends (`process` runs nothing more for it).
                 self.conns[slot].close_after_flush = true;
                 continue;
             }
