@@ -245,9 +245,10 @@ fn held_up_by_sort(
     held
 }
 
-/// A connection killed while its shipped run is in flight runs nothing after that run: CLIENT
-/// KILL answered `:1`, so the pipelined `SET` behind the run must never happen. (Until
-/// 2026-12-08 the connection went on with its next command when the run's replies came back.)
+/// A connection killed while its shipped run waits runs nothing more once CLIENT KILL has
+/// answered `:1`: neither the shipped `SET` still queued on the busy thread nor the `SET`
+/// pipelined behind it. (Until 2026-12-08 both ran: the run when its thread got to it, and the
+/// next command when the run's replies came back.)
 #[test]
 fn a_connection_killed_during_a_shipped_run_runs_nothing_more() {
     let srv = Server::start(&["--threads", "2"]);
@@ -293,5 +294,11 @@ fn a_connection_killed_during_a_shipped_run_runs_nothing_more() {
         ask(&mut adm, &format!("GET {{l{local}}}y\r\n")),
         "$-1\r\n",
         "a killed client ran a command"
+    );
+    // Nor the shipped SET: it was still queued behind the sort when the kill answered.
+    assert_eq!(
+        ask(&mut adm, "GET {busy}x\r\n"),
+        "$-1\r\n",
+        "a killed client's shipped command ran after CLIENT KILL answered"
     );
 }

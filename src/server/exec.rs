@@ -47,7 +47,13 @@ impl Worker {
             // Checked before every command, not only after one: a connection killed (CLIENT
             // KILL) or told QUIT while it waited for a shipped batch or for locks comes back
             // here with the flag already set, and must run nothing more.
-            if self.conns[slot].closing || self.conns[slot].close_after_flush {
+            let conn = &self.conns[slot];
+            if conn.closing
+                || conn.close_after_flush
+                || conn.client.shared.kill.load(Ordering::Acquire)
+            {
+                // (A kill noticed here, before the thread's own `check_kills`, closes the
+                // connection through it a moment later.)
                 budget_used = false;
                 break;
             }

@@ -263,7 +263,9 @@ impl Shared {
 
     /// Closes client `c` on its own thread (after a command it has parked, if any).
     pub fn kill_client(&self, c: &ClientShared) {
-        c.kill.store(true, Ordering::Relaxed);
+        // Release: a thread running the client's shipped commands checks the flag (Acquire)
+        // before each, so nothing of the client runs once CLIENT KILL has answered.
+        c.kill.store(true, Ordering::Release);
         let _ = self.mailboxes[c.worker].push(Msg::Wake);
     }
 

@@ -25,6 +25,7 @@
 //! Bounds: a connection has at most one batch in flight, so the messages in flight to one
 //! thread are bounded by the number of clients, well under the mailbox capacity.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::runtime::clock::mono_ns;
@@ -199,6 +200,11 @@ impl Worker {
         let mut pos = 0usize;
         let mut lines = Vec::new();
         for _ in 0..batch.count {
+            if batch.client.kill.load(Ordering::Acquire) {
+                // CLIENT KILL already answered for this client: it runs nothing more (its
+                // connection closes without these replies).
+                break;
+            }
             let outcome = parse_command(
                 &batch.input[pos..],
                 &mut self.batch_ranges,
