@@ -1075,3 +1075,82 @@ fn a_replica_logs_its_masters_writes_to_its_aof() {
     let list: Vec<String> = q(&mut c, &["LRANGE", "list", "0", "-1"]).unwrap();
     assert_eq!(list, ["a", "b"]);
 }
+
+/// A replica never treats a key as expired for its master's commands (Redis's rule): the
+/// master's writes that arrive after the key's time has passed on the replica's clock still
+/// find it, and the master's DEL of an expired key removes it. The replica is held up with
+/// DEBUG SLEEP so the stream arrives late. (Until 2026-12-08 `INCR` on such a key started from
+/// 0 and the DEL did nothing: the replica diverged and kept the expired key forever.)
+#[test]
+fn a_replica_applies_its_masters_writes_to_keys_expired_on_its_clock() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    cmd(&mut mc, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let k = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &m.port.to_string(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut kc = k.client();
+    assert!(caught_up(&mut mc, &mut kc));
+    let mut sleeper = k.raw();
+    sleeper.write_all(b"DEBUG SLEEP 1\r\n").unwrap();
+    // The writes below reach the replica only after the sleep, when their keys have expired
+    // on its clock (a write sent before the sleep started would just make the test weaker).
+    std::thread::sleep(Duration::from_millis(100));
+    cmd(&mut mc, &["SET", "c", "5", "PX", "200"]);
+    cmd(&mut mc, &["INCR", "c"]);
+    cmd(&mut mc, &["PERSIST", "c"]);
+    cmd(&mut mc, &["SET", "e", "v", "PX", "100"]);
+    std::thread::sleep(Duration::from_millis(200));
+    // e has expired on the master too: DEL finds it expired, deletes it and propagates a DEL.
+    cmd(&mut mc, &["DEL", "e"]);
+    let mut ok = [0u8; 5];
+    sleeper.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(q::<String>(&mut kc, &["GET", "c"]).unwrap(), "6");
+    assert_eq!(
+        q::<i64>(&mut kc, &["DBSIZE"]).unwrap(),
+        q::<i64>(&mut mc, &["DBSIZE"]).unwrap()
+    );
+    assert_eq!(digest(&mut kc), digest(&mut mc));
+}
+
+/// Writes on a writable replica (`replica-read-only no`) stay local, as in Redis: they are not
+/// added to the stream the replica serves, so its offset keeps matching its master's and its
+/// own replicas get exactly the master's history. (Until 2026-12-08 they went into its
+/// backlog, with a SELECT that then sent the master's next writes to the wrong database.)
+#[test]
+fn a_writable_replicas_own_writes_stay_local() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    let k = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &m.port.to_string(),
+        "--replica-read-only",
+        "no",
+    ]);
+    let mut kc = k.client();
+    let sub = Server::start(&["--replicaof", "127.0.0.1", &k.port.to_string()]);
+    let mut sc = sub.client();
+    assert!(caught_up(&mut mc, &mut kc));
+    assert!(caught_up(&mut kc, &mut sc));
+    cmd(&mut kc, &["SELECT", "2"]);
+    cmd(&mut kc, &["SET", "local", "v"]);
+    cmd(&mut mc, &["SET", "m2", "v"]);
+    assert!(caught_up(&mut mc, &mut kc));
+    assert_eq!(
+        info(&mut kc, "replication", "master_repl_offset"),
+        info(&mut mc, "replication", "master_repl_offset")
+    );
+    assert!(caught_up(&mut kc, &mut sc));
+    assert_eq!(q::<String>(&mut sc, &["GET", "m2"]).unwrap(), "v");
+    cmd(&mut sc, &["SELECT", "2"]);
+    assert_eq!(q::<i64>(&mut sc, &["DBSIZE"]).unwrap(), 0);
+    cmd(&mut kc, &["SELECT", "0"]);
+    assert_eq!(q::<String>(&mut kc, &["GET", "m2"]).unwrap(), "v");
+}

@@ -157,3 +157,48 @@ fn cross_shard_transfers_keep_the_sum() {
         "checks {checks}, transfers {transfers}"
     );
 }
+
+/// EXEC of a transaction that writes meets the refusals a write meets, checked when EXEC
+/// arrives (the server may have started refusing writes since the commands were queued), and
+/// is answered EXECABORT naming the refusal, the transaction discarded, as in Redis 7. A
+/// read-only transaction still runs. EXEC with arguments aborts the transaction too.
+#[test]
+fn exec_meets_the_refusals_of_its_queued_writes() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut a = srv.raw();
+    let mut admin = srv.client();
+    let got = raw_exchange_n(&mut a, b"MULTI\r\nSET k v\r\n", 14, Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), "+OK\r\n+QUEUED\r\n");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("min-replicas-to-write")
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
+    let want = "-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n-ERR EXEC without MULTI\r\n";
+    let got = raw_exchange_n(
+        &mut a,
+        b"EXEC\r\nEXEC\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let k: Option<String> = redis::cmd("GET").arg("k").query(&mut admin).unwrap();
+    assert_eq!(k, None, "a refused transaction wrote");
+    let want = "+OK\r\n+QUEUED\r\n*1\r\n$-1\r\n";
+    let got = raw_exchange_n(
+        &mut a,
+        b"MULTI\r\nGET k\r\nEXEC\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want, "a read-only EXEC runs");
+    let want = "+OK\r\n+QUEUED\r\n-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n-ERR EXEC without MULTI\r\n";
+    let got = raw_exchange_n(
+        &mut a,
+        b"MULTI\r\nGET k\r\nEXEC x\r\nEXEC\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}

@@ -146,9 +146,9 @@ impl Feed {
 
     /// Appends the commands a replica applied from its master to the AOF only (the backlog
     /// gets the master's stream as it was, through `append_raw`).
-    pub fn append_aof_only<B: AsRef<[u8]>>(&self, cmds: &[(usize, B)]) {
+    pub fn append_aof_only<B: AsRef<[u8]>>(&self, cmds: &[(usize, B)], transaction: bool) {
         if !cmds.is_empty() && self.aof_on.load(Ordering::Relaxed) {
-            self.append_aof(cmds, false);
+            self.append_aof(cmds, transaction && cmds.len() > 1);
         }
     }
 

@@ -151,6 +151,11 @@ pub struct Multi {
     pub need: u64,
     /// A command failed to queue (unknown, wrong arity...): EXEC answers EXECABORT.
     pub errored: bool,
+    /// A queued command writes: EXEC meets the refusals a write meets (READONLY, NOREPLICAS,
+    /// MISCONF), as Redis checks EXEC.
+    pub writes: bool,
+    /// A queued command may not run on a stale replica (MASTERDOWN applies to EXEC).
+    pub denies_stale: bool,
 }
 
 /// Commands one transaction may queue.

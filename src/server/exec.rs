@@ -435,7 +435,12 @@ impl Worker {
                     let stats = &self.shared.stats[self.id].commands[slot];
                     super::WorkerStats::bump(&stats.rejected_calls, 1);
                 }
-                if let Some(m) = client.multi.as_mut() {
+                let exec_refused = known.is_some_and(super::multi::is_exec);
+                if exec_refused && client.multi.is_some() {
+                    // EXECABORT: the transaction is discarded, as by DISCARD.
+                    client.multi = None;
+                    client.unwatch();
+                } else if let Some(m) = client.multi.as_mut() {
                     m.errored = true;
                 }
                 self.shared.stats[self.id]
@@ -639,7 +644,7 @@ pub(super) fn execute(
     // Our master's commands reach our backlog as the master sent them (the link appends
     // them raw): only an AOF needs them encoded again.
     let feed_on = held != 0
-        && if client.is_master {
+        && if aof_only(client) {
             shared.feed.aof_on()
         } else {
             shared.feed.active()
@@ -659,6 +664,11 @@ pub(super) fn execute(
         let mut view = unsafe { ShardView::new(&shared.shards, held) };
         view.dbi = client.db;
         view.now_ms = env.now_ms;
+        for i in 0..shared.shards.len().min(64) {
+            if held & (1u64 << i) != 0 {
+                view.shard(i).from_master = client.is_master;
+            }
+        }
         let mut ctx = Ctx {
             shards: view,
             out: Reply::new(out, client.resp3),
@@ -844,8 +854,8 @@ fn finish_propagation(
         // The common case, a write that propagates alone as received: no copy of its own.
         if let Some(frame) = args.frame() {
             let one = [(db, frame)];
-            if client.is_master {
-                shared.feed.append_aof_only(&one);
+            if aof_only(client) {
+                shared.feed.append_aof_only(&one, false);
             } else {
                 shared.feed.append(&one, false);
             }
@@ -874,14 +884,22 @@ fn finish_propagation(
     }
 }
 
+/// Whether the client's writes go to the AOF only, not to the replication stream: on a
+/// replica, whose replicas get its master's stream as received, both for the commands of that
+/// master (already in the stream) and for local writes on a writable replica (`replica-read-only
+/// no`), which Redis keeps local too.
+fn aof_only(client: &ClientState) -> bool {
+    client.is_master || crate::store::db::REPLICA_MODE.load(Ordering::Relaxed)
+}
+
 /// Hands the client's propagated commands to the stream (a transaction's as one block).
 pub(super) fn append_propagated(
     shared: &super::Shared,
     client: &mut ClientState,
     transaction: bool,
 ) {
-    if client.is_master {
-        shared.feed.append_aof_only(&client.prop.cmds);
+    if aof_only(client) {
+        shared.feed.append_aof_only(&client.prop.cmds, transaction);
     } else {
         shared.feed.append(&client.prop.cmds, transaction);
     }
@@ -947,38 +965,46 @@ pub(super) fn check(
         reply.error(&commands::unknown_command_text(args));
         return Err(None);
     };
+    // EXEC of a transaction counts as a write if a queued command writes, and is refused with
+    // EXECABORT naming the refusal (the caller then discards the transaction), as in Redis.
+    let exec = client.multi.as_ref().filter(|_| spec.name == "exec");
+    let mut reply = |text: &str| match exec {
+        Some(_) => reply.error(&format!(
+            "EXECABORT Transaction discarded because of: {}",
+            text.strip_prefix("ERR ").unwrap_or(text)
+        )),
+        None => reply.error(text),
+    };
     if !spec.arity_ok(args.len()) {
-        reply.err(&format!(
-            "wrong number of arguments for '{}' command",
+        reply(&format!(
+            "ERR wrong number of arguments for '{}' command",
             spec.name
         ));
         return Err(Some(index));
     }
     if !client.authenticated && !spec.has(commands::NO_AUTH) {
-        reply.error("NOAUTH Authentication required.");
+        reply("NOAUTH Authentication required.");
         return Err(Some(index));
     }
-    if read_only && spec.has(commands::WRITE) && !client.is_master {
-        reply.error("READONLY You can't write against a read only replica.");
+    let writes = spec.has(commands::WRITE) || exec.is_some_and(|m| m.writes);
+    let denies_stale = !spec.has(commands::STALE) || exec.is_some_and(|m| m.denies_stale);
+    if read_only && writes && !client.is_master {
+        reply("READONLY You can't write against a read only replica.");
         return Err(Some(index));
     }
-    if too_few_replicas && spec.has(commands::WRITE) && !client.is_master {
-        reply.error("NOREPLICAS Not enough good replicas to write.");
+    if too_few_replicas && writes && !client.is_master {
+        reply("NOREPLICAS Not enough good replicas to write.");
         return Err(Some(index));
     }
-    if stale && !spec.has(commands::STALE) && !client.is_master {
-        reply.error(
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        );
+    if stale && denies_stale && !client.is_master {
+        reply("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.");
         return Err(Some(index));
     }
-    if let Some(text) = misconf
-        .as_deref()
-        .filter(|_| spec.has(commands::WRITE) || spec.name == "ping")
-    {
-        reply.error(text);
+    if let Some(text) = misconf.as_deref().filter(|_| writes || spec.name == "ping") {
+        reply(text);
         return Err(Some(index));
     }
+    let mut reply = Reply::new(out, client.resp3);
     if client.subscribed()
         && !client.resp3
         && !matches!(

@@ -72,6 +72,8 @@ pub fn queue_or_route(
     }
     m.queued.extend_from_slice(raw);
     m.count += 1;
+    m.writes |= spec.has(commands::WRITE);
+    m.denies_stale |= !spec.has(commands::STALE);
     m.need |= route(spec, args, shards);
     reply.simple(b"QUEUED");
     None

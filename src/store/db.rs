@@ -153,6 +153,10 @@ pub struct Shard {
     pub dirty: u64,
     /// When false (a replica), expired keys are hidden but not deleted.
     pub expire_enabled: bool,
+    /// The running command came from this replica's master: no key is logically expired for
+    /// it (the master's DELs expire keys, and its writes must find what it still has), as in
+    /// Redis. Set by the server before each command.
+    pub from_master: bool,
     /// Where the active expire cycle resumes: (db, segment).
     expire_cursor: (usize, usize),
     /// A command touched a key that blocked clients wait for: serve them after it.
@@ -181,6 +185,7 @@ impl Shard {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             stats: ShardStats::default(),
             now_ms: 0,
+            from_master: false,
             dirty: 0,
             expire_enabled: true,
             expire_cursor: (0, 0),
@@ -268,6 +273,7 @@ impl Shard {
             db: &mut self.dbs[index],
             stats: &mut self.stats,
             now_ms: self.now_ms,
+            expiry_clock_ms: if self.from_master { 0 } else { self.now_ms },
             expire_enabled: self.expire_enabled && !REPLICA_MODE.load(Ordering::Relaxed),
             dirty: &mut self.dirty,
             blocked_ready: &mut self.blocked_ready,
@@ -370,6 +376,9 @@ pub struct DbRef<'a> {
     pub db: &'a mut Db,
     pub stats: &'a mut ShardStats,
     pub now_ms: u64,
+    /// The time keys expire against: `now_ms`, or 0 (nothing expired) for the master's
+    /// commands on a replica.
+    pub expiry_clock_ms: u64,
     pub expire_enabled: bool,
     pub dirty: &'a mut u64,
     pub blocked_ready: &'a mut bool,
@@ -381,7 +390,7 @@ impl<'a> DbRef<'a> {
         let Some(expire_at_ms) = self.db.table.expiry_of(key) else {
             return true;
         };
-        if expire_at_ms == 0 || expire_at_ms > self.now_ms {
+        if expire_at_ms == 0 || expire_at_ms > self.expiry_clock_ms {
             return false;
         }
         if self.expire_enabled {
@@ -402,7 +411,7 @@ impl<'a> DbRef<'a> {
         match self
             .db
             .table
-            .get_live_mut(key, self.now_ms, self.expire_enabled)
+            .get_live_mut(key, self.expiry_clock_ms, self.expire_enabled)
         {
             Ok(e) => Some(e),
             Err(expired) => {
@@ -427,6 +436,7 @@ impl<'a> DbRef<'a> {
             db: &mut *self.db,
             stats: &mut *self.stats,
             now_ms: self.now_ms,
+            expiry_clock_ms: self.expiry_clock_ms,
             expire_enabled: self.expire_enabled,
             dirty: &mut *self.dirty,
             blocked_ready: &mut *self.blocked_ready,
@@ -441,10 +451,11 @@ impl<'a> DbRef<'a> {
             db,
             stats,
             now_ms,
+            expiry_clock_ms,
             expire_enabled,
             ..
         } = self;
-        match db.table.get_live_mut(key, now_ms, expire_enabled) {
+        match db.table.get_live_mut(key, expiry_clock_ms, expire_enabled) {
             Ok(e) => {
                 stats.keyspace_hits += 1;
                 e.access_s = lru_clock(now_ms);
@@ -555,7 +566,7 @@ impl<'a> DbRef<'a> {
     }
 
     pub fn is_expired(&self, e: &Entry) -> bool {
-        e.expire_at_ms != 0 && e.expire_at_ms <= self.now_ms
+        e.expire_at_ms != 0 && e.expire_at_ms <= self.expiry_clock_ms
     }
 }
 
