@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{q, Server};
+use common::{q, wait_until, Server};
 use redis::Value as V;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -209,4 +209,34 @@ fn blmove_across_shards() {
     got.sort();
     assert_eq!(got, vec!["x", "y", "z"]);
     assert_eq!(q::<i64>(&mut c, &["EXISTS", "src{a}"]).unwrap(), 0);
+}
+
+/// REPLICAOF ends every blocked client with Redis's UNBLOCKED error and closes it: were it left
+/// waiting, its pop would take an element pushed by the new master's stream, and the replica
+/// would diverge from its master.
+#[test]
+fn becoming_a_replica_unblocks_and_closes_blocked_clients() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut admin = srv.client();
+    let mut waiters: Vec<std::net::TcpStream> = (0..3).map(|_| srv.raw()).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        w.write_all(format!("BLPOP list{i} 0\r\n").as_bytes())
+            .unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(5), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+        info.contains("blocked_clients:3\r\n")
+    }));
+    let dead = common::free_port();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(dead)
+        .query(&mut admin)
+        .unwrap();
+    let want = "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n";
+    for w in &mut waiters {
+        // The reply, then the connection closes (raw_exchange reads until it does).
+        let got = common::raw_exchange(w, b"", Duration::from_secs(5));
+        assert_eq!(String::from_utf8_lossy(&got), want);
+    }
 }

@@ -618,7 +618,12 @@ fn client_unblock(ctx: &mut Ctx, args: &Args) {
     if !won {
         return ctx.out.int(0);
     }
-    c.unblock_error.store(error, Ordering::Release);
+    let reason = if error {
+        crate::server::client::UNBLOCK_ERROR
+    } else {
+        crate::server::client::UNBLOCK_TIMEOUT
+    };
+    c.unblock_reason.store(reason, Ordering::Release);
     let token = c.token.load(Ordering::Acquire);
     ctx.srv
         .send(c.worker, crate::server::Msg::ClientUnblock { token });

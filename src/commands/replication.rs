@@ -55,11 +55,34 @@ fn replicaof(ctx: &mut Ctx, args: Args) {
     }
     match crate::server::replicas::set_master(ctx.srv, target.clone(), &who) {
         Ok(()) => {
+            if target.is_some() {
+                unblock_all(ctx);
+            }
             ctx.srv.config().replicaof = target;
             ctx.srv.config_epoch.fetch_add(1, Ordering::Release);
             ctx.out.ok()
         }
         Err(e) => ctx.out.err(&e),
+    }
+}
+
+/// A server turned replica (or switched masters) ends every blocked client with Redis's
+/// UNBLOCKED error and closes it: a pop it went on waiting for would take an element its new
+/// master's stream pushes and make this replica diverge.
+fn unblock_all(ctx: &mut Ctx) {
+    for c in ctx.srv.all_clients() {
+        let flag = c.blocked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let won = flag.is_some_and(|f| {
+            f.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        if won {
+            c.unblock_reason
+                .store(crate::server::client::UNBLOCK_ROLE_CHANGE, Ordering::Release);
+            let token = c.token.load(Ordering::Acquire);
+            ctx.srv
+                .send(c.worker, crate::server::Msg::ClientUnblock { token });
+        }
     }
 }
 

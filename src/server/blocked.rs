@@ -225,12 +225,21 @@ impl Worker {
         if self.conns[slot].blocked.is_none() {
             return;
         }
-        let error = self.conns[slot]
+        let reason = self.conns[slot]
             .client
             .shared
-            .unblock_error
-            .swap(false, Ordering::AcqRel);
-        let reply = self.timeout_reply(slot, error);
+            .unblock_reason
+            .swap(super::client::UNBLOCK_TIMEOUT, Ordering::AcqRel);
+        if reason == super::client::UNBLOCK_ROLE_CHANGE {
+            let mut buf = Vec::new();
+            Reply::new(&mut buf, self.conns[slot].client.resp3).error(
+                "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+            );
+            self.conns[slot].close_after_flush = true;
+            self.unblock(slot, Some(buf));
+            return;
+        }
+        let reply = self.timeout_reply(slot, reason == super::client::UNBLOCK_ERROR);
         self.unblock(slot, Some(reply));
     }
 }

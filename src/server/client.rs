@@ -88,8 +88,9 @@ pub struct ClientShared {
     pub subs: [AtomicU32; 3],
     /// While blocked: the flag deciding who ends the block (CLIENT UNBLOCK races for it).
     pub blocked: Mutex<Option<Arc<AtomicBool>>>,
-    /// CLIENT UNBLOCK ... ERROR: answer the blocked command with an error, not a timeout.
-    pub unblock_error: AtomicBool,
+    /// Why the block is ended by another client (`UNBLOCK_*`): CLIENT UNBLOCK's timeout reply
+    /// or error, or the role change that turned this master into a replica.
+    pub unblock_reason: AtomicU8,
     /// The connection's token on its thread (for messages about this client).
     pub token: AtomicU64,
     pub qbuf: AtomicU64,
@@ -118,7 +119,7 @@ impl ClientShared {
             kind: AtomicU8::new(KIND_NORMAL),
             subs: Default::default(),
             blocked: Mutex::new(None),
-            unblock_error: AtomicBool::new(false),
+            unblock_reason: AtomicU8::new(UNBLOCK_TIMEOUT),
             token: AtomicU64::new(0),
             qbuf: AtomicU64::new(0),
             omem: AtomicU64::new(0),
@@ -157,6 +158,14 @@ pub struct Multi {
     /// A queued command may not run on a stale replica (MASTERDOWN applies to EXEC).
     pub denies_stale: bool,
 }
+
+/// `ClientShared::unblock_reason`: answer as if the timeout passed (CLIENT UNBLOCK).
+pub const UNBLOCK_TIMEOUT: u8 = 0;
+/// `ClientShared::unblock_reason`: answer an UNBLOCKED error (CLIENT UNBLOCK ... ERROR).
+pub const UNBLOCK_ERROR: u8 = 1;
+/// `ClientShared::unblock_reason`: the server became a replica (REPLICAOF): answer Redis's
+/// UNBLOCKED error and close the connection, as Redis does.
+pub const UNBLOCK_ROLE_CHANGE: u8 = 2;
 
 /// Commands one transaction may queue.
 pub const MULTI_COMMANDS_MAX: usize = 1 << 20;
