@@ -240,3 +240,79 @@ fn becoming_a_replica_unblocks_and_closes_blocked_clients() {
         assert_eq!(String::from_utf8_lossy(&got), want);
     }
 }
+
+/// Writes that put a whole value under a key (RENAME, COPY, MOVE, RESTORE) serve the clients
+/// blocked on it, as any push does; so does SWAPDB bringing a list into the waiter's
+/// database. WATCH stays with its database index across SWAPDB (only the data moves, as in
+/// Redis).
+#[test]
+fn whole_value_writes_and_swapdb_serve_blocked_clients() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut admin = srv.client();
+    let blocked_is = |c: &mut redis::Connection, n: usize| {
+        wait_until(Duration::from_secs(5), || {
+            let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+            info.contains(&format!("blocked_clients:{n}\r\n"))
+        })
+    };
+    // RENAME into the key a BLPOP waits on.
+    let mut w = srv.raw();
+    w.write_all(b"BLPOP target 0\r\n").unwrap();
+    assert!(blocked_is(&mut admin, 1));
+    let _: () = redis::cmd("RPUSH")
+        .arg("src")
+        .arg("v")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("RENAME")
+        .arg("src")
+        .arg("target")
+        .query(&mut admin)
+        .unwrap();
+    let want = "*2\r\n$6\r\ntarget\r\n$1\r\nv\r\n";
+    let got = common::raw_exchange_n(&mut w, b"", want.len(), Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // SWAPDB brings a list into database 0, where a client waits for it.
+    let mut w = srv.raw();
+    w.write_all(b"BLPOP swapped 0\r\n").unwrap();
+    assert!(blocked_is(&mut admin, 1));
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut admin).unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg("swapped")
+        .arg("x")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut admin).unwrap();
+    let _: () = redis::cmd("SWAPDB")
+        .arg(0)
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
+    let want = "*2\r\n$7\r\nswapped\r\n$1\r\nx\r\n";
+    let got = common::raw_exchange_n(&mut w, b"", want.len(), Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // A WATCH on database 0 is invalidated by a write to database 0 after a SWAPDB.
+    let mut watcher = srv.client();
+    let _: () = redis::cmd("WATCH")
+        .arg("watched")
+        .query(&mut watcher)
+        .unwrap();
+    let _: () = redis::cmd("SWAPDB")
+        .arg(0)
+        .arg(1)
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("watched")
+        .arg("1")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut watcher).unwrap();
+    let _: () = redis::cmd("PING").query(&mut watcher).unwrap();
+    let r: V = redis::cmd("EXEC").query(&mut watcher).unwrap();
+    assert_eq!(
+        r,
+        V::Nil,
+        "a write after SWAPDB did not invalidate the WATCH"
+    );
+}

@@ -456,7 +456,17 @@ fn swapdb(ctx: &mut Ctx, args: Args) {
             dx.watched
                 .signal_where(|k| tx.get(k).is_some() || ty.get(k).is_some());
         }
-        shard.dbs.swap(a, b);
+        // Only the data moves, as in Redis: watchers and blocked clients stay with their
+        // database index, and the clients blocked on either side may now find their keys.
+        if a != b {
+            let (lo, hi) = shard.dbs.split_at_mut(a.max(b));
+            std::mem::swap(&mut lo[a.min(b)].table, &mut hi[0].table);
+        }
+        for db in [a, b] {
+            if shard.dbs[db].blocked.touch_all() {
+                shard.blocked_ready = true;
+            }
+        }
         shard.dirty += 1;
     }
     ctx.out.ok()

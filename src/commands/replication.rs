@@ -77,8 +77,10 @@ fn unblock_all(ctx: &mut Ctx) {
                 .is_ok()
         });
         if won {
-            c.unblock_reason
-                .store(crate::server::client::UNBLOCK_ROLE_CHANGE, Ordering::Release);
+            c.unblock_reason.store(
+                crate::server::client::UNBLOCK_ROLE_CHANGE,
+                Ordering::Release,
+            );
             let token = c.token.load(Ordering::Acquire);
             ctx.srv
                 .send(c.worker, crate::server::Msg::ClientUnblock { token });

@@ -85,6 +85,17 @@ impl Blocked {
         true
     }
 
+    /// Marks every key with waiters ready (SWAPDB brought a whole new dataset under them);
+    /// returns whether there was any.
+    pub fn touch_all(&mut self) -> bool {
+        for key in self.keys.keys() {
+            if !self.ready.iter().any(|k| **k == **key) {
+                self.ready.push(key.clone());
+            }
+        }
+        !self.keys.is_empty()
+    }
+
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }

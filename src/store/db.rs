@@ -508,11 +508,11 @@ impl<'a> DbRef<'a> {
         }
     }
 
-    /// Puts a whole entry back (RENAME, MOVE).
+    /// Puts a whole entry back (RENAME, MOVE, COPY, RESTORE): a change like any write, which
+    /// may serve clients blocked on the key.
     pub fn insert_entry(&mut self, entry: Entry) {
-        self.db.watched.signal(&entry.key);
+        self.touched(&entry.key);
         self.db.table.insert(entry);
-        *self.dirty += 1;
     }
 
     /// Removes a live key; returns the entry.
