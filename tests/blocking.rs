@@ -316,3 +316,54 @@ fn whole_value_writes_and_swapdb_serve_blocked_clients() {
         "a write after SWAPDB did not invalidate the WATCH"
     );
 }
+
+/// A transaction that pushes and pops the key a client waits on runs whole before the waiter is
+/// served: `MULTI; LPUSH k x; LPOP k; EXEC` answers `[1, x]` and the waiter keeps waiting, as
+/// in Redis (until 2026-12-08 the waiter was served between the two and took `x`).
+#[test]
+fn blocked_clients_are_served_after_the_whole_transaction() {
+    let srv = Server::start(&["--threads", "2"]);
+    let mut admin = srv.client();
+    let mut w = srv.raw();
+    w.write_all(b"BLPOP k 0\r\n").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+        info.contains("blocked_clients:1\r\n")
+    }));
+    let mut t = srv.raw();
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nx\r\n";
+    let got = common::raw_exchange_n(
+        &mut t,
+        b"MULTI\r\nLPUSH k x\r\nLPOP k\r\nEXEC\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // Still waiting: a later push serves it.
+    let _: () = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("y")
+        .query(&mut admin)
+        .unwrap();
+    let want = "*2\r\n$1\r\nk\r\n$1\r\ny\r\n";
+    let got = common::raw_exchange_n(&mut w, b"", want.len(), Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // A transaction that leaves data serves the waiter after it.
+    let mut w = srv.raw();
+    w.write_all(b"BLPOP k2 0\r\n").unwrap();
+    assert!(wait_until(Duration::from_secs(5), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+        info.contains("blocked_clients:1\r\n")
+    }));
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n";
+    let got = common::raw_exchange_n(
+        &mut t,
+        b"MULTI\r\nLPUSH k2 a\r\nLPUSH k2 b\r\nEXEC\r\n",
+        want.len(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    let want = "*2\r\n$2\r\nk2\r\n$1\r\nb\r\n";
+    let got = common::raw_exchange_n(&mut w, b"", want.len(), Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}

@@ -697,11 +697,15 @@ pub(super) fn execute(
         for i in 0..shared.shards.len().min(64) {
             if held & (1u64 << i) != 0 {
                 let shard = view.shard(i);
-                let served_before = client.woken.len();
-                shard.serve_blocked(&mut client.woken);
-                pop_events(env, client, served_before);
-                if feed_on {
-                    propagate_pops(client, served_before);
+                // Inside EXEC, clients are served once the whole transaction ran
+                // (`serve_blocked_after_exec`): none may see part of it.
+                if !client.in_exec {
+                    let served_before = client.woken.len();
+                    shard.serve_blocked(&mut client.woken);
+                    pop_events(env, client, served_before);
+                    if feed_on {
+                        propagate_pops(client, served_before);
+                    }
                 }
                 if log_expired {
                     shard.take_expired(&mut expired);
@@ -890,6 +894,30 @@ fn finish_propagation(
 /// no`), which Redis keeps local too.
 fn aof_only(client: &ClientState) -> bool {
     client.is_master || crate::store::db::REPLICA_MODE.load(Ordering::Relaxed)
+}
+
+/// After EXEC ran its transaction (locks of `held` still held): serves the clients blocked on
+/// keys it filled, and propagates their pops after the transaction's block, as Redis does.
+pub(super) fn serve_blocked_after_exec(env: &Env, client: &mut ClientState, held: u64) {
+    let shared = env.shared;
+    let feed_on = if aof_only(client) {
+        shared.feed.aof_on()
+    } else {
+        shared.feed.active()
+    };
+    // SAFETY: called from `multi::exec`, whose caller holds the locks of `held` throughout.
+    let mut view = unsafe { ShardView::new(&shared.shards, held) };
+    for i in (0..shared.shards.len().min(64)).filter(|i| held & (1u64 << i) != 0) {
+        let served_before = client.woken.len();
+        view.shard(i).serve_blocked(&mut client.woken);
+        pop_events(env, client, served_before);
+        if feed_on {
+            propagate_pops(client, served_before);
+        }
+    }
+    if feed_on {
+        append_propagated(shared, client, false);
+    }
 }
 
 /// Hands the client's propagated commands to the stream (a transaction's as one block).

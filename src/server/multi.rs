@@ -139,5 +139,6 @@ pub(super) fn exec(
     // The transaction's writes reach replicas and the AOF as one MULTI/EXEC, appended while
     // EXEC still holds every shard they touched.
     super::exec::append_propagated(env.shared, client, true);
+    super::exec::serve_blocked_after_exec(env, client, held);
     (clock_ns, lines)
 }
