@@ -660,3 +660,54 @@ fn key_digests(c: &mut redis::Connection) -> Vec<(String, String)> {
     cmd(c, &["SELECT", "0"]);
     out
 }
+
+/// RESTORE with a relative TTL is logged (and replicated) with the absolute time it meant and
+/// ABSTTL, as Redis 7 does; a REPLACE whose TTL has already passed logs the DEL it amounts to.
+#[test]
+fn restore_propagates_absolute_ttls() {
+    let dir = temp_dir("aof-restore");
+    let k = start_aof(&dir, &[]);
+    let mut c = k.client();
+    cmd(&mut c, &["SET", "src", "payload"]);
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut c).unwrap();
+    let before_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let _: () = redis::cmd("RESTORE")
+        .arg("r")
+        .arg(100_000)
+        .arg(&dump)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("src")
+        .arg(1)
+        .arg(&dump)
+        .arg("REPLACE")
+        .arg("ABSTTL")
+        .query(&mut c)
+        .unwrap();
+    let cmds = wait_commands(&dir, 4);
+    let restore = cmds
+        .iter()
+        .find(|c| c[0] == "RESTORE")
+        .unwrap_or_else(|| panic!("{cmds:?}"));
+    assert_eq!(restore[1], "r");
+    assert_eq!(
+        restore.last().map(String::as_str),
+        Some("ABSTTL"),
+        "{restore:?}"
+    );
+    let at: u64 = restore[2].parse().unwrap();
+    assert!(
+        at >= before_ms + 100_000 && at < before_ms + 200_000,
+        "{at} vs {before_ms}"
+    );
+    assert!(
+        cmds.contains(&vec!["DEL".to_string(), "src".to_string()]),
+        "{cmds:?}"
+    );
+    drop(k);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -408,9 +408,13 @@ fn restore(ctx: &mut Ctx, args: Args) {
         (t, false) => now.saturating_add(t as u64),
     };
     if expire_at_ms != 0 && expire_at_ms <= now {
-        // Already expired: nothing is created (an old value was deleted with REPLACE).
+        // Already expired: nothing is created (an old value was deleted with REPLACE, which
+        // is what replicas are told).
         if deleted {
             ctx.notify(GENERIC, "del", key);
+            ctx.propagate(&[b"DEL", key]);
+        } else {
+            ctx.propagate_none();
         }
         return ctx.out.ok();
     }
@@ -421,6 +425,15 @@ fn restore(ctx: &mut Ctx, args: Args) {
         expire_at_ms,
         access_s,
     });
+    if ttl != 0 && !absttl {
+        // A relative TTL reaches replicas and the AOF as the absolute time it meant, as in
+        // Redis 7 (a late replica would otherwise keep the key longer).
+        let at = expire_at_ms.to_string();
+        let mut rewritten: Vec<&[u8]> = args.iter().collect();
+        rewritten[2] = at.as_bytes();
+        rewritten.push(b"ABSTTL");
+        ctx.propagate(&rewritten);
+    }
     ctx.notify(GENERIC, "restore", key);
     ctx.out.ok()
 }
