@@ -1154,3 +1154,41 @@ fn a_writable_replicas_own_writes_stay_local() {
     cmd(&mut kc, &["SELECT", "0"]);
     assert_eq!(q::<String>(&mut kc, &["GET", "m2"]).unwrap(), "v");
 }
+
+/// WAIT waits for the client's own writes only (Redis's `woff`): while a replica is stalled on
+/// another client's later write, a client whose writes it acknowledged gets its answer at
+/// once, and so does a client that never wrote. (Also with two threads, where a client's
+/// writes may run on the other thread.)
+#[test]
+fn wait_counts_acknowledgements_of_the_clients_own_writes() {
+    let m = master(&["--threads", "2"]);
+    let mut a = m.client();
+    let mut b = m.client();
+    let k = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &m.port.to_string(),
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut kc = k.client();
+    assert!(caught_up(&mut a, &mut kc));
+    for i in 0..8 {
+        cmd(&mut a, &["SET", &format!("a{i}"), "v"]);
+    }
+    assert_eq!(q::<i64>(&mut a, &["WAIT", "1", "5000"]).unwrap(), 1);
+    // Stall the replica, then write from b: the stream moves past what the replica applied.
+    let mut sleeper = k.raw();
+    sleeper.write_all(b"DEBUG SLEEP 2\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    cmd(&mut b, &["SET", "b", "v"]);
+    // (The replica sleeps past these timeouts: waiting for b's write would answer 0.)
+    assert_eq!(q::<i64>(&mut a, &["WAIT", "1", "600"]).unwrap(), 1);
+    let mut fresh = m.client();
+    assert_eq!(q::<i64>(&mut fresh, &["WAIT", "1", "600"]).unwrap(), 1);
+    // b's own write is not acknowledged until the replica wakes.
+    assert_eq!(q::<i64>(&mut b, &["WAIT", "1", "200"]).unwrap(), 0);
+    let mut ok = [0u8; 5];
+    sleeper.read_exact(&mut ok).unwrap();
+    assert_eq!(q::<i64>(&mut b, &["WAIT", "1", "5000"]).unwrap(), 1);
+}

@@ -462,7 +462,7 @@ pub fn replica_view(ctx: &Ctx) -> Option<(String, u16, &'static str, u64)> {
     ))
 }
 
-/// WAIT numreplicas timeout: the number of replicas that acknowledged every write so far,
+/// WAIT numreplicas timeout: the number of replicas that acknowledged every write of this client,
 /// once `numreplicas` did or `timeout` ms passed (0: no timeout).
 fn wait(ctx: &mut Ctx, args: Args) {
     if crate::store::db::REPLICA_MODE.load(Ordering::Relaxed) {
@@ -474,7 +474,9 @@ fn wait(ctx: &mut Ctx, args: Args) {
     if timeout < 0 {
         return ctx.out.err("timeout is negative");
     }
-    let offset = ctx.srv.feed.end();
+    // The client's own last write, as in Redis (not the stream's end: writes of other
+    // clients that a stalled replica has not acknowledged do not hold this client up).
+    let offset = ctx.client.woff;
     let acked = ctx.srv.repl.acked(offset) as i64;
     if acked >= n || ctx.client.in_exec {
         return ctx.out.int(acked);

@@ -191,6 +191,9 @@ pub struct ClientState {
     pub woken: Vec<crate::store::blocking::Served>,
     /// Running inside EXEC: blocking commands do not block.
     pub in_exec: bool,
+    /// The stream's end offset just after this client's last write went into it (Redis's
+    /// `woff`): what WAIT waits for replicas to acknowledge.
+    pub woff: u64,
     /// Keyspace events the command raised (published after it when notifications are on).
     pub events: Vec<crate::server::pubsub::KeyEvent>,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
@@ -225,6 +228,7 @@ impl ClientState {
             outbox: Vec::new(),
             woken: Vec::new(),
             in_exec: false,
+            woff: 0,
             events: Vec::new(),
             watch_flag: None,
             prop: Default::default(),

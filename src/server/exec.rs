@@ -862,6 +862,7 @@ fn finish_propagation(
                 shared.feed.append_aof_only(&one, false);
             } else {
                 shared.feed.append(&one, false);
+                client.woff = shared.feed.end();
             }
             return;
         }
@@ -928,8 +929,9 @@ pub(super) fn append_propagated(
 ) {
     if aof_only(client) {
         shared.feed.append_aof_only(&client.prop.cmds, transaction);
-    } else {
+    } else if !client.prop.cmds.is_empty() {
         shared.feed.append(&client.prop.cmds, transaction);
+        client.woff = shared.feed.end();
     }
     client.prop.cmds.clear();
 }

@@ -59,6 +59,8 @@ pub struct ExecDone {
     pub shard: usize,
     pub token: u64,
     pub out: Vec<u8>,
+    /// The stream's end after the batch's last write (0 if it wrote nothing), for WAIT.
+    pub woff: u64,
 }
 
 /// A connection's batch while its owner runs it.
@@ -164,6 +166,7 @@ impl Worker {
             return;
         };
         conn.out.extend_from_slice(&done.out);
+        conn.client.woff = conn.client.woff.max(done.woff);
         conn.rpos += shipped.consumed;
         let token = Conn::token(slot, conn.gen);
         self.runnable.push_back(token);
@@ -270,6 +273,7 @@ impl Worker {
                 shard: me,
                 token: batch.token,
                 out,
+                woff: client.woff,
             })),
         );
     }
