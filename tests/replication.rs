@@ -1192,3 +1192,18 @@ fn wait_counts_acknowledgements_of_the_clients_own_writes() {
     sleeper.read_exact(&mut ok).unwrap();
     assert_eq!(q::<i64>(&mut b, &["WAIT", "1", "5000"]).unwrap(), 1);
 }
+
+/// With `replica-serve-stale-data no`, the refusal starts with REPLICAOF and ends with
+/// REPLICAOF NO ONE, not at the next cron tick (Redis decides per command).
+#[test]
+fn stale_reads_are_refused_from_the_replicaof_on() {
+    let k = Server::start(&["--replica-serve-stale-data", "no"]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["SET", "k", "v"]);
+    let dead = common::free_port().to_string();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &dead]);
+    let e = common::err(q::<V>(&mut kc, &["GET", "k"]));
+    assert!(e.starts_with("MASTERDOWN Link with MASTER is down"), "{e}");
+    cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(q::<String>(&mut kc, &["GET", "k"]).unwrap(), "v");
+}

@@ -55,6 +55,12 @@ fn replicaof(ctx: &mut Ctx, args: Args) {
     }
     match crate::server::replicas::set_master(ctx.srv, target.clone(), &who) {
         Ok(()) => {
+            // At once, not at the next cron tick: a new link is down until it syncs
+            // (replica-serve-stale-data), and a promoted server serves everyone.
+            ctx.srv
+                .repl
+                .stale
+                .store(target.is_some(), Ordering::Relaxed);
             if target.is_some() {
                 unblock_all(ctx);
             }
