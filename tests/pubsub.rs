@@ -193,3 +193,62 @@ fn subscribers_are_pubsub_clients() {
     });
     assert!(gone, "{list}");
 }
+
+/// No message follows the unsubscribe reply, however fast another thread publishes: a RESP2
+/// client that unsubscribed reads the reply to its next command next (until 2026-12-08
+/// messages already on their way from the publisher's thread were still written after it).
+#[test]
+fn no_message_arrives_after_unsubscribing() {
+    let srv = Server::start(&["--threads", "2"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publishers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = srv.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut pipe = redis::pipe();
+                    for _ in 0..64 {
+                        pipe.cmd("PUBLISH").arg("ch").arg("p").ignore();
+                    }
+                    let _: () = pipe.query(&mut c).unwrap();
+                }
+            })
+        })
+        .collect();
+    let confirm = "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n";
+    for round in 0..12 {
+        let mut s = srv.raw();
+        s.write_all(b"SUBSCRIBE ch\r\n").unwrap();
+        // Wait for messages to flow, then leave and ask for something.
+        let got = read_n(&mut s, 4096, Duration::from_secs(5));
+        assert!(got.len() >= 4096, "round {round}: messages do not flow");
+        s.write_all(b"UNSUBSCRIBE ch\r\nGET nokey\r\n").unwrap();
+        let mut all = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut buf = [0u8; 65536];
+        while Instant::now() < deadline {
+            if let Ok(n) = s.read(&mut buf) {
+                all.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8_lossy(&all);
+            if text.contains(confirm) && text.ends_with("$-1\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&all).into_owned();
+        let at = text
+            .find(confirm)
+            .unwrap_or_else(|| panic!("round {round}: no confirmation"));
+        assert_eq!(
+            &text[at + confirm.len()..],
+            "$-1\r\n",
+            "round {round}: something came between the unsubscribe reply and GET's"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for p in publishers {
+        p.join().unwrap();
+    }
+}

@@ -1207,3 +1207,63 @@ fn stale_reads_are_refused_from_the_replicaof_on() {
     cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
     assert_eq!(q::<String>(&mut kc, &["GET", "k"]).unwrap(), "v");
 }
+
+/// A malformed command in the master's stream drops the link, but the good commands before it
+/// in the same read are applied and counted (Redis applies them too), so the next PSYNC asks
+/// for what follows them. (Until 2026-12-08 they were counted in the offset but never applied:
+/// the next PSYNC skipped them and the replica diverged.)
+#[test]
+fn commands_before_a_malformed_one_are_applied() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let k = master(&[]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let id = "0123456789012345678901234567890123456789";
+    let sync = format!("+FULLRESYNC {id} 100\r\n$28\r\n");
+    let mut full = sync.into_bytes();
+    full.extend_from_slice(
+        b"REDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
+    );
+    let good =
+        b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
+    let mut stream = format!("+CONTINUE {id}\r\n").into_bytes();
+    stream.extend_from_slice(good);
+    stream.extend_from_slice(b"*2\r\n$abc\r\n");
+    let mut asked = Vec::new();
+    for payload in [full, stream, Vec::new()] {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1024];
+        for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(reply).unwrap();
+        }
+        let n = s.read(&mut buf).unwrap();
+        asked.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        if payload.is_empty() {
+            break;
+        }
+        s.write_all(&payload).unwrap();
+        // The replica reads on until it drops the link (after the bad command) or, after the
+        // good full sync, until this connection ends.
+        if asked.len() == 2 {
+            let _ = s.read(&mut buf);
+        } else {
+            assert!(wait_until(Duration::from_secs(10), || {
+                q::<Option<String>>(&mut kc, &["GET", "mine"])
+                    .unwrap()
+                    .is_some()
+            }));
+        }
+    }
+    // 100 + the two SETs (27 bytes each): the next PSYNC asks for byte 155.
+    assert!(
+        asked[2].contains(&format!("{id}\r\n$3\r\n155")),
+        "{:?}",
+        asked
+    );
+    assert_eq!(q::<String>(&mut kc, &["GET", "a"]).unwrap(), "1");
+    assert_eq!(q::<String>(&mut kc, &["GET", "b"]).unwrap(), "2");
+    cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
+}

@@ -426,7 +426,7 @@ fn stream_loop(
             Err(e) => return Err(format!("Connection with master lost: {e}")),
         }
         let was_owed = owed.is_some();
-        let used = apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
+        let (used, bad) = apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
             if apply_broken(apply) {
                 // Our side of the link is gone: what was counted may not have been applied.
                 status.stop.store(true, Ordering::Release);
@@ -436,6 +436,11 @@ fn stream_loop(
         // Our backlog holds the master's stream verbatim (for cascading replicas and PSYNC2).
         feed.append_raw(&pending[..used]);
         pending.drain(..used);
+        if let Some(e) = bad {
+            // The good commands before the bad one were applied and are in our backlog; the
+            // link drops here and the next PSYNC asks for what follows them.
+            return Err(e);
+        }
         if pending.len() > STREAM_COMMAND_BYTES_MAX {
             return Err("Protocol error from master: a command larger than the limit".into());
         }
@@ -459,27 +464,31 @@ fn stream_loop(
 }
 
 /// Hands the complete commands at the start of `bytes` to our connection, followed by the
-/// marker that tells it the stream offset once they ran; returns how many bytes they used. A
-/// GETACK among them becomes `owed`: answered once that marker's predecessors are applied.
+/// marker that tells it the stream offset once they ran; returns how many bytes they used and,
+/// if a malformed command stopped the walk, the protocol error (the good commands before it
+/// are applied all the same, as Redis applies them). A GETACK among them becomes `owed`:
+/// answered once that marker's predecessors are applied.
 fn apply_commands(
     bytes: &[u8],
     status: &LinkStatus,
     apply: &mut std::os::unix::net::UnixStream,
     owed: &mut Option<u64>,
-) -> Result<usize, String> {
+) -> Result<(usize, Option<String>), String> {
     let mut cmds = Commands::new(bytes);
     let mut batch = Vec::new();
     let mut used = 0;
+    let mut bad = None;
     loop {
         let start = cmds.offset();
         match cmds.next_command() {
             None => break,
             Some(Err(ReadError::Truncated { .. })) => break,
             Some(Err(ReadError::Bad { offset, reason })) => {
-                return Err(format!(
+                bad = Some(format!(
                     "Protocol error from master at stream offset {}: {reason}",
                     status.offset.load(Ordering::Acquire) + (offset - start) as u64
                 ));
+                break;
             }
             Some(Ok(args)) => {
                 let len = cmds.offset() - start;
@@ -514,7 +523,7 @@ fn apply_commands(
     apply
         .write_all(&batch)
         .map_err(|e| format!("Can't apply the master's stream: {e}"))?;
-    Ok(used)
+    Ok((used, bad))
 }
 
 /// Reads one CRLF-terminated line (newlines a master sends to keep the link alive are skipped).

@@ -234,6 +234,23 @@ impl Worker {
             return; // unsubscribed or closed meanwhile
         };
         let conn: &mut Conn = &mut self.conns[slot];
+        // A message published before the client unsubscribed may arrive after: it is dropped,
+        // as Redis never sends one after the unsubscribe reply (a RESP2 client would read it
+        // as the reply to its next command).
+        let still = conn
+            .client
+            .subs
+            .as_deref()
+            .is_some_and(|subs| match pattern {
+                Some(p) => subs.patterns.contains(p),
+                None => match m.kind {
+                    Kind::Shard => subs.shard.contains(&m.channel),
+                    _ => subs.channels.contains(&m.channel),
+                },
+            });
+        if !still {
+            return;
+        }
         let resp3 = conn.client.resp3;
         encode(&mut conn.out, resp3, pattern, m);
         let limit = self.limits.obuf_pubsub;
