@@ -211,6 +211,14 @@ fn blmove_across_shards() {
     assert_eq!(q::<i64>(&mut c, &["EXISTS", "src{a}"]).unwrap(), 0);
 }
 
+/// Waits until INFO reports `n` blocked clients.
+fn blocked_clients_reach(c: &mut redis::Connection, n: usize) -> bool {
+    wait_until(Duration::from_secs(5), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+        info.contains(&format!("blocked_clients:{n}\r\n"))
+    })
+}
+
 /// REPLICAOF ends every blocked client with Redis's UNBLOCKED error and closes it: were it left
 /// waiting, its pop would take an element pushed by the new master's stream, and the replica
 /// would diverge from its master.
@@ -223,10 +231,7 @@ fn becoming_a_replica_unblocks_and_closes_blocked_clients() {
         w.write_all(format!("BLPOP list{i} 0\r\n").as_bytes())
             .unwrap();
     }
-    assert!(wait_until(Duration::from_secs(5), || {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
-        info.contains("blocked_clients:3\r\n")
-    }));
+    assert!(blocked_clients_reach(&mut admin, 3));
     let dead = common::free_port();
     let _: () = redis::cmd("REPLICAOF")
         .arg("127.0.0.1")
@@ -249,16 +254,10 @@ fn becoming_a_replica_unblocks_and_closes_blocked_clients() {
 fn whole_value_writes_and_swapdb_serve_blocked_clients() {
     let srv = Server::start(&["--threads", "2"]);
     let mut admin = srv.client();
-    let blocked_is = |c: &mut redis::Connection, n: usize| {
-        wait_until(Duration::from_secs(5), || {
-            let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-            info.contains(&format!("blocked_clients:{n}\r\n"))
-        })
-    };
     // RENAME into the key a BLPOP waits on.
     let mut w = srv.raw();
     w.write_all(b"BLPOP target 0\r\n").unwrap();
-    assert!(blocked_is(&mut admin, 1));
+    assert!(blocked_clients_reach(&mut admin, 1));
     let _: () = redis::cmd("RPUSH")
         .arg("src")
         .arg("v")
@@ -275,7 +274,7 @@ fn whole_value_writes_and_swapdb_serve_blocked_clients() {
     // SWAPDB brings a list into database 0, where a client waits for it.
     let mut w = srv.raw();
     w.write_all(b"BLPOP swapped 0\r\n").unwrap();
-    assert!(blocked_is(&mut admin, 1));
+    assert!(blocked_clients_reach(&mut admin, 1));
     let _: () = redis::cmd("SELECT").arg(1).query(&mut admin).unwrap();
     let _: () = redis::cmd("RPUSH")
         .arg("swapped")
@@ -326,10 +325,7 @@ fn blocked_clients_are_served_after_the_whole_transaction() {
     let mut admin = srv.client();
     let mut w = srv.raw();
     w.write_all(b"BLPOP k 0\r\n").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
-        info.contains("blocked_clients:1\r\n")
-    }));
+    assert!(blocked_clients_reach(&mut admin, 1));
     let mut t = srv.raw();
     let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nx\r\n";
     let got = common::raw_exchange_n(
@@ -351,10 +347,7 @@ fn blocked_clients_are_served_after_the_whole_transaction() {
     // A transaction that leaves data serves the waiter after it.
     let mut w = srv.raw();
     w.write_all(b"BLPOP k2 0\r\n").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
-        info.contains("blocked_clients:1\r\n")
-    }));
+    assert!(blocked_clients_reach(&mut admin, 1));
     let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:2\r\n";
     let got = common::raw_exchange_n(
         &mut t,

@@ -1086,13 +1086,7 @@ fn a_replica_applies_its_masters_writes_to_keys_expired_on_its_clock() {
     let m = master(&[]);
     let mut mc = m.client();
     cmd(&mut mc, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
-    let k = Server::start(&[
-        "--replicaof",
-        "127.0.0.1",
-        &m.port.to_string(),
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let k = ringkv_replica_of(m.port);
     let mut kc = k.client();
     assert!(caught_up(&mut mc, &mut kc));
     let mut sleeper = k.raw();
@@ -1164,13 +1158,7 @@ fn wait_counts_acknowledgements_of_the_clients_own_writes() {
     let m = master(&["--threads", "2"]);
     let mut a = m.client();
     let mut b = m.client();
-    let k = Server::start(&[
-        "--replicaof",
-        "127.0.0.1",
-        &m.port.to_string(),
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let k = ringkv_replica_of(m.port);
     let mut kc = k.client();
     assert!(caught_up(&mut a, &mut kc));
     for i in 0..8 {
