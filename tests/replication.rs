@@ -1255,3 +1255,66 @@ fn commands_before_a_malformed_one_are_applied() {
     assert_eq!(q::<String>(&mut kc, &["GET", "b"]).unwrap(), "2");
     cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
 }
+
+/// The link drops in the middle of a transaction of the master's stream and the next sync is a
+/// full one: the replica drops the half transaction and loads the snapshot. (Until 2026-12-08
+/// the load was queued inside the open MULTI and the replica stayed "loading" for good.)
+#[test]
+fn a_full_sync_after_a_link_cut_inside_a_transaction_loads() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let k = master(&[]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let id = "0123456789012345678901234567890123456789";
+    let other = "9876543210987654321098765432109876543210";
+    let mut first = format!("+FULLRESYNC {id} 100\r\n$28\r\n").into_bytes();
+    first.extend_from_slice(
+        b"REDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
+    );
+    let mut half = format!("+CONTINUE {id}\r\n").into_bytes();
+    half.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
+    let mut second = format!("+FULLRESYNC {other} 500\r\n$29\r\n").into_bytes();
+    second.extend_from_slice(
+        b"REDIS0011\xfe\x00\x00\x05fresh\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
+    );
+    for (i, payload) in [first, half, second].into_iter().enumerate() {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 1024];
+        for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(reply).unwrap();
+        }
+        let _ = s.read(&mut buf).unwrap(); // PSYNC
+        s.write_all(&payload).unwrap();
+        match i {
+            0 => assert!(wait_until(Duration::from_secs(10), || {
+                q::<Option<String>>(&mut kc, &["GET", "mine"])
+                    .unwrap()
+                    .is_some()
+            })),
+            // Cut the link once the replica read the half transaction (100 + 15 + 27 bytes).
+            1 => assert!(wait_until(Duration::from_secs(10), || {
+                info(&mut kc, "replication", "slave_read_repl_offset").as_deref() == Some("142")
+            })),
+            _ => {
+                assert!(
+                    wait_until(Duration::from_secs(10), || {
+                        q::<Option<String>>(&mut kc, &["GET", "fresh"])
+                            .unwrap()
+                            .is_some()
+                    }),
+                    "the full sync after the cut never loaded\n{}",
+                    k.log_text()
+                );
+                assert_eq!(q::<Option<String>>(&mut kc, &["GET", "a"]).unwrap(), None);
+                assert_eq!(
+                    info(&mut kc, "replication", "master_sync_in_progress").as_deref(),
+                    Some("0")
+                );
+            }
+        }
+    }
+    cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
+}

@@ -194,7 +194,7 @@ pub fn is_link_bookkeeping(args: &Args) -> bool {
             && (eq_ic(args.get(1), "ringkv-load-rdb") || eq_ic(args.get(1), "ringkv-new-history")))
 }
 
-fn is_applied_marker(args: &Args) -> bool {
+pub fn is_applied_marker(args: &Args) -> bool {
     args.len() == 4 && eq_ic(args.get(0), "replconf") && eq_ic(args.get(1), "ringkv-applied")
 }
 
@@ -203,6 +203,9 @@ fn is_applied_marker(args: &Args) -> bool {
 /// replica's command (a master ignores it).
 fn replconf(ctx: &mut Ctx, args: Args) {
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-load-rdb") {
+        // A transaction of the old stream the link dropped in the middle of is gone with the
+        // dataset it was meant for.
+        ctx.client.multi = None;
         return load_full_sync(ctx);
     }
     if ctx.client.is_master && args.len() == 2 && eq_ic(args.get(1), "ringkv-new-history") {

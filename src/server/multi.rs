@@ -51,8 +51,15 @@ pub fn queue_or_route(
 ) -> Option<u64> {
     let resp3 = client.resp3;
     let dirty = client.watch_dirty();
+    // Our replication link's full-sync load and new-history marker run at once, also inside a
+    // transaction of the master's stream the link dropped in the middle of (queued, they
+    // waited for an EXEC that never came, and the link with them). Its "applied" marker stays
+    // queued: what a transaction queued is applied only at EXEC.
+    let link_bookkeeping = client.is_master
+        && crate::commands::replication::is_link_bookkeeping(args)
+        && !crate::commands::replication::is_applied_marker(args);
     let m = client.multi.as_mut()?;
-    if runs_in_multi(spec) {
+    if runs_in_multi(spec) || link_bookkeeping {
         if spec.name == "exec" {
             // A doomed transaction touches nothing: EXEC answers at once.
             return Some(if m.errored || dirty { 0 } else { m.need });
