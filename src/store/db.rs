@@ -4,7 +4,7 @@
 //! place: a key past its expiry is deleted on access (or, on a replica, merely hidden).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::keyspace::{Entry, Table};
 use super::smallstr::SmallStr;
@@ -79,14 +79,20 @@ impl Db {
 /// until the key changes or `prune` drops them (a flag only the registry still holds is dead).
 #[derive(Default)]
 pub struct Watched {
-    keys: hashbrown::HashMap<SmallStr, Vec<Arc<AtomicBool>>, foldhash::fast::RandomState>,
+    /// Weak: the client holds the only strong reference, so a client that unwatched or closed
+    /// leaves entries `prune` can drop (with strong references, a client that watched two keys
+    /// kept its flag alive through the other key's entry, and neither was ever pruned).
+    keys: hashbrown::HashMap<SmallStr, Vec<Weak<AtomicBool>>, foldhash::fast::RandomState>,
 }
 
 impl Watched {
     pub fn watch(&mut self, key: &[u8], flag: Arc<AtomicBool>) {
         let v = self.keys.entry(SmallStr::new(key)).or_default();
-        if !v.iter().any(|f| Arc::ptr_eq(f, &flag)) {
-            v.push(flag);
+        if !v
+            .iter()
+            .any(|f| std::ptr::eq(f.as_ptr(), Arc::as_ptr(&flag)))
+        {
+            v.push(Arc::downgrade(&flag));
         }
     }
 
@@ -97,7 +103,7 @@ impl Watched {
             return;
         }
         if let Some(flags) = self.keys.remove(key) {
-            for f in flags {
+            for f in flags.iter().filter_map(Weak::upgrade) {
                 f.store(true, Ordering::Release);
             }
         }
@@ -110,7 +116,7 @@ impl Watched {
             if !changed(k) {
                 return true;
             }
-            for f in flags.iter() {
+            for f in flags.iter().filter_map(Weak::upgrade) {
                 f.store(true, Ordering::Release);
             }
             false
@@ -120,7 +126,7 @@ impl Watched {
     /// Drops flags nobody else holds any more (clients that unwatched or closed).
     pub fn prune(&mut self) {
         self.keys.retain(|_, flags| {
-            flags.retain(|f| Arc::strong_count(f) > 1);
+            flags.retain(|f| f.strong_count() > 0);
             !flags.is_empty()
         });
     }
@@ -573,4 +579,30 @@ impl<'a> DbRef<'a> {
 /// The clock OBJECT IDLETIME measures with: seconds, wrapping in u32.
 pub fn lru_clock(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchers_signal_and_are_pruned_once_gone() {
+        let mut w = Watched::default();
+        let flag = Arc::new(AtomicBool::new(false));
+        w.watch(b"a", flag.clone());
+        w.watch(b"b", flag.clone());
+        w.watch(b"b", flag.clone());
+        w.prune();
+        assert_eq!(w.len(), 2, "a live watcher is kept");
+        w.signal(b"a");
+        assert!(flag.load(Ordering::Acquire));
+        // A client that watched two keys and let go of its flag (UNWATCH, EXEC, close).
+        let other = Arc::new(AtomicBool::new(false));
+        w.watch(b"c", other.clone());
+        w.watch(b"d", other.clone());
+        drop(other);
+        drop(flag);
+        w.prune();
+        assert!(w.is_empty(), "{} keys still watched", w.len());
+    }
 }
