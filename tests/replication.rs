@@ -1196,23 +1196,48 @@ fn stale_reads_are_refused_from_the_replicaof_on() {
     assert_eq!(q::<String>(&mut kc, &["GET", "k"]).unwrap(), "v");
 }
 
+/// A ringkv server told to replicate from a fake master listening on a fresh port.
+fn replica_of_a_fake_master() -> (std::net::TcpListener, Server, redis::Connection) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let k = master(&[]);
+    let mut kc = k.client();
+    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    (listener, k, kc)
+}
+
+/// Accepts the replica's next connection as its master: answers PING and both REPLCONFs, and
+/// returns the connection and the PSYNC request that followed.
+fn fake_master_handshake(listener: &std::net::TcpListener) -> (std::net::TcpStream, String) {
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 1024];
+    for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
+        let _ = s.read(&mut buf).unwrap();
+        s.write_all(reply).unwrap();
+    }
+    let n = s.read(&mut buf).unwrap();
+    (s, String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// `+FULLRESYNC <id> 100` with an RDB holding mine=1 (checksum disabled).
+fn full_sync_of_mine(id: &str) -> Vec<u8> {
+    let mut full = format!("+FULLRESYNC {id} 100\r\n$28\r\n").into_bytes();
+    full.extend_from_slice(
+        b"REDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
+    );
+    full
+}
+
 /// A malformed command in the master's stream drops the link, but the good commands before it
 /// in the same read are applied and counted (Redis applies them too), so the next PSYNC asks
 /// for what follows them. (Until 2026-12-08 they were counted in the offset but never applied:
 /// the next PSYNC skipped them and the replica diverged.)
 #[test]
 fn commands_before_a_malformed_one_are_applied() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let k = master(&[]);
-    let mut kc = k.client();
-    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let (listener, _k, mut kc) = replica_of_a_fake_master();
     let id = "0123456789012345678901234567890123456789";
-    let sync = format!("+FULLRESYNC {id} 100\r\n$28\r\n");
-    let mut full = sync.into_bytes();
-    full.extend_from_slice(
-        b"REDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
-    );
+    let full = full_sync_of_mine(id);
     let good =
         b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n";
     let mut stream = format!("+CONTINUE {id}\r\n").into_bytes();
@@ -1220,15 +1245,9 @@ fn commands_before_a_malformed_one_are_applied() {
     stream.extend_from_slice(b"*2\r\n$abc\r\n");
     let mut asked = Vec::new();
     for payload in [full, stream, Vec::new()] {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (mut s, psync) = fake_master_handshake(&listener);
         let mut buf = [0u8; 1024];
-        for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
-            let _ = s.read(&mut buf).unwrap();
-            s.write_all(reply).unwrap();
-        }
-        let n = s.read(&mut buf).unwrap();
-        asked.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        asked.push(psync);
         if payload.is_empty() {
             break;
         }
@@ -1261,17 +1280,10 @@ fn commands_before_a_malformed_one_are_applied() {
 /// the load was queued inside the open MULTI and the replica stayed "loading" for good.)
 #[test]
 fn a_full_sync_after_a_link_cut_inside_a_transaction_loads() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let k = master(&[]);
-    let mut kc = k.client();
-    cmd(&mut kc, &["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let (listener, k, mut kc) = replica_of_a_fake_master();
     let id = "0123456789012345678901234567890123456789";
     let other = "9876543210987654321098765432109876543210";
-    let mut first = format!("+FULLRESYNC {id} 100\r\n$28\r\n").into_bytes();
-    first.extend_from_slice(
-        b"REDIS0011\xfe\x00\x00\x04mine\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
-    );
+    let first = full_sync_of_mine(id);
     let mut half = format!("+CONTINUE {id}\r\n").into_bytes();
     half.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
     let mut second = format!("+FULLRESYNC {other} 500\r\n$29\r\n").into_bytes();
@@ -1279,14 +1291,8 @@ fn a_full_sync_after_a_link_cut_inside_a_transaction_loads() {
         b"REDIS0011\xfe\x00\x00\x05fresh\x011\xff\x00\x00\x00\x00\x00\x00\x00\x00",
     );
     for (i, payload) in [first, half, second].into_iter().enumerate() {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut buf = [0u8; 1024];
-        for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n"] {
-            let _ = s.read(&mut buf).unwrap();
-            s.write_all(reply).unwrap();
-        }
-        let _ = s.read(&mut buf).unwrap(); // PSYNC
+        let (mut s, psync) = fake_master_handshake(&listener);
+        assert!(psync.contains("PSYNC"), "{psync:?}");
         s.write_all(&payload).unwrap();
         match i {
             0 => assert!(wait_until(Duration::from_secs(10), || {
