@@ -97,6 +97,24 @@ pub struct LinkStatus {
     /// The connection to the master while there is one, so that `stop` can shut it and wake
     /// a read blocked in the handshake or the transfer at once.
     socket: Mutex<Option<TcpStream>>,
+    /// Held by the link while it hands a batch (or a snapshot) to our connection and puts it in
+    /// our backlog; it looks at `stop` first, under the lock. So once `stop` is set and the
+    /// lock was seen free, nothing more reaches our connection (see `Link::drained`).
+    handover: Mutex<()>,
+    /// Snapshots handed to our connection (`loads_done` catches up once it loaded them).
+    loads_sent: AtomicU64,
+    /// A snapshot was handed over since the last `+FULLRESYNC`: the dataset is (or is about to
+    /// be) the new master's, whatever the offsets still say.
+    pub replaced: AtomicBool,
+    /// A promotion waited for this stopped link to drain (or gave up waiting): it may go on.
+    pub promotion_ready: AtomicBool,
+}
+
+impl LinkStatus {
+    /// The link was told to stop (REPLICAOF): a promotion may be waiting for it to drain.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
 }
 
 /// A running link; dropping the handle does not stop it, `stop` does.
@@ -158,6 +176,17 @@ impl Link {
             s.replid.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             s.offset.load(Ordering::Acquire),
         )
+    }
+
+    /// A stopped link whose every handed-over byte our connection has applied: nothing of the
+    /// old master's stream can run any more (what REPLICAOF NO ONE waits for before it
+    /// answers).
+    pub fn drained(&self) -> bool {
+        let s = &self.status;
+        // Not in the middle of a hand-over, and (stop being set) never again.
+        let idle = s.stop.load(Ordering::Acquire) && s.handover.try_lock().is_ok();
+        idle && s.applied.load(Ordering::Acquire) >= s.offset.load(Ordering::Acquire)
+            && s.loads_done.load(Ordering::Acquire) >= s.loads_sent.load(Ordering::Acquire)
     }
 
     /// The master's past history this link learned (see `LinkStatus::past`).
@@ -302,6 +331,7 @@ fn session(
         // partially from the old offset.
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = String::new();
         *status.past.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        status.replaced.store(false, Ordering::Release);
         let to = if config.disk_load.is_some() {
             "to disk"
         } else {
@@ -426,6 +456,10 @@ fn stream_loop(
             Err(e) => return Err(format!("Connection with master lost: {e}")),
         }
         let was_owed = owed.is_some();
+        let handover = status.handover.lock().unwrap_or_else(|e| e.into_inner());
+        if status.stop.load(Ordering::Acquire) {
+            break;
+        }
         let (used, bad) = apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
             if apply_broken(apply) {
                 // Our side of the link is gone: what was counted may not have been applied.
@@ -435,6 +469,7 @@ fn stream_loop(
         })?;
         // Our backlog holds the master's stream verbatim (for cascading replicas and PSYNC2).
         feed.append_raw(&pending[..used]);
+        drop(handover);
         pending.drain(..used);
         if let Some(e) = bad {
             // The good commands before the bad one were applied and are in our backlog; the
@@ -722,9 +757,15 @@ fn load_snapshot(
     status: &LinkStatus,
     apply: &mut std::os::unix::net::UnixStream,
 ) -> Result<(), String> {
+    let _handover = status.handover.lock().unwrap_or_else(|e| e.into_inner());
+    if status.stop.load(Ordering::Acquire) {
+        return Err("The link was stopped".into());
+    }
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
     *status.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rdb);
+    status.loads_sent.fetch_add(1, Ordering::AcqRel);
+    status.replaced.store(true, Ordering::Release);
     apply
         .write_all(&encode(&[b"REPLCONF", b"ringkv-load-rdb"]))
         .map_err(|e| format!("Can't apply the master's snapshot: {e}"))

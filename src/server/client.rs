@@ -157,6 +157,9 @@ pub struct Multi {
     pub writes: bool,
     /// A queued command may not run on a stale replica (MASTERDOWN applies to EXEC).
     pub denies_stale: bool,
+    /// REPLICAOF NO ONE is queued: EXEC first waits for the link to drain, as the command
+    /// alone does (`Worker::promotion_first`).
+    pub promotes: bool,
 }
 
 /// `ClientShared::unblock_reason`: answer as if the timeout passed (CLIENT UNBLOCK).

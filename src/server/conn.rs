@@ -45,6 +45,9 @@ pub struct Conn {
     pub replica: Option<Box<super::replicas::ReplicaConn>>,
     /// In WAIT: (stream offset, replicas wanted, deadline in Unix ms or 0).
     pub repl_wait: Option<(u64, u64, u64)>,
+    /// REPLICAOF NO ONE (or an EXEC holding one) parked until the link drained, with its
+    /// deadline (Unix ms); the command is still at `rpos` and runs once settled.
+    pub promote_wait: Option<u64>,
 }
 
 impl Conn {
@@ -75,6 +78,7 @@ impl Conn {
             last_interaction_ms: now_ms,
             replica: None,
             repl_wait: None,
+            promote_wait: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl Conn {
             || self.shipped.is_some()
             || self.blocked.is_some()
             || self.repl_wait.is_some()
+            || self.promote_wait.is_some()
     }
 
     pub fn token(slot: usize, gen: u32) -> u64 {

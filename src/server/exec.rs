@@ -215,6 +215,10 @@ impl Worker {
         let Some((index, need)) = self.checked(slot, inline, consumed, shards) else {
             return Step::Done(consumed);
         };
+        if self.promotion_first(slot, index, inline) {
+            self.park_promotion(slot);
+            return Step::Parked;
+        }
         let mine = 1u64 << me;
         if need == 0 || (need == mine && self.lock.is_free()) {
             self.run_command(slot, index, need, inline);
@@ -237,6 +241,30 @@ impl Worker {
             return Step::Done(0);
         }
         Step::Parked
+    }
+
+    /// Whether the command just parsed (table `index`) promotes this replica (REPLICAOF NO ONE,
+    /// or an EXEC with one queued) and must first wait until our connection applied all the
+    /// link handed it: otherwise the old master's writes on their way inside this server land
+    /// after the `+OK`, on top of the new master's own (`replicas::promotion_must_wait`).
+    fn promotion_first(&mut self, slot: usize, index: u32, inline: bool) -> bool {
+        let exec = super::multi::is_exec(index);
+        if !exec && !super::multi::is_replicaof(index) {
+            return false;
+        }
+        let conn = &self.conns[slot];
+        let promotes = if exec {
+            conn.client.multi.as_ref().is_some_and(|m| m.promotes)
+        } else {
+            let base: &[u8] = if inline {
+                &conn.scratch
+            } else {
+                &conn.rbuf[conn.rpos..]
+            };
+            conn.client.multi.is_none()
+                && super::multi::is_promotion(&Args::new(base, &conn.ranges))
+        };
+        promotes && !conn.client.is_master && super::replicas::promotion_must_wait(&self.shared)
     }
 
     /// Whether the command just parsed (table `index`) may be shipped to its shard's owner: a

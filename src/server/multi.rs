@@ -30,6 +30,23 @@ pub fn is_exec(index: u32) -> bool {
     }) == index
 }
 
+/// Whether command-table entry `index` is REPLICAOF or SLAVEOF (whose NO ONE form waits for the
+/// replication link to drain before it runs).
+pub fn is_replicaof(index: u32) -> bool {
+    static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+    let (a, b) = *IDS.get_or_init(|| {
+        let id = |n: &[u8]| commands::table().lookup(n).map_or(u32::MAX, |(i, _)| i);
+        (id(b"replicaof"), id(b"slaveof"))
+    });
+    index == a || index == b
+}
+
+/// `REPLICAOF NO ONE` / `SLAVEOF NO ONE`.
+pub fn is_promotion(args: &Args) -> bool {
+    let is = |i: usize, s: &[u8]| args.get(i).eq_ignore_ascii_case(s);
+    args.len() == 3 && (is(0, b"replicaof") || is(0, b"slaveof")) && is(1, b"no") && is(2, b"one")
+}
+
 /// The commands that act on the transaction itself instead of being queued.
 fn runs_in_multi(spec: &Spec) -> bool {
     matches!(
@@ -81,6 +98,7 @@ pub fn queue_or_route(
     m.count += 1;
     m.writes |= spec.has(commands::WRITE);
     m.denies_stale |= !spec.has(commands::STALE);
+    m.promotes |= is_promotion(args);
     m.need |= route(spec, args, shards);
     reply.simple(b"QUEUED");
     None

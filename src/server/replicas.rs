@@ -349,6 +349,36 @@ impl Worker {
             ]));
     }
 
+    /// Parks `slot`, whose next command (still at `rpos`) is a promotion, until the link
+    /// drained (`promotion_must_wait`).
+    pub(super) fn park_promotion(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        conn.promote_wait = Some(crate::runtime::clock::unix_ms() + PROMOTION_DRAIN_MS_MAX);
+        self.promote_slots.push(Conn::token(slot, conn.gen));
+    }
+
+    /// Lets the parked promotions run once the link drained or their wait is over.
+    fn check_promotions(&mut self) {
+        if self.promote_slots.is_empty() {
+            return;
+        }
+        let now = crate::runtime::clock::unix_ms();
+        for token in std::mem::take(&mut self.promote_slots) {
+            let Some(slot) = self.conn_by_token(token) else {
+                continue;
+            };
+            let Some(deadline) = self.conns[slot].promote_wait else {
+                continue;
+            };
+            if promotion_settled(&self.shared, now >= deadline) {
+                self.conns[slot].promote_wait = None;
+                self.process(slot);
+            } else {
+                self.promote_slots.push(token);
+            }
+        }
+    }
+
     /// Answers the WAITs whose replicas acknowledged or whose time is up.
     pub(super) fn check_waits(&mut self) {
         if self.wait_slots.is_empty() {
@@ -397,6 +427,7 @@ impl Worker {
             self.pump_replicas();
         }
         self.check_waits();
+        self.check_promotions();
     }
 }
 
@@ -482,6 +513,56 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
     }
 }
 
+/// How long REPLICAOF NO ONE waits for our connection to apply what the link already handed
+/// it (normally a few milliseconds; a connection that died or sits inside a transaction the
+/// master never finished would never get there).
+pub const PROMOTION_DRAIN_MS_MAX: u64 = 2000;
+
+/// Before REPLICAOF NO ONE runs: stops the link (nothing more is taken from the old master)
+/// and says whether the promotion must wait for our connection to apply what the link already
+/// handed it. Redis applies nothing after answering; neither do we, and our backlog, which
+/// holds all of it, stays the history we promote.
+pub fn promotion_must_wait(srv: &Shared) -> bool {
+    let link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(l) = link.as_ref() else {
+        return false;
+    };
+    if l.status.promotion_ready.load(Ordering::Acquire) {
+        return false;
+    }
+    l.stop();
+    if l.drained() {
+        l.status.promotion_ready.store(true, Ordering::Release);
+        return false;
+    }
+    true
+}
+
+/// Whether a promotion parked by `promotion_must_wait` may run now: the link drained (or
+/// `give_up`: the wait is over, logged), or the link is gone.
+pub fn promotion_settled(srv: &Shared, give_up: bool) -> bool {
+    let link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(l) = link.as_ref() else {
+        return true;
+    };
+    if l.status.promotion_ready.load(Ordering::Acquire) {
+        return true;
+    }
+    let drained = l.drained();
+    if !drained && !give_up {
+        return false;
+    }
+    if !drained {
+        log::warning(&format!(
+            "Promoting before the master's stream handed over was applied (applied {} of {}): waited {PROMOTION_DRAIN_MS_MAX} ms",
+            l.status.applied.load(Ordering::Acquire),
+            l.status.offset.load(Ordering::Acquire)
+        ));
+    }
+    l.status.promotion_ready.store(true, Ordering::Release);
+    true
+}
+
 /// REPLICAOF / SLAVEOF and the `replicaof` directive: follow `target`, or with None (NO ONE)
 /// become a master again. Switching masters keeps the cached (replid, offset) so the new
 /// master may continue partially; promotion starts a new history whose past (replid2, up to
@@ -489,26 +570,44 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
 pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Result<(), String> {
     use crate::store::db::REPLICA_MODE;
     let mut link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
-    let (cached, past) = match link.take() {
+    let (cached, past, replaced) = match link.take() {
         Some(l) => {
             l.stop();
-            (Some(l.cached()), l.past())
+            let replaced = l.status.replaced.load(Ordering::Acquire);
+            (Some(l.cached()), l.past(), replaced)
         }
-        None => (None, None),
+        None => (None, None, false),
     };
     let Some((host, port)) = target else {
-        if let Some((mut old_id, mut old_off)) = cached {
-            if old_id.is_empty() {
-                // Never synced: the history we leave behind is our own.
-                (old_id, old_off) = (srv.repl.ids().replid, srv.feed.end());
-            }
-            srv.repl.promote(&old_id, old_off);
+        if let Some((old_id, old_off)) = cached {
             log::notice("Discarding previously cached master state.");
-            log::notice(&format!(
-                "Setting secondary replication ID to {old_id}, valid up to offset: {}. New replication ID is {}",
-                old_off + 1,
-                srv.repl.ids().replid
-            ));
+            if old_id.is_empty() && replaced {
+                // A full sync's snapshot replaced the dataset but the sync never finished:
+                // neither our old history nor the master's describes it.
+                srv.repl.new_history();
+            } else {
+                let (old_id, old_off) = if old_id.is_empty() {
+                    // Never synced: the history we leave behind is our own.
+                    (srv.repl.ids().replid, srv.feed.end())
+                } else {
+                    (old_id, old_off)
+                };
+                srv.repl.promote(&old_id, old_off);
+                log::notice(&format!(
+                    "Setting secondary replication ID to {old_id}, valid up to offset: {}. New replication ID is {}",
+                    old_off + 1,
+                    srv.repl.ids().replid
+                ));
+            }
+            // Our own replicas are told of the new ID the way Redis tells them: they are
+            // dropped, come back and continue partially (`+CONTINUE <new id>`). Kept, they
+            // would go on under the old ID past its end, and their next reconnection would
+            // cost a full sync.
+            for c in srv.all_clients() {
+                if c.kind.load(Ordering::Relaxed) == super::client::KIND_REPLICA {
+                    srv.kill_client(&c);
+                }
+            }
         }
         REPLICA_MODE.store(false, Ordering::Relaxed);
         log::set_role(b'M');

@@ -232,6 +232,8 @@ pub struct Worker {
     pub replica_slots: Vec<u64>,
     /// Tokens of connections in WAIT.
     pub wait_slots: Vec<u64>,
+    /// Tokens of connections whose REPLICAOF NO ONE waits for the link to drain.
+    pub promote_slots: Vec<u64>,
     /// Our shard has a snapshot to copy: idle loop turns work on it (see `idle_save_step`).
     snapshot_pending: bool,
     /// The stream position this thread last saw (to notice that it moved).
@@ -280,6 +282,7 @@ impl Worker {
             cron_save: None,
             replica_slots: Vec::new(),
             wait_slots: Vec::new(),
+            promote_slots: Vec::new(),
             snapshot_pending: false,
             stream_seen: 0,
         })
