@@ -116,6 +116,74 @@ fn ringkv_dumps_pass_redis_check_rdb_and_load_into_redis() {
     assert!(k.log_text().contains("DB saved on disk"));
 }
 
+/// `redis-cli --rdb` (REPLCONF capa eof, REPLCONF rdb-only 1, then the old SYNC) backs up a
+/// running server: the payload comes without a `+FULLRESYNC` line, in the `$EOF:` framing or
+/// (with `repl-diskless-sync no`) with its length, and the connection closes after it. The
+/// file passes redis-check-rdb and loads back to the same digest.
+#[test]
+fn redis_cli_rdb_backs_up_a_running_server() {
+    if !have_tool("redis-cli") || !have_tool("redis-check-rdb") {
+        return;
+    }
+    let k = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut kc = k.client();
+    fill(&mut kc);
+    let want = digest(&mut kc);
+    for diskless in ["yes", "no"] {
+        cmd(&mut kc, &["CONFIG", "SET", "repl-diskless-sync", diskless]);
+        let dir = temp_dir("cli-rdb");
+        let file = dir.join("dump.rdb");
+        let mut cli = Command::new("redis-cli")
+            .args(["-p", &k.port.to_string(), "--rdb", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut status = None;
+        let done = wait_until(Duration::from_secs(20), || {
+            status = cli.try_wait().unwrap();
+            status.is_some()
+        });
+        if !done {
+            let _ = cli.kill();
+        }
+        let out = cli.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(
+            done && status.unwrap().success(),
+            "diskless {diskless}: {said}"
+        );
+        let check = Command::new("redis-check-rdb").arg(&file).output().unwrap();
+        let text = String::from_utf8_lossy(&check.stdout).to_string();
+        assert!(
+            check.status.success() && text.contains("RDB looks OK"),
+            "{text}"
+        );
+        let back = Server::start(&[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--enable-debug-command",
+            "yes",
+        ]);
+        assert_eq!(digest(&mut back.client()), want, "diskless {diskless}");
+        drop(back);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    // The rdb-only connections are gone: they are no replicas.
+    let ok = wait_until(Duration::from_secs(10), || {
+        let info: String = q(&mut kc, &["INFO", "replication"]).unwrap();
+        info.contains("connected_slaves:0\r\n")
+    });
+    assert!(ok, "an rdb-only replica stayed attached");
+    assert!(k.log_text().contains("rdb only replica"));
+}
+
 #[test]
 fn redis_dumps_load_into_ringkv() {
     if !have_tool("redis-server") {

@@ -101,6 +101,10 @@ pub struct ReplConf {
     pub ip: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// `REPLCONF rdb-only 1` (redis-cli --rdb): the snapshot only, then the connection closes.
+    pub rdb_only: bool,
+    /// It asked with SYNC, not PSYNC: the snapshot comes without a `+FULLRESYNC` line first.
+    pub pre_psync: bool,
 }
 
 /// REPLCONF's routing: `ringkv-load-rdb` (our replication link loading a full sync) replaces
@@ -263,7 +267,12 @@ fn replconf(ctx: &mut Ctx, args: Args) {
                 });
             }
             return; // never answered
-        } else if eq_ic(opt, "getack") || eq_ic(opt, "rdb-only") || eq_ic(opt, "rdb-filter-only") {
+        } else if eq_ic(opt, "rdb-only") {
+            match arg_i64(val) {
+                Some(v @ (0 | 1)) => conf.rdb_only = v == 1,
+                _ => return ctx.out.err("rdb-only value must be 0 or 1"),
+            }
+        } else if eq_ic(opt, "getack") || eq_ic(opt, "rdb-filter-only") {
             // Accepted and ignored, as a master does.
         } else {
             return ctx.out.err(&format!(
@@ -343,13 +352,7 @@ fn psync(ctx: &mut Ctx, args: Args) {
         "Replica {ip}:{} asks for synchronization",
         conf.listening_port
     ));
-    // `repl-diskless-sync no` frames the snapshot with its length, as a disk-based sync does.
-    let diskless = ctx
-        .srv
-        .config()
-        .get_bool("repl-diskless-sync")
-        .unwrap_or(true);
-    start_full(ctx, &conf, conf.capa_eof && diskless);
+    start_full(ctx, &conf);
 }
 
 /// SYNC: the pre-PSYNC full synchronization (the snapshot framed with its length).
@@ -361,12 +364,30 @@ fn sync(ctx: &mut Ctx, _args: Args) {
         return ctx.out.error(NO_MASTER_LINK);
     }
     ensure_backlog(ctx);
-    let conf = ctx.client.replconf.clone().unwrap_or_default();
-    start_full(ctx, &conf, false);
+    let conf = ctx.client.replconf.get_or_insert_with(Default::default);
+    conf.pre_psync = true;
+    let conf = conf.clone();
+    let ip = conf
+        .ip
+        .clone()
+        .unwrap_or_else(|| host_of(&ctx.client.shared.addr));
+    crate::server::log::notice(&format!(
+        "Replica {ip}:{} asks for synchronization",
+        conf.listening_port
+    ));
+    start_full(ctx, &conf);
 }
 
 /// Queues the replica for the next full-sync cut (worker 0 takes it, see `server/replicas.rs`).
-fn start_full(ctx: &mut Ctx, conf: &ReplConf, eof_capable: bool) {
+/// The snapshot goes in the `$EOF:` framing to a replica that announced `capa eof`, unless
+/// `repl-diskless-sync no` asks for the length framing a disk-based sync uses.
+fn start_full(ctx: &mut Ctx, conf: &ReplConf) {
+    let diskless = ctx
+        .srv
+        .config()
+        .get_bool("repl-diskless-sync")
+        .unwrap_or(true);
+    let eof_capable = conf.capa_eof && diskless;
     ctx.srv.repl.sync_full.fetch_add(1, Ordering::Relaxed);
     register(ctx, conf, "wait_bgsave");
     ctx.srv

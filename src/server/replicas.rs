@@ -98,8 +98,11 @@ impl Worker {
         self.shared
             .repl
             .update(conn.client.id, |r| r.state = "send_bulk");
-        conn.out
-            .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+        // A replica that asked with SYNC (redis-cli --rdb does) expects the payload at once.
+        if !conn.client.replconf.as_ref().is_some_and(|r| r.pre_psync) {
+            conn.out
+                .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
+        }
         let mark = eof_capable.then(crate::repl::master::random_id);
         if let Some(m) = &mark {
             conn.out
@@ -212,6 +215,19 @@ impl Worker {
                     }
                 }
             }
+        }
+        let rdb_only = conn.client.replconf.as_ref().is_some_and(|r| r.rdb_only);
+        if online_at.is_some() && rdb_only {
+            // It wanted the snapshot and nothing more: closed once that is written.
+            log::notice(&format!(
+                "RDB transfer completed, rdb only replica ({}) should be disconnected asap",
+                replica_name(&conn.client)
+            ));
+            conn.close_after_flush = true;
+            // Nothing more to pump (the sink was left above).
+            conn.replica = Some(Box::new(ReplicaConn::AwaitCut));
+            self.flush(slot);
+            return;
         }
         if let Some((pos, await_ack)) = online_at {
             conn.client.repl_acked = false;
