@@ -47,7 +47,7 @@ fn queue_exec_discard_and_errors() {
 
 #[test]
 fn watch_is_invalidated_by_changes() {
-    let srv = Server::start(&["--threads", "2"]);
+    let srv = Server::start(&["--threads", "2", "--enable-debug-command", "yes"]);
     let mut c = srv.client();
     let mut other = srv.client();
     let exec_with = |c: &mut redis::Connection| -> V {
@@ -81,6 +81,29 @@ fn watch_is_invalidated_by_changes() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(exec_with(&mut c), V::Nil);
+    // Expired and never looked at (active expiry off, nobody reads it): EXEC still sees it,
+    // as Redis 7 checks watched keys for expiry at EXEC. A key long-lived, or already expired
+    // when watched, does not fail it.
+    q::<V>(&mut other, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    let now_ms = |c: &mut redis::Connection| -> u64 {
+        let t: Vec<String> = q(c, &["TIME"]).unwrap();
+        t[0].parse::<u64>().unwrap() * 1000 + t[1].parse::<u64>().unwrap() / 1000
+    };
+    for key in ["x1", "x2", "x3", "x4"] {
+        q::<String>(&mut c, &["SET", key, "1", "PX", "100"]).unwrap();
+        q::<String>(&mut c, &["SET", &format!("long-{key}"), "1", "EX", "1000"]).unwrap();
+        let start = now_ms(&mut c);
+        q::<String>(&mut c, &["WATCH", key, &format!("long-{key}")]).unwrap();
+        let passed =
+            common::wait_until(Duration::from_secs(5), || now_ms(&mut other) > start + 150);
+        assert!(passed);
+        assert_eq!(exec_with(&mut c), V::Nil, "{key}");
+        q::<String>(&mut c, &["WATCH", &format!("long-{key}")]).unwrap();
+        assert_eq!(exec_with(&mut c), V::Array(vec![V::Okay]), "{key}");
+        q::<String>(&mut c, &["WATCH", key]).unwrap();
+        assert_eq!(exec_with(&mut c), V::Array(vec![V::Okay]), "{key}");
+    }
+    q::<V>(&mut other, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).unwrap();
     // UNWATCH forgets: a later change does not matter.
     q::<String>(&mut c, &["WATCH", "w"]).unwrap();
     q::<String>(&mut c, &["UNWATCH"]).unwrap();

@@ -48,7 +48,12 @@ fn watch(ctx: &mut Ctx, args: Args) {
     }
     let flag = ctx.client.watch_flag();
     for key in args.iter().skip(1) {
-        ctx.shards.db(key).watch(key, flag.clone());
+        let mut db = ctx.shards.db(key);
+        // (A key already expired is deleted here, before the flag is registered: its
+        // deletion is no change to what the client saw, as in Redis.)
+        let expire_at_ms = db.lookup_write(key).map_or(0, |e| e.expire_at_ms);
+        db.watch(key, flag.clone());
+        ctx.client.watch_expiry(expire_at_ms);
     }
     ctx.out.ok();
 }

@@ -201,6 +201,11 @@ pub struct ClientState {
     pub events: Vec<crate::server::pubsub::KeyEvent>,
     /// While WATCHing: set by any change to a watched key (registered in each key's database).
     pub watch_flag: Option<Arc<AtomicBool>>,
+    /// The earliest expiry (Unix ms, 0 = none) among the watched keys that were live when
+    /// watched: once it passes, EXEC fails as if the key had changed (Redis 7 checks watched
+    /// keys for expiry at EXEC). A change to the key's TTL or the key itself dirties the flag
+    /// anyway, so the recorded time stays right for as long as it matters.
+    pub watch_expire_at_ms: u64,
     /// What the running command (or EXEC) propagates to the AOF and replicas.
     pub prop: crate::repl::propagate::Pending,
     /// What REPLCONF said (a replica connecting to us).
@@ -234,6 +239,7 @@ impl ClientState {
             woff: 0,
             events: Vec::new(),
             watch_flag: None,
+            watch_expire_at_ms: 0,
             prop: Default::default(),
             replconf: None,
             is_replica: false,
@@ -250,6 +256,21 @@ impl ClientState {
     /// Forgets every WATCH (registrations of the dropped flag die with it).
     pub fn unwatch(&mut self) {
         self.watch_flag = None;
+        self.watch_expire_at_ms = 0;
+    }
+
+    /// WATCH found `key` live with this expiry (0 = none).
+    pub fn watch_expiry(&mut self, expire_at_ms: u64) {
+        if expire_at_ms != 0
+            && (self.watch_expire_at_ms == 0 || expire_at_ms < self.watch_expire_at_ms)
+        {
+            self.watch_expire_at_ms = expire_at_ms;
+        }
+    }
+
+    /// A watched key changed, or one that was live when watched has expired by `now_ms`.
+    pub fn watch_failed(&self, now_ms: u64) -> bool {
+        self.watch_dirty() || (self.watch_expire_at_ms != 0 && self.watch_expire_at_ms <= now_ms)
     }
 
     /// The flag WATCH registers, created on first use.

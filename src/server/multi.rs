@@ -117,7 +117,7 @@ pub(super) fn exec(
     let Some(m) = client.multi.take() else {
         return (mono_ns(), Vec::new());
     };
-    let dirty = client.watch_dirty();
+    let dirty = client.watch_failed(env.now_ms);
     client.unwatch();
     if m.errored {
         Reply::new(out, client.resp3)
