@@ -239,6 +239,17 @@ fn slowlog_records_commands() {
 #[test]
 fn monitor_streams_other_clients_commands() {
     let srv = Server::start(&["--threads", "2"]);
+    // Not from inside a transaction (Redis's reply, checked against redis-server 7.0).
+    let mut t = srv.raw();
+    let want =
+        "+OK\r\n+QUEUED\r\n*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n+PONG\r\n";
+    let got = common::raw_exchange_n(
+        &mut t,
+        b"MULTI\r\nMONITOR\r\nEXEC\r\nPING\r\n",
+        want.len(),
+        std::time::Duration::from_secs(10),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
     let mut m = srv.raw();
     m.write_all(b"MONITOR\r\n").unwrap();
     let mut r = std::io::BufReader::new(m.try_clone().unwrap());

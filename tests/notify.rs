@@ -1,5 +1,6 @@
 //! Keyspace notifications compared with a real redis-server: the same commands on both, with
-//! `notify-keyspace-events KEA`, must publish the same messages in the same order.
+//! `notify-keyspace-events KEA`, must publish the same messages in the same order (also a
+//! PUBLISH inside MULTI among them).
 
 mod common;
 
@@ -31,7 +32,7 @@ fn events(port: u16) -> String {
         .unwrap();
     q::<String>(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]).unwrap();
     let mut sub = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sub.write_all(b"PSUBSCRIBE __key*__:*\r\n").unwrap();
+    sub.write_all(b"PSUBSCRIBE __key*__:* chan*\r\n").unwrap();
     let confirm = read_for(&mut sub, Duration::from_millis(200));
     assert!(confirm.contains("psubscribe"), "{confirm}");
     // Two blocked clients, served by the script's LPUSH and ZADD below.
@@ -113,6 +114,13 @@ fn events(port: u16) -> String {
         &["LPUSH", "bl", "x"],
         &["ZADD", "bz", "1", "a", "2", "b"],
         &["SET", "gone", "1", "PX", "30"],
+        // A message published inside a transaction comes between the events of the commands
+        // around it.
+        &["MULTI"],
+        &["SET", "m1", "v"],
+        &["PUBLISH", "chan1", "hello"],
+        &["DEL", "m1"],
+        &["EXEC"],
     ];
     for cmd in script {
         let _: redis::Value = q(&mut c, cmd).unwrap();

@@ -268,6 +268,12 @@ fn shutdown(ctx: &mut Ctx, args: Args) {
 
 /// MONITOR: OK, then every command the server runs is streamed to this connection.
 fn monitor(ctx: &mut Ctx, _args: Args) {
+    if ctx.client.in_exec {
+        // A transaction's client expects one reply per command, as Redis reasons.
+        return ctx
+            .out
+            .err("MONITOR isn't allowed for DENY BLOCKING client");
+    }
     ctx.client.action = Some(ClientAction::Monitor);
     ctx.out.ok();
 }

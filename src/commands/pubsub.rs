@@ -143,6 +143,17 @@ fn sunsubscribe(ctx: &mut Ctx, args: Args) {
 }
 
 fn publish_to(ctx: &mut Ctx, args: Args, kind: Kind) {
+    if !ctx.client.events.is_empty() {
+        // Keyspace events of the commands before this one in the same EXEC go out first, in
+        // the order the commands ran (as in Redis).
+        let events = std::mem::take(&mut ctx.client.events);
+        crate::server::pubsub::key_event_deliveries(
+            ctx.srv,
+            ctx.limits.notify,
+            &events,
+            &mut ctx.client.outbox,
+        );
+    }
     let message = Arc::new(Message {
         kind,
         channel: args.get(1).to_vec(),
