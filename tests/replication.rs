@@ -238,6 +238,16 @@ fn psync_answers_like_redis() {
     let text = String::from_utf8_lossy(&got).to_string();
     assert!(ok, "{text:?}");
     assert!(text.starts_with("+OK\r\n+OK\r\n+FULLRESYNC "), "{text:?}");
+    // A master takes GETACK without a reply; rdb-only is 0 or 1 (texts of redis-server 7.0).
+    let mut other = m.raw();
+    let want = "-ERR value is out of range, value must between 0 and 1\r\n+PONG\r\n";
+    let got = common::raw_exchange_n(
+        &mut other,
+        b"REPLCONF GETACK *\r\nREPLCONF rdb-only 2\r\nPING\r\n",
+        want.len(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
     let mark = &text[text.find("$EOF:").unwrap() + 5..][..40];
     assert!(mark.bytes().all(|c| c.is_ascii_hexdigit()), "{mark}");
     assert!(text.contains("REDIS0010"));

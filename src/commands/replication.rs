@@ -270,9 +270,16 @@ fn replconf(ctx: &mut Ctx, args: Args) {
         } else if eq_ic(opt, "rdb-only") {
             match arg_i64(val) {
                 Some(v @ (0 | 1)) => conf.rdb_only = v == 1,
-                _ => return ctx.out.err("rdb-only value must be 0 or 1"),
+                _ => {
+                    return ctx
+                        .out
+                        .err("value is out of range, value must between 0 and 1")
+                }
             }
-        } else if eq_ic(opt, "getack") || eq_ic(opt, "rdb-filter-only") {
+        } else if eq_ic(opt, "getack") {
+            // A replica's request; a master takes it without a reply, as Redis does.
+            return;
+        } else if eq_ic(opt, "rdb-filter-only") {
             // Accepted and ignored, as a master does.
         } else {
             return ctx.out.err(&format!(
