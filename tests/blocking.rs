@@ -360,3 +360,38 @@ fn blocked_clients_are_served_after_the_whole_transaction() {
     let got = common::raw_exchange_n(&mut w, b"", want.len(), Duration::from_secs(5));
     assert_eq!(String::from_utf8_lossy(&got), want);
 }
+
+/// A BLMOVE waiter woken to run its command again that does not take the element (here its
+/// destination holds a string: it gets WRONGTYPE, as from Redis) does not leave the waiter
+/// behind it blocked with the element in the list: that one is served (Redis serves it at
+/// once; ringkv at the latest on the next cron tick).
+#[test]
+fn an_element_a_woken_waiter_left_behind_reaches_the_next_waiter() {
+    for threads in ["1", "2"] {
+        let srv = Server::start(&["--threads", threads]);
+        let mut c = srv.client();
+        q::<String>(&mut c, &["SET", "{t}dst", "string"]).unwrap();
+        let mut mover = srv.raw();
+        mover
+            .write_all(b"BLMOVE {t}src {t}dst LEFT RIGHT 0\r\n")
+            .unwrap();
+        wait_blocked(&mut c, 1);
+        let mut popper = srv.raw();
+        popper.write_all(b"BLPOP {t}src 0\r\n").unwrap();
+        wait_blocked(&mut c, 2);
+        q::<i64>(&mut c, &["LPUSH", "{t}src", "x"]).unwrap();
+        let wrong = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+        assert_eq!(
+            read_reply(&mut mover, wrong.len()),
+            wrong,
+            "threads {threads}"
+        );
+        let want = "*2\r\n$6\r\n{t}src\r\n$1\r\nx\r\n";
+        assert_eq!(
+            read_for(&mut popper, want.len(), Duration::from_secs(5)),
+            want,
+            "threads {threads}: the element stayed in the list"
+        );
+        assert_eq!(q::<i64>(&mut c, &["EXISTS", "{t}src"]).unwrap(), 0);
+    }
+}

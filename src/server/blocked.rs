@@ -141,6 +141,53 @@ impl Worker {
         }
     }
 
+    /// Cron, with our own shard's lock free: serves waiters whose key holds data that nobody
+    /// served them (`Blocked::touch_waited`: a waiter woken to retry that never took the
+    /// element), and propagates and announces the pops as a command's would be.
+    pub(super) fn serve_stranded(&mut self) {
+        let shared = self.shared.clone();
+        // SAFETY: as in `cron`: the lock of our own shard is free and this thread is its
+        // owner, so no other thread touches the shard during this call.
+        let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
+        let shard = view.shard(self.id);
+        shard.touch_waited();
+        let mut served = Vec::new();
+        shard.serve_blocked(&mut served);
+        if served.is_empty() {
+            return;
+        }
+        if shared.feed.active() {
+            shared
+                .feed
+                .append(&super::exec::pop_commands(&served), false);
+        }
+        let mut events = super::exec::pop_key_events(self.limits.notify, &served);
+        if crate::store::db::LOG_DELETED.load(Ordering::Relaxed) {
+            let mut emptied = Vec::new();
+            shard.take_emptied(&mut emptied);
+            events.extend(
+                emptied
+                    .into_iter()
+                    .map(|(db, key)| super::pubsub::KeyEvent {
+                        db,
+                        event: "del",
+                        key: key.to_vec(),
+                    }),
+            );
+        }
+        if !events.is_empty() {
+            let mut deliveries = Vec::new();
+            super::pubsub::key_event_deliveries(
+                &shared,
+                self.limits.notify,
+                &events,
+                &mut deliveries,
+            );
+            self.deliver_all(deliveries);
+        }
+        self.deliver_woken(served);
+    }
+
     /// Ends the block of `slot`: queues `reply`, or with None puts the request back to run
     /// again; then the connection goes on with its input.
     pub(super) fn unblock(&mut self, slot: usize, reply: Option<Vec<u8>>) {

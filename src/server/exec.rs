@@ -619,14 +619,25 @@ impl Worker {
 /// The keyspace events of pops served to blocked clients (`client.woken[from..]`), as Redis
 /// raises them after the command that filled the key.
 fn pop_events(env: &Env, client: &mut ClientState, from: usize) {
+    if client.woken.len() == from {
+        return;
+    }
+    let events = pop_key_events(env.limits.notify, &client.woken[from..]);
+    client.events.extend(events);
+}
+
+/// The keyspace events (under notify `flags`) of the pops in `served`.
+pub(super) fn pop_key_events(
+    flags: u32,
+    served: &[crate::store::blocking::Served],
+) -> Vec<super::pubsub::KeyEvent> {
     use crate::config::notify::{KEYEVENT, KEYSPACE, LIST, ZSET};
     use crate::store::blocking::{BlockOp, Outcome};
     use crate::store::list::End;
-    let flags = env.limits.notify;
-    if flags & (KEYSPACE | KEYEVENT) == 0 || client.woken.len() == from {
-        return;
+    if flags & (KEYSPACE | KEYEVENT) == 0 {
+        return Vec::new();
     }
-    let events: Vec<super::pubsub::KeyEvent> = client.woken[from..]
+    served
         .iter()
         .filter_map(|s| {
             let (class, event) = match (&s.outcome, s.waiter.op) {
@@ -642,8 +653,7 @@ fn pop_events(env: &Env, client: &mut ClientState, from: usize) {
                 key: s.key.clone(),
             })
         })
-        .collect();
-    client.events.extend(events);
+        .collect()
 }
 
 /// What a command runs with besides its connection: shared state, cached limits, the thread.
@@ -845,10 +855,16 @@ fn change_counts(shared: &super::Shared, held: u64) -> (u64, u64) {
 /// The plain pops that repeat what serving blocked clients did (`client.woken[from..]`):
 /// BLPOP's pop propagates as LPOP, BLMPOP's as LPOP with a count, BZPOPMIN's as ZPOPMIN ...
 fn propagate_pops(client: &mut ClientState, from: usize) {
+    let cmds = pop_commands(&client.woken[from..]);
+    client.prop.cmds.extend(cmds);
+}
+
+/// The pops in `served` as the non-blocking commands replicas and the AOF get.
+pub(super) fn pop_commands(served: &[crate::store::blocking::Served]) -> Vec<(usize, Vec<u8>)> {
     use crate::store::blocking::{BlockOp, Outcome};
     use crate::store::list::End;
     let mut cmds = Vec::new();
-    for s in &client.woken[from..] {
+    for s in served {
         let (name, n, count) = match (&s.outcome, s.waiter.op) {
             (Outcome::List(v), BlockOp::ListPop { end, count }) => {
                 let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
@@ -867,7 +883,7 @@ fn propagate_pops(client: &mut ClientState, from: usize) {
         };
         cmds.push((s.db, cmd));
     }
-    client.prop.cmds.extend(cmds);
+    cmds
 }
 
 /// Puts the DELs of keys the command expired before its own propagation (they happened first)

@@ -982,9 +982,13 @@ impl Worker {
         self.snapshot_pending = shard.saving() && !shard.save_paused();
     }
 
-    /// Periodic work, `hz` times a second: active expiry and idle-client timeouts.
+    /// Periodic work, `hz` times a second: active expiry, waiters left with data, and
+    /// idle-client timeouts.
     fn cron(&mut self) {
         self.check_kills();
+        if self.lock.is_free() && !crate::store::db::REPLICA_MODE.load(Ordering::Relaxed) {
+            self.serve_stranded();
+        }
         if self.lock.is_free() && self.shared.active_expire.load(Ordering::Relaxed) {
             // 25% of a tick at most, like Redis's slow expire cycle.
             let deadline = mono_us() + 250_000 / self.limits.hz as u64;

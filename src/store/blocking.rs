@@ -96,6 +96,22 @@ impl Blocked {
         !self.keys.is_empty()
     }
 
+    /// Marks ready every key with waiters that holds data in `table`: the safety net for an
+    /// element left behind by a waiter woken to retry that never took it (its connection was
+    /// killed before it ran again, or its BLMOVE met a wrong-typed destination), which would
+    /// otherwise leave the next waiter blocked until the key changes again. Returns whether
+    /// any key was marked.
+    pub fn touch_waited(&mut self, table: &Table) -> bool {
+        let mut any = false;
+        for key in self.keys.keys() {
+            if table.contains(key) && !self.ready.iter().any(|k| **k == **key) {
+                self.ready.push(key.clone());
+                any = true;
+            }
+        }
+        any
+    }
+
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }

@@ -286,6 +286,16 @@ impl Shard {
         }
     }
 
+    /// Looks for waiters whose key holds data (see `Blocked::touch_waited`); `serve_blocked`
+    /// then serves them.
+    pub fn touch_waited(&mut self) {
+        for db in self.dbs.iter_mut() {
+            if !db.blocked.is_empty() && db.blocked.touch_waited(&db.table) {
+                self.blocked_ready = true;
+            }
+        }
+    }
+
     /// Serves clients blocked on keys that commands filled since the last call.
     pub fn serve_blocked(&mut self, out: &mut Vec<super::blocking::Served>) {
         if !std::mem::take(&mut self.blocked_ready) {

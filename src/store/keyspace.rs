@@ -227,6 +227,11 @@ impl Table {
         })
     }
 
+    /// Whether `key` has an entry (expired or not), without unpacking or moving anything.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.work.as_ref().is_some_and(|e| &*e.key == key) || self.records.t.get(key).is_some()
+    }
+
     /// The entry of `key`, unpacked for reading and writing (expiry changes go through
     /// `set_expire`, which keeps the counts right).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
