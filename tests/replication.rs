@@ -254,6 +254,28 @@ fn psync_answers_like_redis() {
     assert_eq!(info(&mut mc, "stats", "sync_partial_err").unwrap(), "1");
 }
 
+/// ROLE lists the replicas that are online, as Redis does: one still waiting for its full
+/// sync shows in INFO (state=wait_bgsave) but not in ROLE.
+#[test]
+fn role_lists_only_online_replicas() {
+    let m = master(&["--repl-diskless-sync-delay", "60"]);
+    let mut mc = m.client();
+    let mut s = m.raw();
+    s.write_all(b"PSYNC ? -1\r\n").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || info(
+        &mut mc,
+        "replication",
+        "connected_slaves"
+    )
+    .as_deref()
+        == Some("1")));
+    let text: String = q(&mut mc, &["INFO", "replication"]).unwrap();
+    assert!(text.contains("state=wait_bgsave"), "{text}");
+    let role: Vec<V> = q(&mut mc, &["ROLE"]).unwrap();
+    assert_eq!(role[0], V::BulkString(b"master".to_vec()));
+    assert_eq!(role[2], V::Array(vec![]), "{role:?}");
+}
+
 /// `kill <sig> <pid>` (SIGSTOP / SIGCONT a redis-server to pause it like a stuck process).
 fn send_signal(pid: &str, sig: &str) {
     let ok = std::process::Command::new("kill")
@@ -469,6 +491,12 @@ fn wait_and_min_replicas_to_write() {
     }));
     let e = common::err(q::<V>(&mut mc, &["SET", "k", "v"]));
     assert_eq!(e, "NOREPLICAS Not enough good replicas to write.");
+    // INFO shows the good ones while the setting is on (as Redis does), and not otherwise.
+    assert_eq!(
+        info(&mut mc, "replication", "min_slaves_good_slaves").as_deref(),
+        Some("1")
+    );
+    assert_eq!(info(&mut rc, "replication", "min_slaves_good_slaves"), None);
     cmd(&mut mc, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
     assert!(wait_until(Duration::from_secs(5), || {
         q::<V>(&mut mc, &["SET", "k", "v2"]).is_ok()
@@ -518,6 +546,11 @@ fn a_ringkv_replica_reconnects_and_refuses_stale_reads_when_asked() {
         info(&mut kc, "replication", "master_link_status").unwrap(),
         "down"
     );
+    // ROLE: no offset without a master streaming to us (-1, as Redis answers).
+    let role: Vec<V> = q(&mut kc, &["ROLE"]).unwrap();
+    assert_eq!(role[0], V::BulkString(b"slave".to_vec()));
+    assert_ne!(role[3], V::BulkString(b"connected".to_vec()), "{role:?}");
+    assert_eq!(role[4], V::Int(-1), "{role:?}");
 }
 
 /// A master that lies: after a normal handshake it sends a snapshot that is not an RDB, then

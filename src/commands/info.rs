@@ -824,6 +824,11 @@ fn replication(ctx: &mut Ctx, out: &mut String) {
         }
     }
     field(out, "connected_slaves", replicas.len());
+    if ctx.limits.min_replicas_to_write > 0 && ctx.limits.min_replicas_max_lag_s > 0 {
+        // Only while min-replicas-to-write is on, as Redis shows it.
+        let good = ctx.srv.repl.good_replicas.load(Ordering::Relaxed);
+        field(out, "min_slaves_good_slaves", good);
+    }
     let now_s = ctx.now_ms / 1000;
     for (i, r) in replicas.iter().enumerate() {
         field(

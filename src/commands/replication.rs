@@ -462,7 +462,12 @@ fn role(ctx: &mut Ctx, _args: Args) {
         ctx.out.bulk(host.as_bytes());
         ctx.out.int(port as i64);
         ctx.out.bulk(state.as_bytes());
-        ctx.out.int(offset as i64);
+        // Redis reports -1 while there is no master connection streaming to us.
+        ctx.out.int(if state == "connected" {
+            offset as i64
+        } else {
+            -1
+        });
         return;
     }
     let offset = ctx.srv.feed.end();
@@ -472,7 +477,10 @@ fn role(ctx: &mut Ctx, _args: Args) {
         .replicas
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .clone();
+        .iter()
+        .filter(|r| r.state == "online") // as Redis lists them: syncing ones are not yet
+        .cloned()
+        .collect::<Vec<_>>();
     ctx.out.array(3);
     ctx.out.bulk(b"master");
     ctx.out.int(offset as i64);
