@@ -22,6 +22,19 @@ fn info(c: &mut redis::Connection, section: &str, field: &str) -> Option<String>
         .map(|v| v.trim().to_string())
 }
 
+/// Waits (up to `secs` seconds) until INFO `section` shows `field` with `value`.
+fn info_becomes(
+    c: &mut redis::Connection,
+    section: &str,
+    field: &str,
+    value: &str,
+    secs: u64,
+) -> bool {
+    wait_until(Duration::from_secs(secs), || {
+        info(c, section, field).as_deref() == Some(value)
+    })
+}
+
 fn digest(c: &mut redis::Connection) -> String {
     q(c, &["DEBUG", "DIGEST"]).unwrap()
 }
@@ -262,13 +275,13 @@ fn role_lists_only_online_replicas() {
     let mut mc = m.client();
     let mut s = m.raw();
     s.write_all(b"PSYNC ? -1\r\n").unwrap();
-    assert!(wait_until(Duration::from_secs(10), || info(
+    assert!(info_becomes(
         &mut mc,
         "replication",
-        "connected_slaves"
-    )
-    .as_deref()
-        == Some("1")));
+        "connected_slaves",
+        "1",
+        10
+    ));
     let text: String = q(&mut mc, &["INFO", "replication"]).unwrap();
     assert!(text.contains("state=wait_bgsave"), "{text}");
     let role: Vec<V> = q(&mut mc, &["ROLE"]).unwrap();
@@ -658,13 +671,13 @@ fn repl_timeout_and_backlog_ttl() {
     assert_eq!(digest(&mut mc), digest(&mut rc));
     let replid = info(&mut mc, "replication", "master_replid").unwrap();
     cmd(&mut rc, &["REPLICAOF", "NO", "ONE"]);
-    assert!(wait_until(Duration::from_secs(10), || info(
+    assert!(info_becomes(
         &mut mc,
         "replication",
-        "repl_backlog_active"
-    )
-    .as_deref()
-        == Some("0")));
+        "repl_backlog_active",
+        "0",
+        10
+    ));
     assert_ne!(
         info(&mut mc, "replication", "master_replid").unwrap(),
         replid
@@ -962,13 +975,13 @@ fn replicaof_no_one_ends_a_waiting_link_at_once() {
         }),
         "{list}"
     );
-    assert!(wait_until(Duration::from_secs(10), || info(
+    assert!(info_becomes(
         &mut mc,
         "replication",
-        "connected_slaves"
-    )
-    .as_deref()
-        == Some("1")));
+        "connected_slaves",
+        "1",
+        10
+    ));
     cmd(&mut kc, &["REPLICAOF", "NO", "ONE"]);
     assert!(
         wait_until(Duration::from_secs(5), || {
@@ -977,13 +990,13 @@ fn replicaof_no_one_ends_a_waiting_link_at_once() {
         }),
         "{list}"
     );
-    assert!(wait_until(Duration::from_secs(5), || info(
+    assert!(info_becomes(
         &mut mc,
         "replication",
-        "connected_slaves"
-    )
-    .as_deref()
-        == Some("0")));
+        "connected_slaves",
+        "0",
+        5
+    ));
     let log = k.log_text();
     assert!(!log.contains("Master closed the connection"), "{log}");
     assert!(
