@@ -162,3 +162,43 @@ fn a_promoted_replica_applies_nothing_of_the_old_stream_after_its_reply() {
         q::<String>(&mut rc, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]).unwrap();
     }
 }
+
+/// A promotion that does not happen after all (WATCH aborts its EXEC) leaves the replica
+/// following its master: the link it paused to drain picks up again.
+#[test]
+fn an_aborted_promotion_leaves_the_link_running() {
+    let m = Server::start(&["--repl-diskless-sync-delay", "0"]);
+    let r = replica_of(m.port);
+    let (mut mc, mut rc) = (m.client(), r.client());
+    let linked = wait_until(Duration::from_secs(20), || {
+        info(&mut rc, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert!(linked);
+    q::<String>(&mut rc, &["WATCH", "k"]).unwrap();
+    q::<String>(&mut mc, &["SET", "k", "1"]).unwrap();
+    let arrived = wait_until(Duration::from_secs(10), || {
+        q::<Option<String>>(&mut rc, &["GET", "k"])
+            .unwrap()
+            .is_some()
+    });
+    assert!(arrived);
+    q::<String>(&mut rc, &["MULTI"]).unwrap();
+    q::<String>(&mut rc, &["REPLICAOF", "NO", "ONE"]).unwrap();
+    assert_eq!(
+        q::<redis::Value>(&mut rc, &["EXEC"]).unwrap(),
+        redis::Value::Nil
+    );
+    // Still a replica, and the master's writes still arrive.
+    q::<String>(&mut mc, &["SET", "after", "2"]).unwrap();
+    let followed = wait_until(Duration::from_secs(10), || {
+        q::<Option<String>>(&mut rc, &["GET", "after"])
+            .unwrap()
+            .as_deref()
+            == Some("2")
+    });
+    assert!(followed, "the replica stopped following its master");
+    assert_eq!(
+        info(&mut rc, "replication", "role").as_deref(),
+        Some("slave")
+    );
+}

@@ -184,7 +184,7 @@ fn load_done(ctx: &Ctx, ok: bool) {
     if let Some(status) = ctx.srv.link_status() {
         status.load_failed.store(!ok, Ordering::Release);
         status.loads_done.fetch_add(1, Ordering::AcqRel);
-        if status.stopping() {
+        if status.paused() {
             ctx.srv.wake_all();
         }
     }
@@ -231,7 +231,7 @@ fn replconf(ctx: &mut Ctx, args: Args) {
         if let (Some(offset), Some(link), Some(status)) = (offset, link, ctx.srv.link_status()) {
             if status.link_id == link as u64 {
                 status.applied.fetch_max(offset as u64, Ordering::AcqRel);
-                if status.stopping() {
+                if status.paused() {
                     // A REPLICAOF NO ONE may be waiting for this, on any thread.
                     ctx.srv.wake_all();
                 }

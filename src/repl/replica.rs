@@ -98,22 +98,29 @@ pub struct LinkStatus {
     /// a read blocked in the handshake or the transfer at once.
     socket: Mutex<Option<TcpStream>>,
     /// Held by the link while it hands a batch (or a snapshot) to our connection and puts it in
-    /// our backlog; it looks at `stop` first, under the lock. So once `stop` is set and the
-    /// lock was seen free, nothing more reaches our connection (see `Link::drained`).
+    /// our backlog; it looks at `stop` and the pause first, under the lock. So once the link is
+    /// paused and the lock was seen free, nothing more reaches our connection until the pause
+    /// ends (see `Link::drained`).
     handover: Mutex<()>,
+    /// Unix ms until which the link hands nothing over (it keeps reading from the master):
+    /// a REPLICAOF NO ONE draining it. The pause ends by itself, so a promotion that never
+    /// happens (its client left, its EXEC was aborted by WATCH) leaves the link running.
+    pause_until_ms: AtomicU64,
     /// Snapshots handed to our connection (`loads_done` catches up once it loaded them).
     loads_sent: AtomicU64,
     /// A snapshot was handed over since the last `+FULLRESYNC`: the dataset is (or is about to
     /// be) the new master's, whatever the offsets still say.
     pub replaced: AtomicBool,
-    /// A promotion waited for this stopped link to drain (or gave up waiting): it may go on.
-    pub promotion_ready: AtomicBool,
+    /// Unix ms until which a promotion that waited for this link to drain (or gave up
+    /// waiting) may go on without waiting again.
+    pub promotion_ready_until_ms: AtomicU64,
 }
 
 impl LinkStatus {
-    /// The link was told to stop (REPLICAOF): a promotion may be waiting for it to drain.
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+    /// The link hands nothing over (stopped, or paused by a promotion waiting for it to
+    /// drain).
+    pub fn paused(&self) -> bool {
+        self.stop.load(Ordering::Acquire) || self.pause_until_ms.load(Ordering::Acquire) > unix_ms()
     }
 }
 
@@ -178,13 +185,20 @@ impl Link {
         )
     }
 
-    /// A stopped link whose every handed-over byte our connection has applied: nothing of the
+    /// Hands nothing more to our connection until `until_ms` (Unix ms), reading on meanwhile.
+    pub fn pause(&self, until_ms: u64) {
+        self.status
+            .pause_until_ms
+            .store(until_ms, Ordering::Release);
+    }
+
+    /// A paused link whose every handed-over byte our connection has applied: nothing of the
     /// old master's stream can run any more (what REPLICAOF NO ONE waits for before it
     /// answers).
     pub fn drained(&self) -> bool {
         let s = &self.status;
-        // Not in the middle of a hand-over, and (stop being set) never again.
-        let idle = s.stop.load(Ordering::Acquire) && s.handover.try_lock().is_ok();
+        // Not in the middle of a hand-over, and (paused) none until the pause ends.
+        let idle = s.paused() && s.handover.try_lock().is_ok();
         idle && s.applied.load(Ordering::Acquire) >= s.offset.load(Ordering::Acquire)
             && s.loads_done.load(Ordering::Acquire) >= s.loads_sent.load(Ordering::Acquire)
     }
@@ -367,6 +381,9 @@ fn session(
         if status.load_failed.load(Ordering::Acquire) {
             return Err("Failed trying to load the MASTER synchronization DB".into());
         }
+        // Under the hand-over lock: a promotion deciding meanwhile must not find our backlog
+        // restarted under it (it promotes the loaded dataset as a new history instead).
+        let _handover = handover_when_running(status)?;
         *status.replid.lock().unwrap_or_else(|e| e.into_inner()) = id.to_string();
         // A new dataset has no past history to offer (Redis clears replid2 here too).
         *status.past.lock().unwrap_or_else(|e| e.into_inner()) = Some(("0".repeat(40), -1));
@@ -460,13 +477,18 @@ fn stream_loop(
         if status.stop.load(Ordering::Acquire) {
             break;
         }
-        let (used, bad) = apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
-            if apply_broken(apply) {
-                // Our side of the link is gone: what was counted may not have been applied.
-                status.stop.store(true, Ordering::Release);
-                log::warning("The replication link's connection inside this server was closed: stopping the link (run REPLICAOF again)");
-            }
-        })?;
+        // Paused by a promotion: keep what arrives for later (or for nobody, if it happens).
+        let (used, bad) = if status.paused() {
+            (0, None)
+        } else {
+            apply_commands(&pending, status, apply, &mut owed).inspect_err(|_| {
+                if apply_broken(apply) {
+                    // Our side of the link is gone: what was counted may not have been applied.
+                    status.stop.store(true, Ordering::Release);
+                    log::warning("The replication link's connection inside this server was closed: stopping the link (run REPLICAOF again)");
+                }
+            })?
+        };
         // Our backlog holds the master's stream verbatim (for cascading replicas and PSYNC2).
         feed.append_raw(&pending[..used]);
         drop(handover);
@@ -757,10 +779,7 @@ fn load_snapshot(
     status: &LinkStatus,
     apply: &mut std::os::unix::net::UnixStream,
 ) -> Result<(), String> {
-    let _handover = status.handover.lock().unwrap_or_else(|e| e.into_inner());
-    if status.stop.load(Ordering::Acquire) {
-        return Err("The link was stopped".into());
-    }
+    let _handover = handover_when_running(status)?;
     log::notice("MASTER <-> REPLICA sync: Flushing old data");
     log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
     *status.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rdb);
@@ -769,6 +788,22 @@ fn load_snapshot(
     apply
         .write_all(&encode(&[b"REPLCONF", b"ringkv-load-rdb"]))
         .map_err(|e| format!("Can't apply the master's snapshot: {e}"))
+}
+
+/// The hand-over lock, once the link is not paused; an error once it is stopped. A promotion
+/// pausing the link decides meanwhile: it happens (and stops the link) or not.
+fn handover_when_running(status: &LinkStatus) -> Result<std::sync::MutexGuard<'_, ()>, String> {
+    loop {
+        let handover = status.handover.lock().unwrap_or_else(|e| e.into_inner());
+        if status.stop.load(Ordering::Acquire) {
+            return Err("The link was stopped".into());
+        }
+        if !status.paused() {
+            return Ok(handover);
+        }
+        drop(handover);
+        std::thread::sleep(LOAD_POLL);
+    }
 }
 
 /// Whether our own end of the link was closed by the server.

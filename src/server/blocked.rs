@@ -150,7 +150,7 @@ impl Worker {
         // owner, so no other thread touches the shard during this call.
         let mut view = unsafe { super::view::ShardView::new(&shared.shards, 1u64 << self.id) };
         let shard = view.shard(self.id);
-        shard.touch_waited();
+        shard.touch_waited(self.now_ms);
         let mut served = Vec::new();
         shard.serve_blocked(&mut served);
         if served.is_empty() {

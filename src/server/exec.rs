@@ -254,7 +254,12 @@ impl Worker {
         }
         let conn = &self.conns[slot];
         let promotes = if exec {
-            conn.client.multi.as_ref().is_some_and(|m| m.promotes)
+            // A doomed transaction (queueing error, WATCH failed) promotes nothing.
+            let doomed = conn.client.watch_failed(self.now_ms);
+            conn.client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.promotes && !m.errored && !doomed)
         } else {
             let base: &[u8] = if inline {
                 &conn.scratch

@@ -534,21 +534,29 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
 /// master never finished would never get there).
 pub const PROMOTION_DRAIN_MS_MAX: u64 = 2000;
 
-/// Before REPLICAOF NO ONE runs: stops the link (nothing more is taken from the old master)
-/// and says whether the promotion must wait for our connection to apply what the link already
-/// handed it. Redis applies nothing after answering; neither do we, and our backlog, which
-/// holds all of it, stays the history we promote.
+/// How long a settled promotion may take to run before it must wait for the link again.
+const PROMOTION_READY_MS: u64 = 1000;
+
+/// Before REPLICAOF NO ONE runs: pauses the link (nothing more of the old master's stream
+/// reaches our connection; the promotion then stops it) and says whether the promotion must
+/// wait for our connection to apply what the link already handed it. Redis applies nothing
+/// after answering; neither do we, and our backlog, which holds all of it, stays the history
+/// we promote. The pause outlasts the wait and ends by itself: a promotion that does not
+/// happen after all (its client left, WATCH aborted its EXEC) leaves the link running.
 pub fn promotion_must_wait(srv: &Shared) -> bool {
     let link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
     let Some(l) = link.as_ref() else {
         return false;
     };
-    if l.status.promotion_ready.load(Ordering::Acquire) {
+    let now = crate::runtime::clock::unix_ms();
+    if l.status.promotion_ready_until_ms.load(Ordering::Acquire) > now {
         return false;
     }
-    l.stop();
+    l.pause(now + PROMOTION_DRAIN_MS_MAX + PROMOTION_READY_MS);
     if l.drained() {
-        l.status.promotion_ready.store(true, Ordering::Release);
+        l.status
+            .promotion_ready_until_ms
+            .store(now + PROMOTION_READY_MS, Ordering::Release);
         return false;
     }
     true
@@ -561,7 +569,10 @@ pub fn promotion_settled(srv: &Shared, give_up: bool) -> bool {
     let Some(l) = link.as_ref() else {
         return true;
     };
-    if l.status.promotion_ready.load(Ordering::Acquire) {
+    let now = crate::runtime::clock::unix_ms();
+    // Ready, or a link that is not paused (another REPLICAOF replaced the one we paused): the
+    // command runs again and decides anew.
+    if l.status.promotion_ready_until_ms.load(Ordering::Acquire) > now || !l.status.paused() {
         return true;
     }
     let drained = l.drained();
@@ -575,7 +586,9 @@ pub fn promotion_settled(srv: &Shared, give_up: bool) -> bool {
             l.status.offset.load(Ordering::Acquire)
         ));
     }
-    l.status.promotion_ready.store(true, Ordering::Release);
+    l.status
+        .promotion_ready_until_ms
+        .store(now + PROMOTION_READY_MS, Ordering::Release);
     true
 }
 
@@ -614,6 +627,14 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
                     old_off + 1,
                     srv.repl.ids().replid
                 ));
+            }
+            // Our master's connection goes: after the drain it has nothing left to apply, and
+            // should the drain have given up, what it still holds must not run after the
+            // +OK (Redis frees its master client here too).
+            for c in srv.all_clients() {
+                if c.kind.load(Ordering::Relaxed) == super::client::KIND_MASTER {
+                    srv.kill_client(&c);
+                }
             }
             // Our own replicas are told of the new ID the way Redis tells them: they are
             // dropped, come back and continue partially (`+CONTINUE <new id>`). Kept, they

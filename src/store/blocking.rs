@@ -101,10 +101,11 @@ impl Blocked {
     /// killed before it ran again, or its BLMOVE met a wrong-typed destination), which would
     /// otherwise leave the next waiter blocked until the key changes again. Returns whether
     /// any key was marked.
-    pub fn touch_waited(&mut self, table: &Table) -> bool {
+    pub fn touch_waited(&mut self, table: &Table, now_ms: u64) -> bool {
         let mut any = false;
         for key in self.keys.keys() {
-            if table.contains(key) && !self.ready.iter().any(|k| **k == **key) {
+            // (An expired key is no data: expiry deletes it, and waiters go on waiting.)
+            if table.contains_live(key, now_ms) && !self.ready.iter().any(|k| **k == **key) {
                 self.ready.push(key.clone());
                 any = true;
             }

@@ -288,9 +288,9 @@ impl Shard {
 
     /// Looks for waiters whose key holds data (see `Blocked::touch_waited`); `serve_blocked`
     /// then serves them.
-    pub fn touch_waited(&mut self) {
+    pub fn touch_waited(&mut self, now_ms: u64) {
         for db in self.dbs.iter_mut() {
-            if !db.blocked.is_empty() && db.blocked.touch_waited(&db.table) {
+            if !db.blocked.is_empty() && db.blocked.touch_waited(&db.table, now_ms) {
                 self.blocked_ready = true;
             }
         }

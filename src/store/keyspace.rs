@@ -227,9 +227,18 @@ impl Table {
         })
     }
 
-    /// Whether `key` has an entry (expired or not), without unpacking or moving anything.
-    pub fn contains(&self, key: &[u8]) -> bool {
-        self.work.as_ref().is_some_and(|e| &*e.key == key) || self.records.t.get(key).is_some()
+    /// Whether `key` has an entry not expired at `now_ms`, without unpacking or moving
+    /// anything.
+    pub fn contains_live(&self, key: &[u8], now_ms: u64) -> bool {
+        let live = |at: u64| at == 0 || at > now_ms;
+        match &self.work {
+            Some(e) if &*e.key == key => live(e.expire_at_ms),
+            _ => self
+                .records
+                .t
+                .get(key)
+                .is_some_and(|r| live(r.expire_at_ms())),
+        }
     }
 
     /// The entry of `key`, unpacked for reading and writing (expiry changes go through
