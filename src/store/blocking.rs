@@ -63,6 +63,8 @@ pub struct Blocked {
     keys: hashbrown::HashMap<SmallStr, VecDeque<Waiter>, foldhash::fast::RandomState>,
     /// Keys with waiters that a command touched: serve them after it.
     ready: Vec<SmallStr>,
+    /// Keys with waiters that held data at the last `touch_waited` (see there).
+    stranded: Vec<SmallStr>,
 }
 
 impl Blocked {
@@ -101,13 +103,22 @@ impl Blocked {
     /// killed before it ran again, or its BLMOVE met a wrong-typed destination), which would
     /// otherwise leave the next waiter blocked until the key changes again. Returns whether
     /// any key was marked.
+    /// A key is taken only when it also held data at the previous call: a waiter woken to
+    /// retry usually takes its element within microseconds, and serving the next waiter
+    /// before it ran would put that one ahead of it.
     pub fn touch_waited(&mut self, table: &Table, now_ms: u64) -> bool {
         let mut any = false;
+        let before = std::mem::take(&mut self.stranded);
         for key in self.keys.keys() {
             // (An expired key is no data: expiry deletes it, and waiters go on waiting.)
-            if table.contains_live(key, now_ms) && !self.ready.iter().any(|k| **k == **key) {
+            if !table.contains_live(key, now_ms) {
+                continue;
+            }
+            if before.iter().any(|k| **k == **key) && !self.ready.iter().any(|k| **k == **key) {
                 self.ready.push(key.clone());
                 any = true;
+            } else {
+                self.stranded.push(key.clone());
             }
         }
         any
