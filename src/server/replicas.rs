@@ -224,8 +224,11 @@ impl Worker {
                 replica_name(&conn.client)
             ));
             conn.close_after_flush = true;
-            // Nothing more to pump (the sink was left above).
+            // Nothing more to pump (the sink was left above), no stream to keep for it, and
+            // no longer a replica to count.
             conn.replica = Some(Box::new(ReplicaConn::AwaitCut));
+            shared.feed.unpin(id);
+            shared.repl.unregister(id, self.now_ms);
             self.flush(slot);
             return;
         }
