@@ -267,6 +267,48 @@ fn psync_answers_like_redis() {
     assert_eq!(info(&mut mc, "stats", "sync_partial_err").unwrap(), "1");
 }
 
+/// A replica restarted from a dump it saved while in step with its master (the file records
+/// the master's replication ID and the offset its dataset is at, as Redis's replicas write
+/// it) continues partially instead of syncing everything again, and ends equal.
+#[test]
+fn a_restarted_replica_continues_partially_from_its_dump() {
+    let m = master(&[]);
+    let mut mc = m.client();
+    fill(&mut mc, "1");
+    let port = m.port.to_string();
+    let replica_args = |dir: &str| {
+        vec![
+            "--replicaof".to_string(),
+            "127.0.0.1".into(),
+            port.clone(),
+            "--enable-debug-command".into(),
+            "yes".into(),
+            "--dir".into(),
+            dir.to_string(),
+        ]
+    };
+    let dir = common::temp_dir("restarted-replica");
+    let args = replica_args(dir.to_str().unwrap());
+    let r = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut rc = r.client();
+    assert!(caught_up(&mut mc, &mut rc));
+    cmd(&mut rc, &["SAVE"]);
+    drop(rc);
+    drop(r);
+    fill(&mut mc, "2");
+    let r = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut rc = r.client();
+    assert!(caught_up(&mut mc, &mut rc));
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    assert_eq!(info(&mut mc, "stats", "sync_full").as_deref(), Some("1"));
+    assert_eq!(
+        info(&mut mc, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    drop(r);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// ROLE lists the replicas that are online, as Redis does: one still waiting for its full
 /// sync shows in INFO (state=wait_bgsave) but not in ROLE.
 #[test]

@@ -86,7 +86,7 @@ pub fn start_background_save(srv: &crate::server::Shared, shards: &mut ShardView
         (b("rdbcompression"), b("rdbchecksum"), c.dbfilename.clone())
     };
     let held: Vec<usize> = shards.held().collect();
-    let header = aux(&srv.run_id, false);
+    let header = dump_aux(srv);
     let sizes = db_sizes(shards);
     log::notice("Background saving started");
     let temp = format!("temp-{}.rdb", std::process::id());
@@ -126,6 +126,23 @@ pub fn encodings(ctx: &Ctx) -> Encodings {
     }
 }
 
+/// The AUX fields of a dump file taken now (every shard held, or the workers stopped): on a
+/// replica whose dataset is exactly its master's stream up to some offset, that history and
+/// offset, so a restart from this file continues partially, as Redis's replicas do.
+pub fn dump_aux(srv: &crate::server::Shared) -> Vec<(&'static str, String)> {
+    let mut header = aux(&srv.run_id, false);
+    if let Some((replid, offset)) = crate::server::replicas::dump_repl_info(srv) {
+        for (k, v) in header.iter_mut() {
+            match *k {
+                "repl-id" => *v = replid.clone(),
+                "repl-offset" => *v = offset.to_string(),
+                _ => {}
+            }
+        }
+    }
+    header
+}
+
 /// Redis 7's AUX fields for a file written now; `aof_base` marks an AOF rewrite's base.
 pub fn aux(run_id: &str, aof_base: bool) -> Vec<(&'static str, String)> {
     vec![
@@ -142,7 +159,7 @@ pub fn aux(run_id: &str, aof_base: bool) -> Vec<(&'static str, String)> {
 /// The whole keyspace (every held shard, which for keyspace-wide commands is all of them) as
 /// an RDB file.
 pub fn snapshot(ctx: &mut Ctx) -> Vec<u8> {
-    let header = aux(&ctx.srv.run_id, false);
+    let header = dump_aux(ctx.srv);
     snapshot_with(ctx, &header)
 }
 

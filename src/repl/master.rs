@@ -117,6 +117,12 @@ impl ReplState {
         ids.replid = random_id();
     }
 
+    /// At start-up, a replica whose dump file recorded its master's history takes it as its
+    /// own, so its first PSYNC continues it (Redis's replica does the same).
+    pub fn adopt(&self, replid: &str) {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).replid = replid.to_string();
+    }
+
     /// A new history with no past (the backlog was freed).
     pub fn new_history(&self) {
         let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());

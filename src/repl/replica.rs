@@ -185,6 +185,22 @@ impl Link {
         )
     }
 
+    /// (master replid, offset) when the dataset is exactly the master's stream up to that
+    /// offset: the link is up, not in the middle of a hand-over (it holds the hand-over lock
+    /// from writing a batch until it is in our backlog), and our connection has applied all it
+    /// was handed. The caller holds every shard (or the workers are stopped), so nothing is
+    /// applied meanwhile.
+    pub fn consistent_point(&self) -> Option<(String, u64)> {
+        let s = &self.status;
+        let _handover = s.handover.try_lock().ok()?;
+        if !s.up.load(Ordering::Acquire) {
+            return None;
+        }
+        let offset = s.offset.load(Ordering::Acquire);
+        let id = s.replid.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        (s.applied.load(Ordering::Acquire) == offset && id.len() == 40).then_some((id, offset))
+    }
+
     /// Hands nothing more to our connection until `until_ms` (Unix ms), reading on meanwhile.
     pub fn pause(&self, until_ms: u64) {
         self.status

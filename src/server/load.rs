@@ -151,6 +151,25 @@ pub unsafe fn load_dump(shared: &super::Shared, config: &Config) -> Result<(), L
             for s in &summary.skipped {
                 log::warning(&format!("Skipped {s} while loading the RDB"));
             }
+            // A replica's dump that recorded its master's history at the dataset's offset: the
+            // first PSYNC after this start continues it.
+            let repl = (
+                aux("repl-id"),
+                aux("repl-offset").and_then(|o| o.parse::<u64>().ok()),
+            );
+            if let (Some(id), Some(offset), true) = (repl.0, repl.1, config.replicaof.is_some()) {
+                if id.len() == 40 && offset > 0 {
+                    shared.repl.adopt(&id);
+                    let backlog = config
+                        .get_int("repl-backlog-size")
+                        .unwrap_or(1 << 20)
+                        .max(1);
+                    shared.feed.restart_at(offset, backlog as usize);
+                    log::notice(&format!(
+                        "Using the replication ID and offset of the RDB file to continue: {id}:{offset}"
+                    ));
+                }
+            }
             status
                 .last_load_keys_loaded
                 .store(summary.keys as u64, Ordering::Relaxed);

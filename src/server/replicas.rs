@@ -532,6 +532,14 @@ fn replica_name(c: &crate::server::client::ClientState) -> String {
     }
 }
 
+/// The master's history and offset that the dataset is exactly at, on a replica whose link
+/// is up with nothing handed over but not yet applied (see `Link::consistent_point`); None
+/// otherwise. Written into dump files (`repl-id`, `repl-offset`).
+pub fn dump_repl_info(srv: &Shared) -> Option<(String, u64)> {
+    let link = srv.link.lock().unwrap_or_else(|e| e.into_inner());
+    link.as_ref()?.consistent_point()
+}
+
 /// How long REPLICAOF NO ONE waits for our connection to apply what the link already handed
 /// it (normally a few milliseconds; a connection that died or sits inside a transaction the
 /// master never finished would never get there).

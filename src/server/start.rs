@@ -231,7 +231,7 @@ fn final_save(shared: &Shared) -> bool {
         return true;
     }
     log::notice("Saving the final RDB snapshot before exiting.");
-    let header = crate::commands::persistence::aux(&shared.run_id, false);
+    let header = crate::commands::persistence::dump_aux(shared);
     let bytes =
         crate::commands::persistence::write_rdb(&config, &header, shared.shards.len(), |i, f| {
             // SAFETY: every worker thread has been joined, so nothing else can reach a shard; this
