@@ -120,39 +120,56 @@ fn sentinels_fail_over(data: DataKind, kinds: &[SentinelKind]) {
     // 8 s before it does so).
     set.nodes[0].restart(&[]);
     let back = &set.nodes[0];
-    // The control run (redis-server and redis-sentinel only) may see redis-sentinel fail over
-    // a second time: on a loaded 2-core machine it has marked the just-promoted master down at
-    // down-after (1 s) right after the switch (seen twice in CI logs, no ringkv process
-    // involved; a third time in CI on 2026-12-08, after the restart). There the test ends
-    // once the old master follows the sentinels' current master, whichever it is; a run with
-    // ringkv in it stays strict, so a spurious second failover caused by ringkv still fails.
-    let control = data == DataKind::Redis && kinds.iter().all(|k| *k == RedisSentinel);
-    if control {
-        // Whatever master the sentinels agree on by then (they may have failed over again),
-        // the old master ends up its replica; the control run stops there.
+    // redis-sentinel may fail over a second time right after the switch, whatever the data
+    // servers: after `+switch-master` it resets the master's link (act_ping_time = now) but
+    // rate-limits the reconnection by the time of its last attempt at the dead old master, so
+    // the first PING to the new master can go out close to down-after (1 s) later and the new
+    // master is marked down (seen in the all-Redis control run in CI, and twice on 2026-12-08
+    // with ringkv data servers that answered at once). With redis-sentinel, the test follows
+    // whatever master the sentinels agree on; with ringkv's own sentinels it stays strict.
+    let tolerant = kinds.iter().all(|k| *k == RedisSentinel);
+    let mut current = new.clone();
+    if tolerant {
         assert!(
             poll(Duration::from_secs(60), || {
-                let current = master_addr(&sentinels[0]);
-                current.as_ref().is_some_and(|(_, port)| {
-                    sentinels.iter().all(|s| master_addr(s) == current)
+                let agreed = master_addr(&sentinels[0]);
+                let ok = agreed.as_ref().is_some_and(|(_, port)| {
+                    sentinels.iter().all(|s| master_addr(s) == agreed)
                         && back.role().as_deref() == Some("slave")
                         && back.is_linked_to(*port)
-                })
+                });
+                if let (true, Some(a)) = (ok, agreed) {
+                    current = a;
+                }
+                ok
             }),
             "the restarted old master did not become a replica of the sentinels' master\n{}\n{}",
             describe_set(&set),
             describe(&sentinels)
         );
-        return;
+        if data == DataKind::Redis {
+            return; // the control run stops here
+        }
+        if current != new {
+            // A second failover: the acknowledged writes are on the master the sentinels
+            // agree on (they reached both replicas before the kill), and the test ends there.
+            let mut cc = set.by_port(current.1).unwrap().client();
+            for (i, k) in keys.iter().enumerate() {
+                let v: Option<String> = q(&mut cc, &["GET", k]).unwrap();
+                assert_eq!(v, Some(format!("value-{i}")), "acknowledged {k} lost");
+            }
+            return;
+        }
+    } else {
+        assert!(
+            poll(Duration::from_secs(40), || back.role().as_deref()
+                == Some("slave")
+                && back.is_linked_to(new.1)),
+            "the restarted old master did not become a replica of {new:?}\n{}\n{}",
+            describe_set(&set),
+            describe(&sentinels)
+        );
     }
-    assert!(
-        poll(Duration::from_secs(40), || back.role().as_deref()
-            == Some("slave")
-            && back.is_linked_to(new.1)),
-        "the restarted old master did not become a replica of {new:?}\n{}\n{}",
-        describe_set(&set),
-        describe(&sentinels)
-    );
     set.wait_linked(new.1, Duration::from_secs(20));
     let mut bc = back.client();
     assert!(
