@@ -172,11 +172,7 @@ fn load_full_sync(ctx: &mut Ctx) {
 /// dropped and resync with the new ones, as Redis's sub-replicas are.
 fn disconnect_replicas(ctx: &Ctx) {
     use crate::server::client::KIND_REPLICA;
-    for c in ctx.srv.all_clients() {
-        if c.kind.load(Ordering::Relaxed) == KIND_REPLICA {
-            ctx.srv.kill_client(&c);
-        }
-    }
+    ctx.srv.kill_kind(KIND_REPLICA);
 }
 
 /// Tells the replication link that the load it handed over has ended, and how.

@@ -261,6 +261,16 @@ impl Shared {
         ids
     }
 
+    /// Kills every client of `kind` (`client::KIND_REPLICA`, `KIND_MASTER`...), as
+    /// `kill_client` does one.
+    pub fn kill_kind(&self, kind: u8) {
+        for c in self.all_clients() {
+            if c.kind.load(Ordering::Relaxed) == kind {
+                self.kill_client(&c);
+            }
+        }
+    }
+
     /// Closes client `c` on its own thread (after a command it has parked, if any).
     pub fn kill_client(&self, c: &ClientShared) {
         // Release: a thread running the client's shipped commands checks the flag (Acquire)

@@ -642,20 +642,12 @@ pub fn set_master(srv: &Shared, target: Option<(String, u16)>, who: &str) -> Res
             // Our master's connection goes: after the drain it has nothing left to apply, and
             // should the drain have given up, what it still holds must not run after the
             // +OK (Redis frees its master client here too).
-            for c in srv.all_clients() {
-                if c.kind.load(Ordering::Relaxed) == super::client::KIND_MASTER {
-                    srv.kill_client(&c);
-                }
-            }
+            srv.kill_kind(super::client::KIND_MASTER);
             // Our own replicas are told of the new ID the way Redis tells them: they are
             // dropped, come back and continue partially (`+CONTINUE <new id>`). Kept, they
             // would go on under the old ID past its end, and their next reconnection would
             // cost a full sync.
-            for c in srv.all_clients() {
-                if c.kind.load(Ordering::Relaxed) == super::client::KIND_REPLICA {
-                    srv.kill_client(&c);
-                }
-            }
+            srv.kill_kind(super::client::KIND_REPLICA);
         }
         REPLICA_MODE.store(false, Ordering::Relaxed);
         log::set_role(b'M');
